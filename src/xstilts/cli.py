@@ -1,0 +1,112 @@
+"""The `xstilts` command line: run SPEC, results DIR, tasks, models."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from xstilts import __version__
+from xstilts.errors import UserError
+
+console = Console()
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from xstilts.plan import build_plan
+    from xstilts.results import collect, tables
+    from xstilts.runner import Runner
+    from xstilts.spec import load_spec, resolve_data_root
+
+    spec = load_spec(args.spec)
+    root = resolve_data_root(spec, args.data)
+    plan = build_plan(spec, root)
+    out = args.out or Path("runs") / spec.name
+    Runner(spec, plan, root, out, console, source=spec.data_source).run()
+    for table in tables(collect(out), spec.baseline):
+        console.print(table)
+    console.print(f"results: {out / 'results.sqlite'}")
+
+
+def cmd_results(args: argparse.Namespace) -> None:
+    import yaml
+
+    from xstilts.results import collect, tables
+
+    values = collect(args.dir)
+    spec_file = args.dir / "spec.resolved.yaml"
+    baseline = args.baseline
+    if baseline is None and spec_file.is_file():
+        conditions = (yaml.safe_load(spec_file.read_text()) or {}).get("intermediate", {})
+        baseline = next((name for name, stages in conditions.items() if not stages), None)
+    for table in tables(values, baseline):
+        console.print(table)
+
+
+def cmd_tasks(args: argparse.Namespace) -> None:
+    from xstilts.tasks import REGISTRY
+
+    table = Table(title="tasks")
+    for column in ("name", "format", "metric", "train", "eval split", "eval languages", "notes"):
+        table.add_column(column, overflow="fold")
+    for task in REGISTRY.values():
+        train = ",".join(task.languages(task.train_split)) if task.train_split else "-"
+        langs = task.eval_languages
+        table.add_row(task.name, task.format, task.metric, train, task.eval_split or "-",
+                      f"{len(langs)}: {' '.join(langs)}" if langs else "-", task.notes)
+    console.print(table)
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from xstilts.models.loading import BUILTIN, cache_dir
+
+    table = Table(title=f"built-in models (cache: {cache_dir()})")
+    for column in ("name", "description", "converted"):
+        table.add_column(column)
+    for name, model in BUILTIN.items():
+        done = (cache_dir() / "models" / model.folder / "config.json").exists()
+        table.add_row(name, model.description, "yes" if done else "on first use")
+    console.print(table)
+    console.print("Any Hugging Face model id or local model directory also works as `model:` in a spec; "
+                  "`num_layers: k` keeps its first k layers.")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xstilts", description="Intermediate-task transfer, from one spec.")
+    p.add_argument("--version", action="version", version=f"xstilts {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run every stage of a spec that is not done yet")
+    run.add_argument("spec", type=Path)
+    run.add_argument("--out", type=Path, help="experiment directory (default: runs/<spec name>)")
+    run.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    run.set_defaults(func=cmd_run)
+    results = sub.add_parser("results", help="print an experiment's results with deltas over the baseline")
+    results.add_argument("dir", type=Path)
+    results.add_argument("--baseline", help="condition to compare against (default: the one with no stages)")
+    results.set_defaults(func=cmd_results)
+    sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)
+    sub.add_parser("models", help="list the built-in models").set_defaults(func=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as err:
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(err))}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted; finished stages are kept, run again to resume")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

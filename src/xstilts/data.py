@@ -1,0 +1,66 @@
+"""Loading a task's examples for one split and language, from the data directory or the Hugging Face Hub."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from xstilts.errors import DataError
+from xstilts.tasks.definition import TaskDef
+from xstilts.tasks.examples import Example
+from xstilts.tasks.readers import READERS
+
+Source = Literal["files", "hub"]
+
+
+def split_files(task: TaskDef, split: str, lang: str, root: Path) -> list[Path]:
+    return [root / rel for rel in task.splits[split].paths(lang)]
+
+
+def load_examples(
+    task: TaskDef, split: str, lang: str, root: Path, source: Source = "files"
+) -> list[Example]:
+    if source == "hub":
+        from xstilts.tasks.hub import load_from_hub
+
+        return load_from_hub(task, split, lang)
+    examples: list[Example] = []
+    for path in split_files(task, split, lang, root):
+        examples.extend(READERS[task.reader](path, split, task.labels or None))
+    return examples
+
+
+def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """A seeded subset of `limit` examples, kept in file order. Subsets of one seed are nested: the first
+    `limit` indices of one fixed permutation, so the 1k subset lies inside the 10k subset."""
+    if limit is None or limit >= len(examples):
+        return examples
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    return [examples[i] for i in sorted(order[:limit])]
+
+
+@cache
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path) -> str:
+    """Content hash of every file a stage reads, so changed data means a new stage key."""
+    digest = hashlib.sha256()
+    for lang in langs:
+        for path in split_files(task, split, lang, root):
+            if not path.is_file():
+                raise DataError(
+                    path, f"file not found (task '{task.name}', split '{split}', language '{lang}')"
+                )
+            stat = path.stat()
+            digest.update(f"{lang}:{path.name}:{_file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
+    return digest.hexdigest()[:16]

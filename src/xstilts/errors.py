@@ -1,0 +1,27 @@
+"""User-facing errors: the CLI prints their message and exits with code 2, without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UserError(Exception):
+    """Bad input from the user (spec, data file, model). The message names the field or file and line."""
+
+
+class SpecError(UserError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"spec field '{field}': {message}")
+        self.field = field
+
+
+class DataError(UserError):
+    def __init__(self, path: Path | str, message: str, line: int | None = None):
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path = Path(path)
+        self.line = line
+
+
+class ModelError(UserError):
+    pass

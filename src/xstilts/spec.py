@@ -1,0 +1,179 @@
+"""The experiment spec: a YAML file validated into typed, frozen models (unknown keys are errors).
+
+name: quickstart
+data_dir: ../../shared/data        # relative to this file; or set XSTILTS_DATA
+model: me5-small                   # or {name: ..., num_layers: 2}; any HF id or local directory
+seeds: [1]
+train: {learning_rate: 3e-5, batch_size: 32, epochs: 1}     # defaults for every training stage
+intermediate:                      # conditions: an ordered list of stages each (empty = baseline)
+  none: []
+  sick: [{task: sick, max_train_examples: 2000}]
+targets:
+  - {task: panx, max_train_examples: 2000, eval_languages: [en, de, sw], train: {epochs: 2}}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from xstilts.errors import SpecError, UserError
+
+DATA_ENV = "XSTILTS_DATA"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainConfig(_Strict):
+    """Everything that decides how one training stage runs. These defaults are the only ones."""
+
+    learning_rate: float = Field(2e-5, gt=0)
+    batch_size: int = Field(32, ge=1)
+    grad_accum_steps: int = Field(1, ge=1)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    max_length: int = Field(128, ge=8)
+    eval_max_length: int = Field(512, ge=8)
+    eval_batch_size: int = Field(64, ge=1)
+    max_dev_examples: int | None = Field(1000, ge=1)  # English dev examples scored per epoch for best_dev
+    selection: Literal["last", "best_dev"] = "last"  # which checkpoint a stage hands on
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto = bf16 autocast where the hardware has it
+    freeze_embeddings: bool = False  # freeze the word-embedding matrix (changes the computation)
+
+
+def _check_train_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(overrides) - set(TrainConfig.model_fields))
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(TrainConfig.model_fields)}")
+    TrainConfig.model_validate(overrides)
+    return overrides
+
+
+class ModelSpec(_Strict):
+    name: str = "me5-small"
+    num_layers: int | None = Field(None, ge=1)  # keep only the first k encoder layers
+    revision: str | None = None  # for hub models
+
+
+class StageSpec(_Strict):
+    """One intermediate training stage."""
+
+    task: str
+    languages: tuple[str, ...] = ("en",)
+    max_train_examples: int | None = Field(None, ge=1)
+    train: dict[str, Any] = {}
+
+    _overrides = field_validator("train")(_check_train_overrides)
+
+
+class TargetSpec(_Strict):
+    """A target task: trained on English (by default), then evaluated zero-shot in every language."""
+
+    task: str
+    train_task: str | None = None  # train on another task with the same format and labels (e.g. SICK -> XNLI)
+    train_languages: tuple[str, ...] = ("en",)
+    eval_languages: tuple[str, ...] | None = None  # default: every language of the task's eval split
+    max_train_examples: int | None = Field(None, ge=1)
+    max_eval_examples: int | None = Field(None, ge=1)
+    train: dict[str, Any] = {}
+
+    _overrides = field_validator("train")(_check_train_overrides)
+
+
+class Spec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    data_dir: Path | None = None
+    data_source: Literal["files", "hub"] = "files"  # hub: load from the Hugging Face Hub (needs internet)
+    model: ModelSpec = ModelSpec()
+    seeds: tuple[int, ...] = Field((0,), min_length=1)
+    data_seed: int = 0  # which subset max_*_examples draws; fixed across training seeds
+    train: TrainConfig = TrainConfig()
+    intermediate: dict[str, tuple[StageSpec, ...]] = Field(default_factory=lambda: {"none": ()}, min_length=1)
+    targets: tuple[TargetSpec, ...] = Field(min_length=1)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("intermediate")
+    @classmethod
+    def _condition_names(cls, conditions: dict[str, Any]) -> dict[str, Any]:
+        for name in conditions:
+            if not name or "/" in name or name.startswith("."):
+                raise ValueError(f"condition name '{name}' must be a plain name")
+        return conditions
+
+    @model_validator(mode="after")
+    def _unique_seeds(self) -> Spec:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must be distinct")
+        return self
+
+    @property
+    def baseline(self) -> str | None:
+        """The condition with no intermediate stage, against which gains are measured."""
+        return next((name for name, stages in self.intermediate.items() if not stages), None)
+
+    def train_config(self, overrides: dict[str, Any]) -> TrainConfig:
+        return self.train.model_copy(
+            update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True)
+        )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_spec(raw: Any, source: str = "spec") -> Spec:
+    """Validate a parsed YAML document; the first error names its field."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: a spec must be a mapping of fields, got {type(raw).__name__}")
+    try:
+        return Spec.model_validate(raw)
+    except ValidationError as err:
+        # Only the first error: a bad nested field also fails its parents, which would only add noise.
+        first = err.errors()[0]
+        raise SpecError(_field_path(first["loc"]) or "<root>", first["msg"]) from None
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate a spec file. A relative data_dir is resolved against the spec's folder."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"{path}: spec file not found") from None
+    except (UnicodeDecodeError, IsADirectoryError) as err:
+        raise UserError(f"{path}: cannot read spec: {err}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    spec = parse_spec(raw, str(path))
+    if spec.data_dir is not None and not spec.data_dir.is_absolute():
+        spec = spec.model_copy(update={"data_dir": (path.parent / spec.data_dir).resolve()})
+    return spec
+
+
+def resolve_data_root(spec: Spec, override: Path | None = None) -> Path:
+    """CLI flag, then the spec's data_dir, then $XSTILTS_DATA."""
+    root = override or spec.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    if root is None:
+        raise SpecError("data_dir", f"no data directory: set data_dir in the spec or ${DATA_ENV}")
+    if not root.is_dir():
+        raise SpecError("data_dir", f"data directory {root} does not exist")
+    return root

@@ -1,0 +1,99 @@
+"""The results store: one SQLite file per experiment directory.
+
+A stage counts as done only once its row in `stages` says so; its results are written in the same
+transaction, so a crash never leaves half a stage's results behind."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xstilts import __version__
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stages (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, task TEXT NOT NULL, config TEXT NOT NULL,
+    status TEXT NOT NULL, seconds REAL, finished_at REAL, log TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    stage_key TEXT NOT NULL, task TEXT NOT NULL, task_version INTEGER NOT NULL, language TEXT NOT NULL,
+    split TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, n INTEGER NOT NULL, seed INTEGER NOT NULL,
+    code_version TEXT NOT NULL, PRIMARY KEY (stage_key, language, metric)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    condition TEXT NOT NULL, target TEXT NOT NULL, seed INTEGER NOT NULL, chain TEXT NOT NULL,
+    eval_key TEXT NOT NULL, PRIMARY KEY (condition, target, seed)
+);
+"""
+
+AVERAGE = "avg"  # the `language` of the row holding the mean over a stage's languages
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    stage_key: str
+    task: str
+    task_version: int
+    language: str
+    split: str
+    metric: str
+    value: float
+    n: int
+    seed: int
+
+
+class Store:
+    FILE = "results.sqlite"
+
+    def __init__(self, experiment_dir: Path):
+        self.path = experiment_dir / self.FILE
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def is_done(self, key: str) -> bool:
+        row = self.db.execute("SELECT status FROM stages WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] == "done"
+
+    def record_runs(self, runs: Iterable[tuple[str, str, int, tuple[str, ...], str]]) -> None:
+        with self.db:  # the runs of the latest spec replace those of any earlier one
+            self.db.execute("DELETE FROM runs")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
+                [(c, t, s, json.dumps(chain), e) for c, t, s, chain, e in runs],
+            )
+
+    def finish_stage(
+        self, key: str, kind: str, task: str, config: dict, seconds: float, log: dict, rows: Iterable[ResultRow] = ()
+    ) -> None:
+        with self.db:  # one transaction: the stage and its results land together or not at all
+            self.db.executemany(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.stage_key, r.task, r.task_version, r.language, r.split, r.metric, r.value, r.n, r.seed,
+                  __version__) for r in rows],
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?, 'done', ?, ?, ?)",
+                (key, kind, task, json.dumps(config, sort_keys=True, default=str), seconds, time.time(),
+                 json.dumps(log, default=str)),
+            )
+
+    def run_results(self) -> list[tuple[str, str, int, str, str, float, int]]:
+        """(condition, target, seed, language, metric, value, n) for every finished run."""
+        return self.db.execute(
+            """SELECT runs.condition, runs.target, runs.seed, results.language, results.metric, results.value,
+                      results.n
+               FROM runs JOIN results ON results.stage_key = runs.eval_key
+               ORDER BY runs.target, runs.condition, runs.seed"""
+        ).fetchall()
+
+    def stage_log(self, key: str) -> dict | None:
+        row = self.db.execute("SELECT log FROM stages WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None

@@ -1,0 +1,203 @@
+"""Every task xstilts knows, declared once. Paths follow the directory layout of google-research/xtreme's
+download script (xtreme/...) plus the English task data of the curated offline copy (english/...).
+
+Deviations of the offline copy from the official benchmark (see its README) are written into `notes`."""
+
+from __future__ import annotations
+
+from xstilts.tasks.definition import HubSource, Split, TaskDef
+
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+UPOS_TAGS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
+
+_XNLI_LANGS = tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split())
+_PAWSX_LANGS = tuple("de en es fr ja ko zh".split())
+_PANX_DEV_LANGS = tuple(
+    "af ar az bg bn de el en es et eu fa fi fr gu he hi hu id it ja jv ka kk ko lt ml mr ms my nl pa pl pt "
+    "qu ro ru sw ta te tl tr uk ur vi yo zh".split()
+)
+_UDPOS_DEV_LANGS = tuple(
+    "af ar bg de el en es et eu fa fi fr he hi hu id it ja ko lt mr nl pl pt ro ru ta te tr uk ur vi wo zh".split()
+)
+_UDPOS_TEST_LANGS = tuple(
+    "af ar bg el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh".split()
+)
+_XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
+
+TASKS: tuple[TaskDef, ...] = (
+    TaskDef(
+        name="xnli",
+        format="classification",
+        description="Cross-lingual NLI (XTREME): premise/hypothesis, 3 labels.",
+        reader="pair_tsv",
+        splits={
+            "train": Split(files=("xtreme/xnli/train-{lang}.tsv",)),
+            "dev": Split(files=("xtreme/xnli/dev-{lang}.tsv",), languages=_XNLI_LANGS),
+        },
+        dev_split="dev",
+        eval_split="dev",
+        labels=NLI_LABELS,
+        metric="accuracy",
+        citation="Conneau et al. 2018",
+        notes="Evaluated on dev: XTREME strips XNLI test labels. MNLI train (train-en.tsv) is not in the "
+        "offline copy; train on another NLI task with `train_task`.",
+        hub=HubSource(
+            dataset="facebook/xnli",
+            config="{lang}",
+            splits={"train": "train", "dev": "validation"},
+            columns={"text_a": "premise", "text_b": "hypothesis", "label": "label"},
+        ),
+    ),
+    TaskDef(
+        name="pawsx",
+        format="classification",
+        description="PAWS-X paraphrase identification (XTREME): sentence pairs, 2 labels.",
+        reader="pair_tsv",
+        splits={
+            "train": Split(files=("xtreme/pawsx/train-{lang}.tsv",)),
+            "test": Split(files=("xtreme/pawsx/test-{lang}.tsv",), languages=_PAWSX_LANGS),
+        },
+        eval_split="test",
+        labels=("0", "1"),
+        metric="accuracy",
+        citation="Yang et al. 2019",
+        notes="Offline train-en is a copy of dev-en, so every dev file is contaminated: no dev split is "
+        "declared. Test labels for en/es/fr/ja/ko are projected from German (~2% label noise).",
+        hub=HubSource(
+            dataset="google/xtreme",
+            config="PAWS-X.{lang}",
+            splits={"train": "train", "test": "test"},
+            columns={"text_a": "sentence1", "text_b": "sentence2", "label": "label"},
+        ),
+    ),
+    TaskDef(
+        name="panx",
+        format="tagging",
+        description="PAN-X / WikiANN named entities (XTREME): PER, ORG, LOC in IOB2.",
+        reader="conll",
+        splits={
+            "train": Split(
+                files=("xtreme/panx/train-{lang}.tsv",),
+                languages=tuple("en ar de es fr hi ja ru zh".split()),
+            ),
+            "dev": Split(files=("xtreme/panx/dev-{lang}.tsv",), languages=_PANX_DEV_LANGS),
+        },
+        dev_split="dev",
+        eval_split="dev",
+        labels=PANX_TAGS,
+        metric="seqeval_f1",
+        citation="Pan et al. 2017; Rahimi et al. 2019",
+        notes="Evaluated on dev: XTREME's PAN-X test labels are not public. No Thai offline.",
+        hub=HubSource(
+            dataset="google/xtreme",
+            config="PAN-X.{lang}",
+            splits={"train": "train", "dev": "validation"},
+            columns={"words": "tokens", "tags": "ner_tags"},
+        ),
+    ),
+    TaskDef(
+        name="udpos",
+        format="tagging",
+        description="Universal Dependencies part-of-speech tags (XTREME), 17 UPOS tags.",
+        reader="conll",
+        splits={
+            "train": Split(
+                files=("xtreme/udpos/train-{lang}.tsv",), languages=tuple("en ar bg ja nl tr zh".split())
+            ),
+            "dev": Split(files=("xtreme/udpos/dev-{lang}.tsv",), languages=_UDPOS_DEV_LANGS),
+            "test": Split(files=("xtreme/udpos/test-{lang}.tsv",), languages=_UDPOS_TEST_LANGS),
+        },
+        dev_split="dev",
+        eval_split="test",
+        labels=UPOS_TAGS,
+        metric="seqeval_f1",
+        citation="Nivre et al. 2018",
+        notes="Offline files are UD v2.7 (XTREME uses v2.5 for most languages); no German test.",
+    ),
+    TaskDef(
+        name="xcopa",
+        format="multiple_choice",
+        description="XCOPA causal commonsense (XTREME-R): premise, cause/effect question, 2 choices. "
+        "Trained on English COPA.",
+        reader="copa_jsonl",
+        splits={
+            "train": Split(files=("xtreme/xcopa/train-{lang}.jsonl",)),
+            "dev": Split(files=("xtreme/xcopa/val-{lang}.jsonl",)),
+            "val": Split(
+                files=("xtreme/xcopa/{lang}/val.{lang}.jsonl",),
+                languages=("en", *_XCOPA_LANGS),
+                per_language={"en": ("xtreme/xcopa/val-en.jsonl",)},
+            ),
+            "test": Split(files=("xtreme/xcopa/{lang}/test.{lang}.jsonl",), languages=_XCOPA_LANGS),
+        },
+        dev_split="dev",
+        eval_split="test",
+        metric="accuracy",
+        citation="Ponti et al. 2020; Roemmele et al. 2011",
+        notes="English COPA test labels are placeholders, so English is scored on val only.",
+    ),
+    TaskDef(
+        name="sick",
+        format="classification",
+        description="SICK entailment (English NLI; offline stand-in for MNLI).",
+        reader="sick",
+        splits={
+            "train": Split(files=("english/sick/SICK.txt",)),
+            "dev": Split(files=("english/sick/SICK.txt",)),
+            "test": Split(files=("english/sick/SICK.txt",)),
+        },
+        dev_split="dev",
+        labels=NLI_LABELS,
+        metric="accuracy",
+        citation="Marelli et al. 2014",
+        notes="SemEval sets: TRAIN is train, TRIAL is dev, TEST is test.",
+    ),
+    TaskDef(
+        name="snli",
+        format="classification",
+        description="SNLI (English NLI), the offline subset of its dev and test sets used as training data.",
+        reader="snli_jsonl",
+        splits={
+            "train": Split(files=("english/snli/snli_1.0_dev.jsonl", "english/snli/snli_1.0_test.jsonl"))
+        },
+        labels=NLI_LABELS,
+        metric="accuracy",
+        citation="Bowman et al. 2015",
+        notes="Only 2,566 pairs of SNLI dev+test are offline; rows without gold consensus are dropped.",
+    ),
+    TaskDef(
+        name="siqa",
+        format="multiple_choice",
+        description="SocialIQA (English commonsense QA, 3 choices).",
+        reader="siqa_jsonl",
+        splits={
+            "train": Split(
+                files=("english/siqa/socialIQa_v1.4_dev.jsonl", "english/siqa/socialIQa_v1.4_tst.jsonl")
+            )
+        },
+        metric="accuracy",
+        citation="Sap et al. 2019",
+        notes="The official train split is not offline; dev+tst (4,178 questions) stand in for it.",
+    ),
+    TaskDef(
+        name="cosmosqa",
+        format="multiple_choice",
+        description="CosmosQA (English reading-comprehension commonsense QA, 4 choices).",
+        reader="cosmosqa_csv",
+        splits={"train": Split(files=("english/cosmosqa/valid.csv",))},
+        metric="accuracy",
+        citation="Huang et al. 2019",
+        notes="The official train split is not offline; valid (2,985 questions) stands in for it.",
+    ),
+    TaskDef(
+        name="csqa",
+        format="multiple_choice",
+        description="CommonsenseQA (English, 5 choices).",
+        reader="csqa_jsonl",
+        splits={"train": Split(files=("english/commonsenseqa/dev_rand_split.jsonl",))},
+        metric="accuracy",
+        citation="Talmor et al. 2019",
+        notes="The official train split is not offline; the random-split dev (1,221) stands in for it.",
+    ),
+)

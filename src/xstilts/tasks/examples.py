@@ -1,0 +1,35 @@
+"""The example types that readers produce and formats consume, one per task format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationExample:
+    """A sentence (text_b is None) or sentence pair with a label from the task's label set."""
+
+    text_a: str
+    text_b: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MultipleChoiceExample:
+    """A context (with an optional question) and candidate answers; label is the index of the right one."""
+
+    context: str
+    question: str
+    choices: tuple[str, ...]
+    label: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaggingExample:
+    """A pre-tokenised sentence with one tag per word."""
+
+    words: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+Example = ClassificationExample | MultipleChoiceExample | TaggingExample

@@ -45,8 +45,13 @@ def tiny_model_dir(me5_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=250037, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=514, pad_token_id=1,
+        vocab_size=250037,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=514,
+        pad_token_id=1,
     )
     out = tmp_path_factory.mktemp("tiny-bert")
     BertModel(config, add_pooling_layer=False).save_pretrained(out)

@@ -135,9 +135,7 @@ def test_copa_train_en(data: Path):
 def test_xcopa_th_val_question_taken_from_english(data: Path):
     path = data / "xtreme/xcopa/th/val.th.jsonl"
     examples = read("copa_jsonl", path, "val")
-    english = [
-        json.loads(line) for line in (data / "xtreme/xcopa/val-en.jsonl").read_text("utf-8").splitlines()
-    ]
+    english = [json.loads(line) for line in (data / "xtreme/xcopa/val-en.jsonl").read_text("utf-8").splitlines()]
     own = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
     assert len(examples) == 100
     assert [row["idx"] for row in own] == [row["idx"] for row in english] == list(range(100))
@@ -160,9 +158,7 @@ def test_bom_and_crlf_pair_tsv(tmp_path: Path):
 def test_bom_jsonl(tmp_path: Path):
     row = {"premise": "p", "choice1": "a", "choice2": "b", "question": "cause", "label": 1, "idx": 0}
     path = write(tmp_path / "train-en.jsonl", "\ufeff" + json.dumps(row) + "\r\n\r\n")
-    assert read("copa_jsonl", path, "train") == [
-        MultipleChoiceExample("p", "What was the cause?", ("a", "b"), 1)
-    ]
+    assert read("copa_jsonl", path, "train") == [MultipleChoiceExample("p", "What was the cause?", ("a", "b"), 1)]
 
 
 def test_conll_crlf_and_trailing_blank_lines(tmp_path: Path):
@@ -183,9 +179,7 @@ def test_snli_jsonl_drops_dash(tmp_path: Path):
 
 
 def _copa_row(idx: int, question: str) -> str:
-    return json.dumps(
-        {"premise": "p", "choice1": "a", "choice2": "b", "question": question, "label": 0, "idx": idx}
-    )
+    return json.dumps({"premise": "p", "choice1": "a", "choice2": "b", "question": question, "label": 0, "idx": idx})
 
 
 def test_xcopa_falls_back_to_own_question_without_english_file(tmp_path: Path):

@@ -57,8 +57,15 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     for task in REGISTRY.values():
         train = ",".join(task.languages(task.train_split)) if task.train_split else "-"
         langs = task.eval_languages
-        table.add_row(task.name, task.format, task.metric, train, task.eval_split or "-",
-                      f"{len(langs)}: {' '.join(langs)}" if langs else "-", task.notes)
+        table.add_row(
+            task.name,
+            task.format,
+            task.metric,
+            train,
+            task.eval_split or "-",
+            f"{len(langs)}: {' '.join(langs)}" if langs else "-",
+            task.notes,
+        )
     console.print(table)
 
 
@@ -72,8 +79,10 @@ def cmd_models(args: argparse.Namespace) -> None:
         done = (cache_dir() / "models" / model.folder / "config.json").exists()
         table.add_row(name, model.description, "yes" if done else "on first use")
     console.print(table)
-    console.print("Any Hugging Face model id or local model directory also works as `model:` in a spec; "
-                  "`num_layers: k` keeps its first k layers.")
+    console.print(
+        "Any Hugging Face model id or local model directory also works as `model:` in a spec; "
+        "`num_layers: k` keeps its first k layers."
+    )
 
 
 def parser() -> argparse.ArgumentParser:

@@ -20,9 +20,7 @@ def split_files(task: TaskDef, split: str, lang: str, root: Path) -> list[Path]:
     return [root / rel for rel in task.splits[split].paths(lang)]
 
 
-def load_examples(
-    task: TaskDef, split: str, lang: str, root: Path, source: Source = "files"
-) -> list[Example]:
+def load_examples(task: TaskDef, split: str, lang: str, root: Path, source: Source = "files") -> list[Example]:
     if source == "hub":
         from xstilts.tasks.hub import load_from_hub
 
@@ -58,9 +56,7 @@ def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path) -
     for lang in langs:
         for path in split_files(task, split, lang, root):
             if not path.is_file():
-                raise DataError(
-                    path, f"file not found (task '{task.name}', split '{split}', language '{lang}')"
-                )
+                raise DataError(path, f"file not found (task '{task.name}', split '{split}', language '{lang}')")
             stat = path.stat()
             digest.update(f"{lang}:{path.name}:{_file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
     return digest.hexdigest()[:16]

@@ -10,10 +10,8 @@ from seqeval.metrics import f1_score
 
 def accuracy(predictions: Sequence[Any], golds: Sequence[Any]) -> dict[str, float]:
     if len(predictions) != len(golds) or not golds:
-        raise ValueError(
-            f"accuracy needs equally many predictions and golds ({len(predictions)}, {len(golds)})"
-        )
-    return {"accuracy": 100.0 * sum(p == g for p, g in zip(predictions, golds)) / len(golds)}
+        raise ValueError(f"accuracy needs equally many predictions and golds ({len(predictions)}, {len(golds)})")
+    return {"accuracy": 100.0 * sum(p == g for p, g in zip(predictions, golds, strict=True)) / len(golds)}
 
 
 def seqeval_f1(predictions: Sequence[list[str]], golds: Sequence[list[str]]) -> dict[str, float]:

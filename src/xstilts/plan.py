@@ -132,9 +132,7 @@ class _Planner:
         data = fingerprint(task, task.train_split, langs, self.root)
         if config.selection == "best_dev":
             if task.dev_split is None:
-                raise SpecError(
-                    f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev"
-                )
+                raise SpecError(f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev")
             data += fingerprint(task, task.dev_split, ("en",), self.root)
         stage = TrainStage(
             task.name,
@@ -155,9 +153,7 @@ class _Planner:
         task = _task(target.task, f"{where}.task")
         train_task = _task(target.train_task, f"{where}.train_task") if target.train_task else task
         if (train_task.format, train_task.labels) != (task.format, task.labels):
-            raise SpecError(
-                f"{where}.train_task", f"'{train_task.name}' and '{task.name}' differ in format or labels"
-            )
+            raise SpecError(f"{where}.train_task", f"'{train_task.name}' and '{task.name}' differ in format or labels")
         if task.eval_split is None:
             raise SpecError(f"{where}.task", f"task '{task.name}' has no evaluation split")
         langs = target.eval_languages or task.eval_languages
@@ -200,9 +196,7 @@ def build_plan(spec: Spec, root: Path) -> Plan:
                 task = _task(step.task, f"{where}.task")
                 parent = chain[-1] if chain else None
                 chain += (
-                    planner.train(
-                        task, step.languages, step.max_train_examples, step.train, seed, parent, where
-                    ),
+                    planner.train(task, step.languages, step.max_train_examples, step.train, seed, parent, where),
                 )
             runs += [planner.target(condition, seed, chain, t) for t in range(len(spec.targets))]
     return Plan(planner.stages, runs)

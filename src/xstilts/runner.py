@@ -33,8 +33,15 @@ from xstilts.train import train
 
 
 class Runner:
-    def __init__(self, spec: Spec, plan: Plan, root: Path, experiment_dir: Path, console: Console,
-                 source: Source = "files"):
+    def __init__(
+        self,
+        spec: Spec,
+        plan: Plan,
+        root: Path,
+        experiment_dir: Path,
+        console: Console,
+        source: Source = "files",
+    ):
         self.spec, self.plan, self.root, self.dir = spec, plan, root, experiment_dir
         self.console, self.source = console, source
         self._examples: dict[tuple[str, str, str], list[Example]] = {}
@@ -87,8 +94,9 @@ class Runner:
                 started = time.perf_counter()
                 run_stage = self.train_stage if isinstance(stage, TrainStage) else self.eval_stage
                 log, rows = run_stage(stage)
-                store.finish_stage(stage.key, stage.kind, stage.task, asdict(stage),
-                                   time.perf_counter() - started, log, rows)
+                store.finish_stage(
+                    stage.key, stage.kind, stage.task, asdict(stage), time.perf_counter() - started, log, rows
+                )
         finally:
             store.close()
 
@@ -130,25 +138,40 @@ class Runner:
         examples = subsample(examples, stage.max_train_examples, stage.data_seed)
         features = fmt.encode(examples, tokenizer, task, config.max_length)
         model, init = self.build_model(stage, stage.seed)
-        self.console.print(f"  [cyan]train[/] {task.name} on {len(examples)} examples [{stage.key}]: "
-                           f"encoder = {init['encoder']}; head = {init['head']}")
+        self.console.print(
+            f"  [cyan]train[/] {task.name} on {len(examples)} examples [{stage.key}]: "
+            f"encoder = {init['encoder']}; head = {init['head']}"
+        )
         bf16 = use_bf16(config.precision, device())
         dev_score = None
         if config.selection == "best_dev":
-            dev = subsample(self.examples(task.name, task.dev_split, "en"), config.max_dev_examples,  # type: ignore[arg-type]
-                            stage.data_seed)
+            dev = subsample(
+                self.examples(task.name, task.dev_split, "en"),
+                config.max_dev_examples,  # type: ignore[arg-type]
+                stage.data_seed,
+            )
             dev_features = fmt.encode(dev, tokenizer, task, config.eval_max_length)
 
             def dev_score() -> float:
                 preds = predict(model, task, dev_features, config.eval_batch_size, tokenizer.pad_token_id, bf16)
                 return next(iter(fmt.score(preds, dev, task).values()))
 
-        report = train(model, features, config, stage.seed, tokenizer.pad_token_id, bf16, dev_score,
-                       label=f"{task.name} [{stage.key[:8]}]")
+        report = train(
+            model,
+            features,
+            config,
+            stage.seed,
+            tokenizer.pad_token_id,
+            bf16,
+            dev_score,
+            label=f"{task.name} [{stage.key[:8]}]",
+        )
         log = {"init": init, "examples": len(examples), "bf16": bf16, "report": asdict(report)}
         checkpoint.save(self.dir, stage.key, model.encoder, model.head, {"stage": asdict(stage), **log})
-        self.console.print(f"        {report.steps} steps in {report.seconds:.0f}s, final loss "
-                           f"{report.final_loss:.4f}, selected {report.selected}")
+        self.console.print(
+            f"        {report.steps} steps in {report.seconds:.0f}s, final loss "
+            f"{report.final_loss:.4f}, selected {report.selected}"
+        )
         return log, []
 
     def eval_stage(self, stage: EvalStage) -> tuple[dict, list[ResultRow]]:
@@ -168,12 +191,35 @@ class Runner:
             _write_predictions(folder / f"predictions-{lang}.jsonl", preds)
             scores = fmt.score(preds, examples, task)
             per_language[lang] = scores
-            rows += [ResultRow(stage.key, task.name, task.version, lang, stage.split, metric, value, len(examples),
-                               stage.seed) for metric, value in scores.items()]
+            rows += [
+                ResultRow(
+                    stage.key,
+                    task.name,
+                    task.version,
+                    lang,
+                    stage.split,
+                    metric,
+                    value,
+                    len(examples),
+                    stage.seed,
+                )
+                for metric, value in scores.items()
+            ]
         for metric in next(iter(per_language.values())):
             avg = mean(s[metric] for s in per_language.values())
-            rows.append(ResultRow(stage.key, task.name, task.version, AVERAGE, stage.split, metric, avg,
-                                  len(per_language), stage.seed))
+            rows.append(
+                ResultRow(
+                    stage.key,
+                    task.name,
+                    task.version,
+                    AVERAGE,
+                    stage.split,
+                    metric,
+                    avg,
+                    len(per_language),
+                    stage.seed,
+                )
+            )
         summary = ", ".join(f"{lang} {next(iter(s.values())):.1f}" for lang, s in per_language.items())
         self.console.print(f"  [green]eval[/]  {task.name} [{stage.key}]: {summary}")
         return {"init": init, "bf16": bf16, "scores": per_language}, rows

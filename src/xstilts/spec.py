@@ -125,9 +125,7 @@ class Spec(_Strict):
         return next((name for name, stages in self.intermediate.items() if not stages), None)
 
     def train_config(self, overrides: dict[str, Any]) -> TrainConfig:
-        return self.train.model_copy(
-            update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True)
-        )
+        return self.train.model_copy(update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True))
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

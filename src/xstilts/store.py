@@ -71,18 +71,45 @@ class Store:
             )
 
     def finish_stage(
-        self, key: str, kind: str, task: str, config: dict, seconds: float, log: dict, rows: Iterable[ResultRow] = ()
+        self,
+        key: str,
+        kind: str,
+        task: str,
+        config: dict,
+        seconds: float,
+        log: dict,
+        rows: Iterable[ResultRow] = (),
     ) -> None:
         with self.db:  # one transaction: the stage and its results land together or not at all
             self.db.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.stage_key, r.task, r.task_version, r.language, r.split, r.metric, r.value, r.n, r.seed,
-                  __version__) for r in rows],
+                [
+                    (
+                        r.stage_key,
+                        r.task,
+                        r.task_version,
+                        r.language,
+                        r.split,
+                        r.metric,
+                        r.value,
+                        r.n,
+                        r.seed,
+                        __version__,
+                    )
+                    for r in rows
+                ],
             )
             self.db.execute(
                 "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?, 'done', ?, ?, ?)",
-                (key, kind, task, json.dumps(config, sort_keys=True, default=str), seconds, time.time(),
-                 json.dumps(log, default=str)),
+                (
+                    key,
+                    kind,
+                    task,
+                    json.dumps(config, sort_keys=True, default=str),
+                    seconds,
+                    time.time(),
+                    json.dumps(log, default=str),
+                ),
             )
 
     def run_results(self) -> list[tuple[str, str, int, str, str, float, int]]:

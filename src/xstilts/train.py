@@ -63,7 +63,7 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.
 
 def _param_groups(model: TaskModel, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)  # biases and LayerNorm weights are 1-d
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

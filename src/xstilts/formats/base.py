@@ -27,9 +27,7 @@ class Feature:
 class Format(Protocol):
     name: str
 
-    def encode(
-        self, examples: Sequence[Example], tokenizer: Any, task: TaskDef, max_length: int
-    ) -> list[Feature]: ...
+    def encode(self, examples: Sequence[Example], tokenizer: Any, task: TaskDef, max_length: int) -> list[Feature]: ...
 
     def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, torch.Tensor]: ...
 
@@ -41,9 +39,7 @@ class Format(Protocol):
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], task: TaskDef) -> list[Any]: ...
 
-    def score(
-        self, predictions: Sequence[Any], examples: Sequence[Example], task: TaskDef
-    ) -> dict[str, float]: ...
+    def score(self, predictions: Sequence[Any], examples: Sequence[Example], task: TaskDef) -> dict[str, float]: ...
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

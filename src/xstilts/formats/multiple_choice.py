@@ -50,9 +50,7 @@ class MultipleChoice:
 
     def logits(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         batch_size, num_choices, width = batch["input_ids"].shape
-        hidden = encode_hidden(
-            encoder, batch["input_ids"].view(-1, width), batch["attention_mask"].view(-1, width)
-        )
+        hidden = encode_hidden(encoder, batch["input_ids"].view(-1, width), batch["attention_mask"].view(-1, width))
         return head(hidden).view(batch_size, num_choices)
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -71,7 +71,7 @@ class Tagging:
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], task: TaskDef) -> list[list[str]]:
         best = logits.argmax(-1)
         first_subtokens = batch["labels"] != IGNORE
-        return [[task.labels[j] for j in row[keep].tolist()] for row, keep in zip(best, first_subtokens)]
+        return [[task.labels[j] for j in row[keep].tolist()] for row, keep in zip(best, first_subtokens, strict=True)]
 
     def score(
         self, predictions: Sequence[list[str]], examples: Sequence[TaggingExample], task: TaskDef
@@ -79,7 +79,5 @@ class Tagging:
         # Words cut off by max_length get no prediction; like XTREME, they count as "O" (or the first tag),
         # so truncation costs recall instead of silently shrinking the gold set.
         fallback = "O" if "O" in task.labels else task.labels[0]
-        padded = [
-            p + [fallback] * (len(e.words) - len(p)) for p, e in zip(predictions, examples, strict=True)
-        ]
+        padded = [p + [fallback] * (len(e.words) - len(p)) for p, e in zip(predictions, examples, strict=True)]
         return METRICS[task.metric](padded, [list(e.tags) for e in examples])

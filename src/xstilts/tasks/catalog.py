@@ -102,9 +102,7 @@ TASKS: tuple[TaskDef, ...] = (
         description="Universal Dependencies part-of-speech tags (XTREME), 17 UPOS tags.",
         reader="conll",
         splits={
-            "train": Split(
-                files=("xtreme/udpos/train-{lang}.tsv",), languages=tuple("en ar bg ja nl tr zh".split())
-            ),
+            "train": Split(files=("xtreme/udpos/train-{lang}.tsv",), languages=tuple("en ar bg ja nl tr zh".split())),
             "dev": Split(files=("xtreme/udpos/dev-{lang}.tsv",), languages=_UDPOS_DEV_LANGS),
             "test": Split(files=("xtreme/udpos/test-{lang}.tsv",), languages=_UDPOS_TEST_LANGS),
         },
@@ -158,9 +156,7 @@ TASKS: tuple[TaskDef, ...] = (
         format="classification",
         description="SNLI (English NLI), the offline subset of its dev and test sets used as training data.",
         reader="snli_jsonl",
-        splits={
-            "train": Split(files=("english/snli/snli_1.0_dev.jsonl", "english/snli/snli_1.0_test.jsonl"))
-        },
+        splits={"train": Split(files=("english/snli/snli_1.0_dev.jsonl", "english/snli/snli_1.0_test.jsonl"))},
         labels=NLI_LABELS,
         metric="accuracy",
         citation="Bowman et al. 2015",
@@ -172,9 +168,7 @@ TASKS: tuple[TaskDef, ...] = (
         description="SocialIQA (English commonsense QA, 3 choices).",
         reader="siqa_jsonl",
         splits={
-            "train": Split(
-                files=("english/siqa/socialIQa_v1.4_dev.jsonl", "english/siqa/socialIQa_v1.4_tst.jsonl")
-            )
+            "train": Split(files=("english/siqa/socialIQa_v1.4_dev.jsonl", "english/siqa/socialIQa_v1.4_tst.jsonl"))
         },
         metric="accuracy",
         citation="Sap et al. 2019",

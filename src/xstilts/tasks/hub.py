@@ -16,9 +16,7 @@ def load_from_hub(task: TaskDef, split: str, lang: str) -> list[Example]:
     try:
         import datasets
     except ImportError:
-        raise DataError(
-            f"hub:{task.name}", "the 'datasets' package is needed: pip install 'xstilts[hub]'"
-        ) from None
+        raise DataError(f"hub:{task.name}", "the 'datasets' package is needed: pip install 'xstilts[hub]'") from None
     config = task.hub.config.format(lang=lang)
     try:
         rows = datasets.load_dataset(task.hub.dataset, config, split=task.hub.splits[split])

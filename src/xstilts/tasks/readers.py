@@ -52,9 +52,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         yield number, line.removesuffix("\r")
 
 
-def _csv_rows(
-    path: Path, delimiter: str, quoting: int = csv.QUOTE_MINIMAL
-) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(path: Path, delimiter: str, quoting: int = csv.QUOTE_MINIMAL) -> Iterator[tuple[int, list[str]]]:
     """(first line of the record, fields) for each non-blank record."""
     # newline="" so the csv module sees CRLF itself and quoted fields come back as the original text (README:
     # XNLI/PAWS-X were written by csv.writer, so CRLF and "" quoting; CosmosQA valid.csv is quoted CSV, CRLF).
@@ -244,9 +242,7 @@ def read_siqa_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = Non
     for row in _jsonl(path):
         choices = (row.text("answerA"), row.text("answerB"), row.text("answerC"))
         label = row.index("correct", {"A": 0, "B": 1, "C": 2})
-        examples.append(
-            _multiple_choice(row, row.text("context"), row.text("question"), choices, label, labels)
-        )
+        examples.append(_multiple_choice(row, row.text("context"), row.text("question"), choices, label, labels))
     return _nonempty(path, examples)
 
 
@@ -278,9 +274,7 @@ def read_copa_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = Non
             raise row.error(f"key 'question' is {kind!r}, expected 'cause' or 'effect'")
         choices = (row.text("choice1"), row.text("choice2"))
         question = _COPA_QUESTIONS[kind]
-        examples.append(
-            _multiple_choice(row, row.text("premise"), question, choices, row.integer("label"), labels)
-        )
+        examples.append(_multiple_choice(row, row.text("premise"), question, choices, row.integer("label"), labels))
     return _nonempty(path, examples)
 
 
@@ -290,9 +284,7 @@ def read_cosmosqa_csv(path: Path, split: str, labels: tuple[str, ...] | None = N
     for row in _header_rows(path, ",", ("context", "question", *answers, "label")):
         label = row.index("label", {str(i): i for i in range(4)})
         choices = tuple(row.text(key) for key in answers)
-        examples.append(
-            _multiple_choice(row, row.text("context"), row.text("question"), choices, label, labels)
-        )
+        examples.append(_multiple_choice(row, row.text("context"), row.text("question"), choices, label, labels))
     return _nonempty(path, examples)
 
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from xstilts import __version__
@@ -105,14 +104,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.stdout.reconfigure(line_buffering=True)  # stage lines appear as they happen in logs and pipes too
     args = parser().parse_args(argv)
     try:
         args.func(args)
     except UserError as err:
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(err))}", highlight=False)
+        # Plain text, never wrapped: the message names a file and line that users grep and click.
+        print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted; finished stages are kept, run again to resume")
+        print("interrupted; finished stages are kept, run again to resume", file=sys.stderr)
         return 130
     return 0
 

@@ -63,8 +63,11 @@ class Runner:
         return store.is_done(stage.key) and has_files
 
     def preflight(self, stages: list[Stage]) -> None:
-        """Read every data file the pending stages need, so bad data fails before anything is written."""
+        """Read every data file and model the pending stages need, so bad input fails before anything is
+        written."""
         for stage in stages:
+            if isinstance(stage, TrainStage):
+                self.tokenizer(stage.model)
             task = REGISTRY[stage.task]
             split = stage.split if isinstance(stage, EvalStage) else task.train_split
             for lang in stage.languages:
@@ -89,7 +92,7 @@ class Runner:
             )
             for stage in self.plan.stages.values():
                 if stage.key not in todo_keys:
-                    self.console.print(f"  [dim]done[/]  {stage.kind} {stage.task} [{stage.key}]")
+                    self.console.print(f"  [dim]done[/]  {stage.kind} {stage.task} ({stage.key})")
                     continue
                 started = time.perf_counter()
                 run_stage = self.train_stage if isinstance(stage, TrainStage) else self.eval_stage
@@ -139,7 +142,7 @@ class Runner:
         features = fmt.encode(examples, tokenizer, task, config.max_length)
         model, init = self.build_model(stage, stage.seed)
         self.console.print(
-            f"  [cyan]train[/] {task.name} on {len(examples)} examples [{stage.key}]: "
+            f"  [cyan]train[/] {task.name} on {len(examples)} examples ({stage.key}): "
             f"encoder = {init['encoder']}; head = {init['head']}"
         )
         bf16 = use_bf16(config.precision, device())
@@ -221,7 +224,7 @@ class Runner:
                 )
             )
         summary = ", ".join(f"{lang} {next(iter(s.values())):.1f}" for lang, s in per_language.items())
-        self.console.print(f"  [green]eval[/]  {task.name} [{stage.key}]: {summary}")
+        self.console.print(f"  [green]eval[/]  {task.name} ({stage.key}): {summary}")
         return {"init": init, "bf16": bf16, "scores": per_language}, rows
 
 

@@ -89,6 +89,7 @@ def load_encoder(spec: ModelSpec) -> nn.Module:
             config.num_hidden_layers = spec.num_layers
         # Layers dropped by num_layers are "unexpected keys" to transformers: expected here, so not reported.
         transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
         try:
             # Encoder-only use: the pooler is never trained or read, so do not build it.
             return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)

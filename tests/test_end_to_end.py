@@ -90,6 +90,6 @@ def test_rerun_does_nothing_and_results_print_deltas(experiment: Path, data: Pat
     assert rows(experiment, "SELECT key, finished_at FROM stages") == before
     assert main(["results", str(experiment)]) == 0
     printed = capsys.readouterr().out
-    assert "panx: f1 (delta vs 'none')" in printed
+    assert "panx: f1, delta vs 'none'" in printed
     assert "sick" in printed and "siqa" in printed
     assert "(+" in printed or "(-" in printed

@@ -42,6 +42,8 @@ def test_registry_names():
         "siqa_jsonl",
         "copa_jsonl",
         "cosmosqa_csv",
+        "squad_json",
+        "tatoeba",
         "csqa_jsonl",
     }
 
@@ -300,3 +302,46 @@ def test_csqa_unknown_answer_key(tmp_path: Path):
 def test_copa_bad_question_kind(tmp_path: Path):
     with pytest.raises(DataError, match="'cause' or 'effect'"):
         read("copa_jsonl", write(tmp_path / "train-en.jsonl", _copa_row(0, "why")))
+
+
+@pytest.mark.parametrize(
+    ("path", "count"),
+    [
+        ("xtreme/xquad/xquad.th.json", 1190),
+        ("xtreme/mlqa/MLQA_V1/dev/dev-context-hi-question-hi.json", 507),
+        ("xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json", 3696),
+    ],
+)
+def test_squad_json_counts_and_answer_offsets(data: Path, path: str, count: int):
+    examples = read("squad_json", data / path)
+    assert len(examples) == count
+    assert all(e.context[s : s + len(a)] == a for e in examples for a, s in zip(e.answers, e.answer_starts))
+
+
+def test_squad_json_refuses_an_answer_not_at_its_offset(tmp_path: Path):
+    doc = {
+        "data": [
+            {
+                "paragraphs": [
+                    {
+                        "context": "abc def",
+                        "qas": [{"id": "q1", "question": "?", "answers": [{"text": "def", "answer_start": 1}]}],
+                    }
+                ]
+            }
+        ]
+    }
+    with pytest.raises(DataError, match="'q1': answer 'def' is not at offset 1"):
+        read("squad_json", write(tmp_path / "q.json", json.dumps(doc)))
+
+
+def test_tatoeba_pairs_are_line_aligned(data: Path):
+    pairs = read("tatoeba", data / "xtreme/tatoeba/sw-en.sw")
+    assert len(pairs) == 390
+    assert pairs[0].target == (data / "xtreme/tatoeba/sw-en.en").read_text().split("\n")[0]
+
+
+def test_tatoeba_refuses_an_xtreme_sorted_english_side(tmp_path: Path):
+    write(tmp_path / "de-en.en", "Apple.\nBanana.\nCherry.\n")
+    with pytest.raises(DataError, match="sorted alphabetically"):
+        read("tatoeba", write(tmp_path / "de-en.de", "Kirsche.\nApfel.\nBanane.\n"))

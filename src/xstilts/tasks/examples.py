@@ -32,4 +32,23 @@ class TaggingExample:
     tags: tuple[str, ...]
 
 
-Example = ClassificationExample | MultipleChoiceExample | TaggingExample
+@dataclass(frozen=True, slots=True)
+class SpanQAExample:
+    """Extractive QA: answers are spans of the context, given as texts and character offsets."""
+
+    id: str
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    answer_starts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationPair:
+    """A sentence and its translation (Tatoeba): source is the non-English side, target the English side."""
+
+    source: str
+    target: str
+
+
+Example = ClassificationExample | MultipleChoiceExample | TaggingExample | SpanQAExample | TranslationPair

@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from xstilts.errors import DataError
-from xstilts.tasks.examples import ClassificationExample, Example, MultipleChoiceExample, TaggingExample
+from xstilts.tasks.examples import (
+    ClassificationExample,
+    Example,
+    MultipleChoiceExample,
+    SpanQAExample,
+    TaggingExample,
+    TranslationPair,
+)
 
 Reader = Callable[[Path, str, tuple[str, ...] | None], list[Example]]
 
@@ -301,6 +308,60 @@ def read_csqa_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = Non
     return _nonempty(path, examples)
 
 
+def read_squad_json(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """SQuAD v1.1 JSON (XQuAD, MLQA, TyDiQA-GoldP). Examples keep file order: TyDiQA ids are not unique
+    (README), so nothing downstream may key by id alone."""
+    text = _read_text(path)
+    if not text.strip():
+        return _nonempty(path, [])
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+        raise DataError(path, "expected a SQuAD JSON object with a 'data' list")
+    examples: list[Example] = []
+    for article in document["data"]:
+        for paragraph in article.get("paragraphs", []):
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = qa.get("answers", [])
+                examples.append(_span_example(path, qa, context, answers))
+    return _nonempty(path, examples)
+
+
+def _span_example(path: Path, qa: dict, context: str, answers: list[dict]) -> SpanQAExample:
+    for answer in answers:
+        start, text = answer.get("answer_start"), answer.get("text")
+        if not isinstance(start, int) or not isinstance(text, str) or context[start : start + len(text)] != text:
+            raise DataError(path, f"question {qa.get('id')!r}: answer {text!r} is not at offset {start} of its context")
+    return SpanQAExample(
+        str(qa.get("id", "")),
+        qa["question"],
+        context,
+        tuple(a["text"] for a in answers),
+        tuple(a["answer_start"] for a in answers),
+    )
+
+
+def read_tatoeba(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """Tatoeba `{xx}-en.{xx}` with its English side `{xx}-en.en` beside it, line i translating line i.
+    XTREME's download writes the English side sorted (its gold order is private): such a file is refused,
+    since scoring it as aligned would report near-zero accuracy as if it were real."""
+    english = path.with_suffix(".en")
+    sources = _nonempty(path, [line for _, line in _lines(path) if line])
+    targets = [line for _, line in _lines(english) if line]
+    if len(sources) != len(targets):
+        raise DataError(english, f"{len(targets)} lines, but {path.name} has {len(sources)}")
+    if len(targets) > 2 and targets == sorted(targets):
+        raise DataError(
+            english,
+            "lines are sorted alphabetically (an XTREME download): not aligned with "
+            f"{path.name}; use the line-aligned English side",
+        )
+    return [TranslationPair(s, t) for s, t in zip(sources, targets, strict=True)]
+
+
 def _str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
@@ -314,4 +375,6 @@ READERS: dict[str, Reader] = {
     "copa_jsonl": read_copa_jsonl,
     "cosmosqa_csv": read_cosmosqa_csv,
     "csqa_jsonl": read_csqa_jsonl,
+    "squad_json": read_squad_json,
+    "tatoeba": read_tatoeba,
 }

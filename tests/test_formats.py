@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xstilts.formats import FORMATS
+from xstilts.formats import make_format
 from xstilts.formats.tagging import IGNORE
 from xstilts.metrics import accuracy, seqeval_f1
 from xstilts.tasks import get_task
@@ -22,7 +22,7 @@ def tokenizer(me5_dir):
 def test_tagging_labels_only_the_first_subtoken_of_each_word(tokenizer):
     task = get_task("panx")
     example = TaggingExample(("Angela", "Merkel", "besuchte", "Ouagadougou"), ("B-PER", "I-PER", "O", "B-LOC"))
-    [feature] = FORMATS["tagging"].encode([example], tokenizer, task, max_length=64)
+    [feature] = make_format("tagging").encode([example], tokenizer, task, max_length=64)
     labelled = [t for t in feature.target if t != IGNORE]
     assert [task.labels[t] for t in labelled] == list(example.tags)
     assert len(feature.input_ids) > len(example.words) + 2  # some words split into several pieces
@@ -30,7 +30,7 @@ def test_tagging_labels_only_the_first_subtoken_of_each_word(tokenizer):
 
 
 def test_tagging_truncated_words_are_scored_as_outside(tokenizer):
-    task, fmt = get_task("panx"), FORMATS["tagging"]
+    task, fmt = get_task("panx"), make_format("tagging")
     words = tuple(["Berlin"] + ["x"] * 40)
     example = TaggingExample(words, tuple(["B-LOC"] + ["O"] * 40))
     features = fmt.encode([example], tokenizer, task, max_length=16)
@@ -42,12 +42,12 @@ def test_tagging_truncated_words_are_scored_as_outside(tokenizer):
     # k kept words all predicted B-LOC: k one-word chunks, one of them right (P = 1/k, R = 1), and the cut
     # words padded with O rather than dropped, so F1 = 2 / (k + 1)
     k = len(predictions[0])
-    assert fmt.score(predictions, [example], task)["f1"] == pytest.approx(100 * 2 / (k + 1))
+    assert fmt.score(predictions, [example], task, "en")["f1"] == pytest.approx(100 * 2 / (k + 1))
 
 
 def test_pair_classification_uses_the_xlmr_pair_template(tokenizer):
     task = get_task("xnli")
-    [feature] = FORMATS["classification"].encode(
+    [feature] = make_format("classification").encode(
         [ClassificationExample("A man sleeps.", "Nobody sleeps.", "contradiction")], tokenizer, task, 64
     )
     ids = feature.input_ids
@@ -57,7 +57,7 @@ def test_pair_classification_uses_the_xlmr_pair_template(tokenizer):
 
 
 def test_multiple_choice_keeps_every_answer_when_truncating(tokenizer):
-    task, fmt = get_task("siqa"), FORMATS["multiple_choice"]
+    task, fmt = get_task("siqa"), make_format("multiple_choice")
     example = MultipleChoiceExample("word " * 200, "Why?", ("yes", "no", "maybe later"), 2)
     [feature] = fmt.encode([example], tokenizer, task, max_length=32)
     assert len(feature.input_ids) == 3 and all(len(row) <= 32 for row in feature.input_ids)

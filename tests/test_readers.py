@@ -315,7 +315,9 @@ def test_copa_bad_question_kind(tmp_path: Path):
 def test_squad_json_counts_and_answer_offsets(data: Path, path: str, count: int):
     examples = read("squad_json", data / path)
     assert len(examples) == count
-    assert all(e.context[s : s + len(a)] == a for e in examples for a, s in zip(e.answers, e.answer_starts))
+    assert all(
+        e.context[s : s + len(a)] == a for e in examples for a, s in zip(e.answers, e.answer_starts, strict=True)
+    )
 
 
 def test_squad_json_refuses_an_answer_not_at_its_offset(tmp_path: Path):

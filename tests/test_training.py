@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from xstilts.evaluate import predict
-from xstilts.formats import FORMATS
+from xstilts.formats import make_format
 from xstilts.model import TaskModel
 from xstilts.spec import ModelSpec, TrainConfig
 from xstilts.tasks import get_task
@@ -32,11 +32,11 @@ def tiny(tiny_model_dir, seed: int = 0):
     from xstilts.models.loading import load_encoder, load_tokenizer
 
     spec = ModelSpec(name=str(tiny_model_dir))
-    task, fmt = get_task("sick"), FORMATS["classification"]
+    task, fmt = get_task("sick"), make_format("classification")
     torch.manual_seed(seed)
     encoder = load_encoder(spec)
     return (
-        TaskModel(encoder, fmt.make_head(encoder.config.hidden_size, task), fmt),
+        TaskModel(encoder, fmt.make_head(encoder.config, task), fmt),
         load_tokenizer(spec),
         task,
     )
@@ -49,7 +49,7 @@ def fit(tiny_model_dir, config: TrainConfig, seed: int = 0):
     features = fmt.encode(train_set, tokenizer, task, 64)
     report = train(model, features, config, seed, tokenizer.pad_token_id, bf16=False)
     preds = predict(model, task, fmt.encode(test_set, tokenizer, task, 64), 32, tokenizer.pad_token_id, False)
-    return report, fmt.score(preds, test_set, task)["accuracy"]
+    return report, fmt.score(preds, test_set, task, "en")["accuracy"]
 
 
 CONFIG = TrainConfig(learning_rate=3e-3, batch_size=16, epochs=4, warmup_ratio=0.1, freeze_embeddings=False)

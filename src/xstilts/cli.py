@@ -47,6 +47,28 @@ def cmd_results(args: argparse.Namespace) -> None:
         console.print(table)
 
 
+def cmd_score(args: argparse.Namespace) -> None:
+    from xstilts.benchmarks import BENCHMARKS, render
+    from xstilts.scoring import benchmark_scores
+
+    for condition, result in benchmark_scores(args.dir, BENCHMARKS[args.benchmark]).items():
+        table = render(result)
+        table.title = f"{args.benchmark} score, condition '{condition}'"
+        console.print(table)
+
+
+def cmd_score_predictions(args: argparse.Namespace) -> None:
+    import json
+
+    from xstilts.scoring import score_predictions
+    from xstilts.spec import DATA_ENV
+
+    root = args.data or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    if root is None or not root.is_dir():
+        raise UserError(f"--data: no data directory (give --data or set ${DATA_ENV})")
+    print(json.dumps(score_predictions(args.task, args.lang, args.predictions, root, args.split), indent=2))
+
+
 def cmd_tasks(args: argparse.Namespace) -> None:
     from xstilts.tasks import REGISTRY
 
@@ -97,6 +119,17 @@ def parser() -> argparse.ArgumentParser:
     results.add_argument("dir", type=Path)
     results.add_argument("--baseline", help="condition to compare against (default: the one with no stages)")
     results.set_defaults(func=cmd_results)
+    score = sub.add_parser("score", help="benchmark scores (XTREME, XTREME-R, XGLUE) per condition")
+    score.add_argument("dir", type=Path)
+    score.add_argument("--benchmark", choices=["xtreme", "xtreme-r", "xglue"], default="xtreme")
+    score.set_defaults(func=cmd_score)
+    predictions = sub.add_parser("score-predictions", help="score any system's predictions with the official metric")
+    predictions.add_argument("--task", required=True)
+    predictions.add_argument("--lang", required=True)
+    predictions.add_argument("--predictions", required=True, type=Path, help="JSON Lines, one value per example")
+    predictions.add_argument("--split", help="default: the task's evaluation split")
+    predictions.add_argument("--data", type=Path, help="data directory (default: $XSTILTS_DATA)")
+    predictions.set_defaults(func=cmd_score_predictions)
     sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the built-in models").set_defaults(func=cmd_models)
     return p

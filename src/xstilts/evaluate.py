@@ -10,24 +10,44 @@ import torch
 from xstilts.formats import Feature
 from xstilts.model import TaskModel
 from xstilts.tasks.definition import TaskDef
+from xstilts.tasks.examples import Example
 
 
 @torch.no_grad()
 def predict(
     model: TaskModel, task: TaskDef, features: Sequence[Feature], batch_size: int, pad_id: int, bf16: bool
 ) -> list[Any]:
-    """Predictions in the order of `features`. Sorting by length first keeps padding (wasted compute) small."""
+    """One prediction per feature, in the order of `features`. Sorting by length keeps padding small."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.encoder.parameters()).device
     order = sorted(range(len(features)), key=lambda i: features[i].length)
     predictions: list[Any] = [None] * len(features)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = {k: v.to(device) for k, v in model.fmt.collate([features[i] for i in chunk], pad_id).items()}
+        batch = model.batch([features[i] for i in chunk], pad_id)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(batch)
         for i, prediction in zip(chunk, model.fmt.decode(logits.float(), batch, task), strict=True):
             predictions[i] = prediction
     model.train(was_training)
     return predictions
+
+
+def evaluate(
+    model: TaskModel,
+    task: TaskDef,
+    examples: Sequence[Example],
+    lang: str,
+    tokenizer: Any,
+    max_length: int,
+    batch_size: int,
+    bf16: bool,
+) -> tuple[list[Any], dict[str, float]]:
+    """Per-example predictions and the task's metrics for one language."""
+    fmt = model.fmt
+    features = fmt.encode(examples, tokenizer, task, max_length)
+    predictions = fmt.aggregate(
+        predict(model, task, features, batch_size, tokenizer.pad_token_id, bf16), features, examples
+    )
+    return predictions, fmt.score(predictions, examples, task, lang)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import nn
 
-from xstilts.formats import Format
+from xstilts.formats import Feature, Format
 
 
 class TaskModel(nn.Module):
@@ -15,5 +18,12 @@ class TaskModel(nn.Module):
         self.head = head
         self.fmt = fmt
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.fmt.logits(self.encoder, self.head, batch)
+
+    def batch(self, features: Sequence[Feature], pad_id: int) -> dict[str, Any]:
+        """Collate features and move the tensors to the model's device (other entries, such as QA windows,
+        stay on the host)."""
+        device = next(self.parameters(), torch.empty(0)).device
+        batch = self.fmt.collate(features, pad_id)
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from xstilts.data import fingerprint
 from xstilts.errors import SpecError
+from xstilts.formats import Format, make_format
 from xstilts.spec import ModelSpec, Spec, TrainConfig
 from xstilts.tasks import REGISTRY, TaskDef
 
@@ -32,6 +35,7 @@ class TrainStage:
     model: ModelSpec
     data: str  # fingerprint of the training (and dev) files
     task_version: int
+    format_options: dict[str, Any] = field(default_factory=dict)
     dev_split: str | None = None  # read only when config.selection is best_dev
     kind: Literal["train"] = "train"
     key: str = field(default="", compare=False)
@@ -53,9 +57,11 @@ class EvalStage:
     precision: str
     seed: int
     data_seed: int
-    parent: str  # the trained target stage
+    parent: str | None  # the trained target stage; for formats that do not train, the last intermediate stage
+    model: ModelSpec
     data: str
     task_version: int
+    format_options: dict[str, Any] = field(default_factory=dict)
     kind: Literal["evaluate"] = "evaluate"
     key: str = field(default="", compare=False)
 
@@ -105,6 +111,15 @@ def _task(name: str, field_name: str) -> TaskDef:
     return REGISTRY[name]
 
 
+def _format(task: TaskDef, options: dict[str, Any], where: str) -> Format:
+    try:
+        return make_format(task.format, options)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field_name = ".".join(str(p) for p in first["loc"])
+        raise SpecError(f"{where}.format_options.{field_name}", first["msg"]) from None
+
+
 def _check_languages(task: TaskDef, split: str, langs: tuple[str, ...], field_name: str) -> None:
     unknown = [lang for lang in langs if lang not in task.languages(split)]
     if unknown:
@@ -131,12 +146,13 @@ class _Planner:
         langs: tuple[str, ...],
         limit: int | None,
         overrides: dict[str, Any],
+        format_options: dict[str, Any],
         seed: int,
         parent: str | None,
         where: str,
     ) -> str:
-        if task.train_split is None:
-            raise SpecError(f"{where}.task", f"task '{task.name}' has no training split")
+        if not _format(task, format_options, where).trains or task.train_split is None:
+            raise SpecError(f"{where}.task", f"task '{task.name}' has no training split (its format is {task.format})")
         _check_languages(task, task.train_split, langs, f"{where}.languages")
         config = self.spec.train_config(overrides)
         data = fingerprint(task, task.train_split, langs, self.root)
@@ -158,6 +174,7 @@ class _Planner:
             model=self.spec.model,
             data=data,
             task_version=task.version,
+            format_options=format_options,
             dev_split=dev_split,
         )
         return self.add(_keyed(stage))
@@ -165,22 +182,28 @@ class _Planner:
     def target(self, condition: str, seed: int, chain: tuple[str, ...], index: int) -> Run:
         target, where = self.spec.targets[index], f"targets[{index}]"
         task = _task(target.task, f"{where}.task")
-        train_task = _task(target.train_task, f"{where}.train_task") if target.train_task else task
+        train_name = target.train_task or task.train_task
+        train_task = _task(train_name, f"{where}.train_task") if train_name else task
         if (train_task.format, train_task.labels) != (task.format, task.labels):
             raise SpecError(f"{where}.train_task", f"'{train_task.name}' and '{task.name}' differ in format or labels")
         if task.eval_split is None:
             raise SpecError(f"{where}.task", f"task '{task.name}' has no evaluation split")
         langs = target.eval_languages or task.eval_languages
         _check_languages(task, task.eval_split, langs, f"{where}.eval_languages")
-        trained = self.train(
-            train_task,
-            target.train_languages,
-            target.max_train_examples,
-            target.train,
-            seed,
-            chain[-1] if chain else None,
-            where,
-        )
+        # Formats that do not train (retrieval) evaluate the encoder the condition's last stage left.
+        parent = chain[-1] if chain else None
+        if _format(task, target.format_options, where).trains:
+            parent = self.train(
+                train_task,
+                target.train_languages,
+                target.max_train_examples,
+                target.train,
+                target.format_options,
+                seed,
+                parent,
+                where,
+            )
+            chain = (*chain, parent)
         config = self.spec.train_config(target.train)
         evaluation = EvalStage(
             task=task.name,
@@ -192,11 +215,13 @@ class _Planner:
             precision=config.precision,
             seed=seed,
             data_seed=self.spec.data_seed,
-            parent=trained,
+            parent=parent,
+            model=self.spec.model,
             data=fingerprint(task, task.eval_split, langs, self.root),
             task_version=task.version,
+            format_options=target.format_options,
         )
-        return Run(condition, task.name, seed, (*chain, trained), self.add(_keyed(evaluation)))
+        return Run(condition, task.name, seed, chain, self.add(_keyed(evaluation)))
 
 
 def build_plan(spec: Spec, root: Path) -> Plan:
@@ -210,7 +235,16 @@ def build_plan(spec: Spec, root: Path) -> Plan:
                 task = _task(step.task, f"{where}.task")
                 parent = chain[-1] if chain else None
                 chain += (
-                    planner.train(task, step.languages, step.max_train_examples, step.train, seed, parent, where),
+                    planner.train(
+                        task,
+                        step.languages,
+                        step.max_train_examples,
+                        step.train,
+                        step.format_options,
+                        seed,
+                        parent,
+                        where,
+                    ),
                 )
             runs += [planner.target(condition, seed, chain, t) for t in range(len(spec.targets))]
     return Plan(planner.stages, runs)

@@ -19,8 +19,8 @@ from rich.console import Console
 
 from xstilts import checkpoint
 from xstilts.data import Source, load_examples, subsample
-from xstilts.evaluate import predict
-from xstilts.formats import FORMATS
+from xstilts.evaluate import evaluate
+from xstilts.formats import make_format
 from xstilts.hardware import device, use_bf16
 from xstilts.model import TaskModel
 from xstilts.models.loading import load_encoder, load_tokenizer
@@ -66,7 +66,7 @@ class Runner:
         """Read every data file and model the pending stages need, so bad input fails before anything is
         written."""
         for stage in stages:
-            self.tokenizer(self.model_spec(stage))
+            self.tokenizer(stage.model)
             for task, split, lang in stage.reads():
                 self.examples(task, split, lang)
 
@@ -109,20 +109,16 @@ class Runner:
             self._tokenizers[model.name] = load_tokenizer(model)
         return self._tokenizers[model.name]
 
-    def model_spec(self, stage: Stage) -> ModelSpec:
-        """Evaluation stages use the model of the training stage they evaluate."""
-        return stage.model if isinstance(stage, TrainStage) else self.plan.stages[stage.parent].model  # type: ignore[union-attr]
-
     def build_model(
-        self, model_spec: ModelSpec, task_name: str, seed: int, encoder_from: str | None, head_from: str | None
+        self, stage: Stage, encoder_from: str | None, head_from: str | None
     ) -> tuple[TaskModel, dict[str, str]]:
         """The encoder, pretrained or carried over from a stage, and the task's head, new or from a stage."""
-        task = REGISTRY[task_name]
-        fmt = FORMATS[task.format]
-        encoder = load_encoder(model_spec)
-        torch.manual_seed(seed)  # a new head's initial weights depend on the seed only
-        model = TaskModel(encoder, fmt.make_head(encoder.config.hidden_size, task), fmt).to(device())
-        init = {"encoder": f"pretrained {model_spec.name}", "head": f"new {task.format} head"}
+        task = REGISTRY[stage.task]
+        fmt = make_format(task.format, stage.format_options)
+        encoder = load_encoder(stage.model)
+        torch.manual_seed(stage.seed)  # a new head's initial weights depend on the seed only
+        model = TaskModel(encoder, fmt.make_head(encoder.config, task), fmt).to(device())
+        init = {"encoder": f"pretrained {stage.model.name}", "head": f"new {task.format} head"}
         if encoder_from is not None:
             n = checkpoint.load_weights(self.dir, encoder_from, checkpoint.ENCODER, model.encoder)
             init["encoder"] = f"{n} encoder tensors from stage {encoder_from} ({self.plan.stages[encoder_from].task})"
@@ -133,12 +129,11 @@ class Runner:
 
     # -- the two stage kinds ---------------------------------------------------------------------------
     def train_stage(self, stage: TrainStage) -> tuple[dict, list[ResultRow]]:
-        task, config = REGISTRY[stage.task], stage.config
-        fmt, tokenizer = FORMATS[task.format], self.tokenizer(stage.model)
+        task, config, tokenizer = REGISTRY[stage.task], stage.config, self.tokenizer(stage.model)
         examples = [e for lang in stage.languages for e in self.examples(task.name, stage.split, lang)]
         examples = subsample(examples, stage.max_train_examples, stage.data_seed)
-        features = fmt.encode(examples, tokenizer, task, config.max_length)
-        model, init = self.build_model(stage.model, task.name, stage.seed, stage.parent, None)
+        model, init = self.build_model(stage, encoder_from=stage.parent, head_from=None)
+        features = model.fmt.encode(examples, tokenizer, task, config.max_length)
         self.console.print(
             f"  [cyan]train[/] {task.name} on {len(examples)} examples ({stage.key}): "
             f"encoder = {init['encoder']}; head = {init['head']}"
@@ -147,11 +142,12 @@ class Runner:
         dev_score = None
         if stage.dev_split is not None:
             dev = subsample(self.examples(task.name, stage.dev_split, "en"), config.max_dev_examples, stage.data_seed)
-            dev_features = fmt.encode(dev, tokenizer, task, config.eval_max_length)
 
-            def dev_score() -> float:
-                preds = predict(model, task, dev_features, config.eval_batch_size, tokenizer.pad_token_id, bf16)
-                return next(iter(fmt.score(preds, dev, task).values()))
+            def dev_score() -> float:  # the task's first metric on English dev, higher is better
+                _, scores = evaluate(
+                    model, task, dev, "en", tokenizer, config.eval_max_length, config.eval_batch_size, bf16
+                )
+                return next(iter(scores.values()))
 
         report = train(
             model,
@@ -163,7 +159,13 @@ class Runner:
             dev_score,
             label=f"{task.name} [{stage.key[:8]}]",
         )
-        log = {"init": init, "examples": len(examples), "bf16": bf16, "report": asdict(report)}
+        log = {
+            "init": init,
+            "examples": len(examples),
+            "features": len(features),
+            "bf16": bf16,
+            "report": asdict(report),
+        }
         checkpoint.save(self.dir, stage.key, model.encoder, model.head, {"stage": asdict(stage), **log})
         self.console.print(
             f"        {report.steps} steps in {report.seconds:.0f}s, final loss "
@@ -172,54 +174,31 @@ class Runner:
         return log, []
 
     def eval_stage(self, stage: EvalStage) -> tuple[dict, list[ResultRow]]:
-        task = REGISTRY[stage.task]
-        fmt = FORMATS[task.format]
-        model_spec = self.model_spec(stage)
-        tokenizer = self.tokenizer(model_spec)
-        model, init = self.build_model(model_spec, task.name, stage.seed, stage.parent, stage.parent)
+        task, tokenizer = REGISTRY[stage.task], self.tokenizer(stage.model)
+        fmt = make_format(task.format, stage.format_options)
+        model, init = self.build_model(stage, encoder_from=stage.parent, head_from=stage.parent if fmt.trains else None)
         bf16 = use_bf16(stage.precision, device())
-        rows, per_language = [], {}
         folder = checkpoint.stage_dir(self.dir, stage.key)
         folder.mkdir(parents=True, exist_ok=True)
+        rows, per_language = [], {}
         for lang in stage.languages:
             examples = subsample(self.examples(task.name, stage.split, lang), stage.max_eval_examples, stage.data_seed)
-            features = fmt.encode(examples, tokenizer, task, stage.eval_max_length)
-            preds = predict(model, task, features, stage.eval_batch_size, tokenizer.pad_token_id, bf16)
-            _write_predictions(folder / f"predictions-{lang}.jsonl", preds)
-            scores = fmt.score(preds, examples, task)
-            per_language[lang] = scores
-            rows += [
-                ResultRow(
-                    stage.key,
-                    task.name,
-                    task.version,
-                    lang,
-                    stage.split,
-                    metric,
-                    value,
-                    len(examples),
-                    stage.seed,
-                )
-                for metric, value in scores.items()
-            ]
-        for metric in next(iter(per_language.values())):
-            avg = mean(s[metric] for s in per_language.values())
-            rows.append(
-                ResultRow(
-                    stage.key,
-                    task.name,
-                    task.version,
-                    AVERAGE,
-                    stage.split,
-                    metric,
-                    avg,
-                    len(per_language),
-                    stage.seed,
-                )
+            predictions, scores = evaluate(
+                model, task, examples, lang, tokenizer, stage.eval_max_length, stage.eval_batch_size, bf16
             )
+            _write_predictions(folder / f"predictions-{lang}.jsonl", model.fmt.export(predictions))
+            per_language[lang] = scores
+            rows += [self._row(stage, lang, metric, value, len(examples)) for metric, value in scores.items()]
+        for metric in next(iter(per_language.values())):
+            average = mean(s[metric] for s in per_language.values())
+            rows.append(self._row(stage, AVERAGE, metric, average, len(per_language)))
         summary = ", ".join(f"{lang} {next(iter(s.values())):.1f}" for lang, s in per_language.items())
         self.console.print(f"  [green]eval[/]  {task.name} ({stage.key}): {summary}")
         return {"init": init, "bf16": bf16, "scores": per_language}, rows
+
+    @staticmethod
+    def _row(stage: EvalStage, lang: str, metric: str, value: float, n: int) -> ResultRow:
+        return ResultRow(stage.key, stage.task, stage.task_version, lang, stage.split, metric, value, n, stage.seed)
 
 
 def _write_predictions(path: Path, predictions: list[Any]) -> None:

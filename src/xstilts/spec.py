@@ -71,6 +71,7 @@ class StageSpec(_Strict):
     languages: tuple[str, ...] = ("en",)
     max_train_examples: int | None = Field(None, ge=1)
     train: dict[str, Any] = {}
+    format_options: dict[str, Any] = {}  # e.g. doc_stride for span QA; each format validates its own
 
     _overrides = field_validator("train")(_check_train_overrides)
 
@@ -85,6 +86,7 @@ class TargetSpec(_Strict):
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)
     train: dict[str, Any] = {}
+    format_options: dict[str, Any] = {}  # e.g. {layer: 7, pooling: cls} for retrieval
 
     _overrides = field_validator("train")(_check_train_overrides)
 

@@ -119,7 +119,7 @@ def train(
                 if batch_epoch != epoch and dev_score is not None:
                     best = _keep_best(best, dev_score(), model, report)
                 epoch = batch_epoch
-                batch = {k: v.to(device) for k, v in model.fmt.collate([features[i] for i in indices], pad_id).items()}
+                batch = model.batch([features[i] for i in indices], pad_id)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss = model.fmt.loss(model(batch), batch) / config.grad_accum_steps
                 if not torch.isfinite(loss):

@@ -1,12 +1,23 @@
-"""The task formats, keyed by the `format` field of a task declaration."""
+"""The task formats, keyed by the `format` field of a task declaration. A format is built with the options
+a spec gives it (e.g. the retrieval layer); each format validates its own options."""
 
 from __future__ import annotations
 
-from xstilts.formats.base import Feature, Format
+from typing import Any
+
+from xstilts.formats.base import Feature, Format, FormatBase
 from xstilts.formats.classification import Classification
 from xstilts.formats.multiple_choice import MultipleChoice
+from xstilts.formats.retrieval import Retrieval
+from xstilts.formats.span_qa import SpanQA
 from xstilts.formats.tagging import Tagging
 
-FORMATS: dict[str, Format] = {f.name: f for f in (Classification(), MultipleChoice(), Tagging())}
+FORMATS: dict[str, type[FormatBase]] = {f.name: f for f in (Classification, MultipleChoice, Tagging, SpanQA, Retrieval)}
 
-__all__ = ["FORMATS", "Feature", "Format"]
+
+def make_format(name: str, options: dict[str, Any] | None = None) -> Format:
+    """The format `name` with its options; pydantic's ValidationError names a bad option."""
+    return FORMATS[name](**(options or {}))  # type: ignore[return-value]
+
+
+__all__ = ["FORMATS", "Feature", "Format", "make_format"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from xstilts.tasks.definition import TaskDef
@@ -26,20 +27,57 @@ class Feature:
 
 class Format(Protocol):
     name: str
+    trains: bool  # False: evaluated straight from an encoder, with no target-task training (retrieval)
 
-    def encode(self, examples: Sequence[Example], tokenizer: Any, task: TaskDef, max_length: int) -> list[Feature]: ...
+    def encode(self, examples: Sequence[Example], tokenizer: Any, task: TaskDef, max_length: int) -> list[Feature]:
+        """Tokenise examples into features (one example may become several, e.g. QA windows)."""
 
-    def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, torch.Tensor]: ...
+    def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, Any]: ...
 
-    def make_head(self, hidden_size: int, task: TaskDef) -> nn.Module: ...
+    def make_head(self, encoder_config: Any, task: TaskDef) -> nn.Module: ...
 
-    def logits(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def logits(self, encoder: nn.Module, head: nn.Module, batch: dict[str, Any]) -> torch.Tensor: ...
 
-    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def loss(self, logits: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor: ...
 
-    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], task: TaskDef) -> list[Any]: ...
+    def decode(self, logits: torch.Tensor, batch: dict[str, Any], task: TaskDef) -> list[Any]:
+        """One prediction per feature of the batch."""
 
-    def score(self, predictions: Sequence[Any], examples: Sequence[Example], task: TaskDef) -> dict[str, float]: ...
+    def aggregate(self, predictions: Sequence[Any], features: Sequence[Feature], examples: Sequence[Example]) -> list:
+        """Per-feature predictions -> one prediction per example."""
+
+    def score(self, predictions: Sequence[Any], examples: Sequence[Example], task: TaskDef, lang: str) -> dict:
+        """{metric: value in percent} for one language."""
+
+    def export(self, predictions: Sequence[Any]) -> list[Any]:
+        """Per-example predictions as JSON values, for the predictions file beside the results."""
+
+    def score_exported(self, exported: Sequence[Any], examples: Sequence[Example], task: TaskDef, lang: str) -> dict:
+        """Score predictions in the exported (JSON) form, e.g. made by another system."""
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FormatBase:
+    """Defaults shared by the formats: options validated by the format's own Options model, one feature per
+    example, predictions exported as they are."""
+
+    trains = True
+    Options: type[BaseModel] = NoOptions
+
+    def __init__(self, **options: Any):
+        self.options = self.Options(**options)
+
+    def aggregate(self, predictions: Sequence[Any], features: Sequence[Feature], examples: Sequence[Example]) -> list:
+        return list(predictions)
+
+    def export(self, predictions: Sequence[Any]) -> list[Any]:
+        return list(predictions)
+
+    def score_exported(self, exported: Sequence[Any], examples: Sequence[Example], task: TaskDef, lang: str) -> dict:
+        return self.score(exported, examples, task, lang)  # type: ignore[attr-defined]
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,13 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xstilts.formats.base import ClsHead, Feature, encode_hidden, pad_rows
+from xstilts.formats.base import ClsHead, Feature, FormatBase, encode_hidden, pad_rows
 from xstilts.metrics import METRICS
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import ClassificationExample
 
 
-class Classification:
+class Classification(FormatBase):
     name = "classification"
 
     def encode(
@@ -39,8 +39,8 @@ class Classification:
             "labels": torch.tensor([f.target for f in features]),
         }
 
-    def make_head(self, hidden_size: int, task: TaskDef) -> nn.Module:
-        return ClsHead(hidden_size, len(task.labels))
+    def make_head(self, encoder_config: Any, task: TaskDef) -> nn.Module:
+        return ClsHead(encoder_config.hidden_size, len(task.labels))
 
     def logits(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return head(encode_hidden(encoder, batch["input_ids"], batch["attention_mask"]))
@@ -52,6 +52,6 @@ class Classification:
         return [task.labels[i] for i in logits.argmax(-1).tolist()]
 
     def score(
-        self, predictions: Sequence[str], examples: Sequence[ClassificationExample], task: TaskDef
+        self, predictions: Sequence[str], examples: Sequence[ClassificationExample], task: TaskDef, lang: str
     ) -> dict[str, float]:
-        return METRICS[task.metric](predictions, [e.label for e in examples])
+        return METRICS[task.metric](predictions, [e.label for e in examples], lang)

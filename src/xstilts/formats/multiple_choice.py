@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xstilts.formats.base import ClsHead, Feature, encode_hidden, pad_rows
+from xstilts.formats.base import ClsHead, Feature, FormatBase, encode_hidden, pad_rows
 from xstilts.metrics import METRICS
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import MultipleChoiceExample
 
 
-class MultipleChoice:
+class MultipleChoice(FormatBase):
     name = "multiple_choice"
 
     def encode(
@@ -45,8 +45,8 @@ class MultipleChoice:
             "labels": torch.tensor([f.target for f in features]),
         }
 
-    def make_head(self, hidden_size: int, task: TaskDef) -> nn.Module:
-        return ClsHead(hidden_size, 1)
+    def make_head(self, encoder_config: Any, task: TaskDef) -> nn.Module:
+        return ClsHead(encoder_config.hidden_size, 1)
 
     def logits(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         batch_size, num_choices, width = batch["input_ids"].shape
@@ -60,6 +60,6 @@ class MultipleChoice:
         return logits.argmax(-1).tolist()
 
     def score(
-        self, predictions: Sequence[int], examples: Sequence[MultipleChoiceExample], task: TaskDef
+        self, predictions: Sequence[int], examples: Sequence[MultipleChoiceExample], task: TaskDef, lang: str
     ) -> dict[str, float]:
-        return METRICS[task.metric](predictions, [e.label for e in examples])
+        return METRICS[task.metric](predictions, [e.label for e in examples], lang)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xstilts.formats.base import Feature, encode_hidden, pad_rows
+from xstilts.formats.base import Feature, FormatBase, encode_hidden, pad_rows
 from xstilts.metrics import METRICS
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import TaggingExample
@@ -28,7 +28,7 @@ class TokenHead(nn.Module):
         return self.classifier(self.dropout(hidden))
 
 
-class Tagging:
+class Tagging(FormatBase):
     name = "tagging"
 
     def encode(
@@ -59,8 +59,8 @@ class Tagging:
             labels[i, : len(f.target)] = torch.tensor(f.target)
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
-    def make_head(self, hidden_size: int, task: TaskDef) -> nn.Module:
-        return TokenHead(hidden_size, len(task.labels))
+    def make_head(self, encoder_config: Any, task: TaskDef) -> nn.Module:
+        return TokenHead(encoder_config.hidden_size, len(task.labels))
 
     def logits(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return head(encode_hidden(encoder, batch["input_ids"], batch["attention_mask"]))
@@ -74,10 +74,10 @@ class Tagging:
         return [[task.labels[j] for j in row[keep].tolist()] for row, keep in zip(best, first_subtokens, strict=True)]
 
     def score(
-        self, predictions: Sequence[list[str]], examples: Sequence[TaggingExample], task: TaskDef
+        self, predictions: Sequence[list[str]], examples: Sequence[TaggingExample], task: TaskDef, lang: str
     ) -> dict[str, float]:
         # Words cut off by max_length get no prediction; like XTREME, they count as "O" (or the first tag),
         # so truncation costs recall instead of silently shrinking the gold set.
         fallback = "O" if "O" in task.labels else task.labels[0]
         padded = [p + [fallback] * (len(e.words) - len(p)) for p, e in zip(predictions, examples, strict=True)]
-        return METRICS[task.metric](padded, [list(e.tags) for e in examples])
+        return METRICS[task.metric](padded, [list(e.tags) for e in examples], lang)

@@ -24,6 +24,13 @@ _UDPOS_TEST_LANGS = tuple(
     "af ar bg el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh".split()
 )
 _XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
+_XQUAD_LANGS = tuple("ar de el en es hi ro ru th tr vi zh".split())
+_MLQA_LANGS = tuple("ar de en es hi vi zh".split())
+_TYDIQA_LANGS = tuple("en ar bn fi id ko ru sw te".split())
+_TATOEBA_LANGS = tuple(
+    "af ar az bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko lt ml mr nl pl pt ro ru sw ta te th tl "
+    "tr uk ur vi zh".split()
+)
 
 TASKS: tuple[TaskDef, ...] = (
     TaskDef(
@@ -109,9 +116,10 @@ TASKS: tuple[TaskDef, ...] = (
         dev_split="dev",
         eval_split="test",
         labels=UPOS_TAGS,
-        metric="seqeval_f1",
+        metric="udpos_f1",
         citation="Nivre et al. 2018",
-        notes="Offline files are UD v2.7 (XTREME uses v2.5 for most languages); no German test.",
+        notes="Offline files are UD v2.7 (XTREME uses v2.5 for most languages); no German test. Scored "
+        "with seqeval 0.0.12's chunk F1, as XTREME's published numbers are (seqeval 1.2 differs).",
     ),
     TaskDef(
         name="xcopa",
@@ -193,5 +201,85 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Talmor et al. 2019",
         notes="The official train split is not offline; the random-split dev (1,221) stands in for it.",
+    ),
+    TaskDef(
+        name="squad",
+        format="span_qa",
+        description="SQuAD v1.1 (English extractive QA): the training set of XQuAD and MLQA in XTREME.",
+        reader="squad_json",
+        splits={
+            "train": Split(files=("xtreme/squad/train-v1.1.json",)),
+            "dev": Split(files=("xtreme/squad/dev-v1.1.json",)),
+        },
+        dev_split="dev",
+        metric="squad_em_f1",
+        citation="Rajpurkar et al. 2016",
+        notes="Not in the offline copy; train XQuAD/MLQA with `train_task: tydiqa` (English TyDiQA-GoldP).",
+    ),
+    TaskDef(
+        name="xquad",
+        format="span_qa",
+        description="XQuAD (XTREME): SQuAD v1.1 dev translated into 11 languages (+ Romanian).",
+        reader="squad_json",
+        splits={"test": Split(files=("xtreme/xquad/xquad.{lang}.json",), languages=_XQUAD_LANGS)},
+        train_split=None,
+        train_task="squad",
+        eval_split="test",
+        metric="squad_em_f1",
+        citation="Artetxe et al. 2020",
+        notes="Offline files are the official ones with answers (XTREME blanks them); ro is included.",
+    ),
+    TaskDef(
+        name="mlqa",
+        format="span_qa",
+        description="MLQA (XTREME): extractive QA in 7 languages, same-language context and question.",
+        reader="squad_json",
+        splits={
+            "dev": Split(
+                files=("xtreme/mlqa/MLQA_V1/dev/dev-context-{lang}-question-{lang}.json",), languages=_MLQA_LANGS
+            ),
+            "test": Split(
+                files=("xtreme/mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json",), languages=_MLQA_LANGS
+            ),
+        },
+        train_split=None,
+        train_task="squad",
+        eval_split="dev",
+        metric="mlqa_em_f1",
+        citation="Lewis et al. 2020",
+        notes="Evaluated on dev: MLQA test is not in the offline copy. MLQA's own answer normalisation.",
+    ),
+    TaskDef(
+        name="tydiqa",
+        format="span_qa",
+        description="TyDiQA-GoldP (XTREME): extractive QA with gold passages, 9 languages.",
+        reader="squad_json",
+        splits={
+            "train": Split(
+                files=("xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json",),
+                languages=_TYDIQA_LANGS,
+            ),
+            "dev": Split(
+                files=("xtreme/tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json",), languages=_TYDIQA_LANGS
+            ),
+        },
+        eval_split="dev",
+        metric="squad_em_f1",
+        citation="Clark et al. 2020",
+        notes="Offline: train in en/ko/sw only and no dev, so no TyDiQA evaluation; its English train set is "
+        "the offline stand-in for SQuAD.",
+    ),
+    TaskDef(
+        name="tatoeba",
+        format="retrieval",
+        description="Tatoeba sentence retrieval (XTREME): each English sentence retrieves its translation "
+        "among up to 1,000 sentences; no training.",
+        reader="tatoeba",
+        splits={"test": Split(files=("xtreme/tatoeba/{lang}-en.{lang}",), languages=_TATOEBA_LANGS)},
+        train_split=None,
+        eval_split="test",
+        metric="accuracy",
+        citation="Artetxe and Schwenk 2019",
+        notes="English side line-aligned (an XTREME download sorts it and is refused).",
     ),
 )

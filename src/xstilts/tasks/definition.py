@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-FormatName = Literal["classification", "multiple_choice", "tagging"]
+FormatName = Literal["classification", "multiple_choice", "tagging", "span_qa", "retrieval"]
 
 
 class _Frozen(BaseModel):
@@ -44,10 +44,13 @@ class TaskDef(_Frozen):
     reader: str  # a key of xstilts.tasks.readers.READERS
     splits: dict[str, Split]
     train_split: str | None = "train"
+    # The task whose training split trains this one when it has none of its own (XQuAD and MLQA train on
+    # SQuAD in XTREME); a spec's `train_task` overrides it.
+    train_task: str | None = None
     dev_split: str | None = None  # English dev, for model selection
     eval_split: str | None = None  # the split scored zero-shot in every language
     labels: tuple[str, ...] = ()  # classification and tagging label sets
-    metric: Literal["accuracy", "seqeval_f1"]
+    metric: str  # a key of xstilts.metrics.METRICS
     version: int = 1  # bump when the declaration changes what a stage computes
     citation: str = ""
     notes: str = ""  # deviations from the official benchmark, shown by `xstilts tasks`
@@ -59,7 +62,7 @@ class TaskDef(_Frozen):
             split = getattr(self, role)
             if split is not None and split not in self.splits:
                 raise ValueError(f"{self.name}: {role} '{split}' is not one of the declared splits")
-        if self.format != "multiple_choice" and not self.labels:
+        if self.format in ("classification", "tagging") and not self.labels:
             raise ValueError(f"{self.name}: a {self.format} task needs a label set")
         return self
 

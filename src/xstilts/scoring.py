@@ -1,0 +1,93 @@
+"""Benchmark scores of a finished (or partial) experiment, and scoring predictions made by any system.
+
+Predictions files (for `xstilts score-predictions`) are JSON Lines, one JSON value per gold example, in the
+order of the gold file (the same format xstilts writes to stages/<key>/predictions-<lang>.jsonl):
+
+    classification   the label, e.g. "entailment" or "1"
+    multiple_choice  the 0-based index of the chosen answer, e.g. 2
+    tagging          the list of tags, one per word, e.g. ["B-PER", "I-PER", "O"]
+    span_qa          the answer text, e.g. "1920s"
+    retrieval        for each English sentence, the 0-based line of the retrieved non-English sentence
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from xstilts.benchmarks import Benchmark, BenchmarkScore, score
+from xstilts.data import load_examples
+from xstilts.errors import DataError, UserError
+from xstilts.formats import make_format
+from xstilts.store import AVERAGE, Store
+from xstilts.tasks import REGISTRY
+
+
+def condition_results(experiment_dir: Path) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """condition -> task -> language -> metric -> mean over seeds."""
+    if not (experiment_dir / Store.FILE).is_file():
+        raise UserError(f"{experiment_dir}: not an experiment directory (no {Store.FILE})")
+    store = Store(experiment_dir)
+    try:
+        rows = store.run_results()
+    finally:
+        store.close()
+    values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    for condition, task, _seed, lang, metric, value, _n in rows:
+        if lang != AVERAGE:
+            values[(condition, task, lang, metric)].append(value)
+    nested: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for (condition, task, lang, metric), seeds in values.items():
+        nested.setdefault(condition, {}).setdefault(task, {}).setdefault(lang, {})[metric] = mean(seeds)
+    return nested
+
+
+def benchmark_scores(experiment_dir: Path, benchmark: Benchmark) -> dict[str, BenchmarkScore]:
+    """One benchmark score per intermediate condition; tasks outside the benchmark are left out."""
+    names = {t.name for t in benchmark.tasks}
+    return {
+        condition: score(benchmark, {t: by_lang for t, by_lang in tasks.items() if t in names})
+        for condition, tasks in sorted(condition_results(experiment_dir).items())
+    }
+
+
+def read_predictions(path: Path) -> list[Any]:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"invalid UTF-8: {err.reason}") from None
+    values = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                values.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise DataError(path, f"invalid JSON: {err.msg}", line=number) from None
+    return values
+
+
+def score_predictions(task_name: str, lang: str, path: Path, root: Path, split: str | None = None) -> dict[str, Any]:
+    """Score a predictions file against the gold data with the task's official metric."""
+    if task_name not in REGISTRY:
+        raise UserError(f"--task: unknown task '{task_name}'; known tasks: {', '.join(sorted(REGISTRY))}")
+    task = REGISTRY[task_name]
+    split = split or task.eval_split
+    if split is None or split not in task.splits:
+        raise UserError(f"--split: task '{task.name}' has splits {', '.join(task.splits)}")
+    if lang not in task.languages(split):
+        raise UserError(f"--lang: task '{task.name}' has no {split} data in '{lang}'")
+    golds = load_examples(task, split, lang, root)
+    predictions = read_predictions(path)
+    if len(predictions) != len(golds):
+        raise DataError(path, f"{len(predictions)} predictions for {len(golds)} gold examples of {task.name} {lang}")
+    fmt = make_format(task.format)
+    try:
+        scores = fmt.score_exported(predictions, golds, task, lang)
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise DataError(path, f"predictions do not fit the {task.format} format ({err})") from None
+    return {"task": task.name, "split": split, "language": lang, "n": len(golds), "metric": task.metric, **scores}

@@ -106,3 +106,21 @@ def test_tasks_and_models_list(capsys):
     assert all(name in listed for name in ("panx", "xnli", "pawsx", "udpos", "xcopa", "sick", "siqa"))
     assert main(["models"]) == 0
     assert "me5-small" in capsys.readouterr().out
+
+
+def test_plan_and_status_commands(tmp_path: Path, data: Path, capsys):
+    targets = [{"task": "panx", "max_train_examples": 8}, {"task": "udpos", "max_train_examples": 8}]
+    spec = spec_file(
+        tmp_path,
+        data,
+        intermediate={"none": [], "sick": [{"task": "sick", "max_train_examples": 8}]},
+        seeds=[1, 2],
+        targets=targets,
+    )
+    assert main(["plan", str(spec)]) == 0
+    printed = capsys.readouterr().out
+    # per seed: sick once, then 2 conditions x 2 targets x (train + evaluate); unshared, sick would run per target
+    assert "18 unique stages (20 if nothing were shared)" in printed
+    assert "training example-passes" in printed
+    assert main(["status", str(tmp_path)]) == 2
+    assert "not an experiment directory" in capsys.readouterr().err

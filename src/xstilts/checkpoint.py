@@ -39,6 +39,10 @@ def save(experiment_dir: Path, key: str, encoder: torch.nn.Module, head: torch.n
     return final
 
 
+def lock_path(experiment_dir: Path, key: str) -> Path:
+    return experiment_dir / "stages" / f".{key}.lock"
+
+
 def has_checkpoint(experiment_dir: Path, key: str) -> bool:
     folder = stage_dir(experiment_dir, key)
     return (folder / ENCODER).is_file() and (folder / HEAD).is_file()

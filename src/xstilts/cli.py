@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,10 +27,69 @@ def cmd_run(args: argparse.Namespace) -> None:
     root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
     out = args.out or Path("runs") / spec.name
-    Runner(spec, plan, root, out, console, source=spec.data_source).run()
+    runner = Runner(spec, plan, root, out, console, source=spec.data_source)
+    todo = runner.prepare()  # bad data or models fail here, before any file is written
+    helpers = _start_helper_runners(args, out, root) if args.jobs > 1 else []
+    runner.run(todo)
+    for helper in helpers:
+        if helper.wait() != 0:
+            raise UserError(f"a helper runner failed (exit {helper.returncode}); see {out}/logs/")
     for table in tables(collect(out), spec.baseline):
         console.print(table)
     console.print(f"results: {out / 'results.sqlite'}")
+
+
+def _start_helper_runners(args: argparse.Namespace, out: Path, root: Path) -> list[subprocess.Popen]:
+    """--jobs N: N-1 more runners on the same experiment directory; stage locks keep them from colliding.
+    The cores are split between them, since one runner already uses every core it is given."""
+    import torch
+
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    torch.set_num_threads(threads)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "xstilts.cli", "run", str(args.spec), "--out", str(out), "--data", str(root)]
+    env = {**os.environ, "XSTILTS_THREADS": str(threads)}
+    return [
+        subprocess.Popen(
+            command, env=env, stdout=(out / "logs" / f"runner-{i}.log").open("w"), stderr=subprocess.STDOUT
+        )
+        for i in range(1, args.jobs)
+    ]
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    from xstilts.plan import build_plan
+    from xstilts.spec import load_spec, resolve_data_root
+    from xstilts.status import plan_cost, plan_tree
+
+    spec = load_spec(args.spec)
+    root = resolve_data_root(spec, args.data)
+    plan = build_plan(spec, root)
+    console.print(plan_tree(plan))
+    cost = plan_cost(plan, root)
+    console.print(
+        f"cost: {cost['train_passes']:,.0f} training example-passes and {cost['eval_examples']:,.0f} evaluated "
+        f"examples (without sharing: {cost['naive_train_passes']:,.0f} and {cost['naive_eval_examples']:,.0f})"
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    from xstilts.plan import build_plan
+    from xstilts.spec import load_spec, resolve_data_root
+    from xstilts.status import status_table
+
+    spec_file = args.dir / "spec.resolved.yaml"
+    if not spec_file.is_file():
+        raise UserError(f"{args.dir}: not an experiment directory (no spec.resolved.yaml)")
+    spec = load_spec(spec_file)
+    plan = build_plan(spec, resolve_data_root(spec, args.data))
+    table, state = status_table(plan, args.dir)
+    console.print(table)
+    left = f", about {state.seconds_left / 60:.0f} min left" if state.seconds_left else ""
+    console.print(
+        f"{len(state.done)} done, {len(state.running)} running, {len(state.failed)} failed, "
+        f"{len(state.pending)} pending{left}"
+    )
 
 
 def cmd_results(args: argparse.Namespace) -> None:
@@ -114,7 +174,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("spec", type=Path)
     run.add_argument("--out", type=Path, help="experiment directory (default: runs/<spec name>)")
     run.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    run.add_argument("--jobs", type=int, default=1, help="runners to start on this machine (default 1)")
     run.set_defaults(func=cmd_run)
+    plan = sub.add_parser("plan", help="show a spec's stages, what they share, and their cost; runs nothing")
+    plan.add_argument("spec", type=Path)
+    plan.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    plan.set_defaults(func=cmd_plan)
+    status = sub.add_parser("status", help="done, running, failed and pending stages of an experiment")
+    status.add_argument("dir", type=Path)
+    status.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    status.set_defaults(func=cmd_status)
     results = sub.add_parser("results", help="print an experiment's results with deltas over the baseline")
     results.add_argument("dir", type=Path)
     results.add_argument("--baseline", help="condition to compare against (default: the one with no stages)")
@@ -138,6 +207,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     sys.stdout.reconfigure(line_buffering=True)  # stage lines appear as they happen in logs and pipes too
+    if os.environ.get("XSTILTS_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["XSTILTS_THREADS"]))
     args = parser().parse_args(argv)
     try:
         args.func(args)

@@ -7,6 +7,7 @@ only when it has finished."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from xstilts.data import Source, load_examples, subsample
 from xstilts.evaluate import evaluate
 from xstilts.formats import make_format
 from xstilts.hardware import device, use_bf16
+from xstilts.locks import try_lock
 from xstilts.model import TaskModel
 from xstilts.models.loading import load_encoder, load_tokenizer
 from xstilts.plan import EvalStage, Plan, Stage, TrainStage
@@ -30,6 +32,8 @@ from xstilts.store import AVERAGE, ResultRow, Store
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.examples import Example
 from xstilts.train import train
+
+POLL_SECONDS = 5.0  # how often a runner looks again when every remaining stage is held by another runner
 
 
 class Runner:
@@ -70,32 +74,63 @@ class Runner:
             for task, split, lang in stage.reads():
                 self.examples(task, split, lang)
 
-    def run(self) -> None:
+    def prepare(self) -> list[Stage]:
+        """The stages still to run, with every input they need checked; nothing is written yet."""
         todo = self.pending()
         self.preflight(todo)
+        return todo
+
+    def run(self, todo: list[Stage] | None = None) -> None:
+        todo = self.prepare() if todo is None else todo
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "spec.resolved.yaml").write_text(
-            yaml.safe_dump(json.loads(self.spec.model_dump_json()), sort_keys=False)
+        _write_atomic(
+            self.dir / "spec.resolved.yaml", yaml.safe_dump(json.loads(self.spec.model_dump_json()), sort_keys=False)
         )
         store = Store(self.dir)
         try:
             store.record_runs((r.condition, r.target, r.seed, r.chain, r.eval_key) for r in self.plan.runs)
-            todo_keys = {s.key for s in todo}
+            for stage in todo:
+                # Recorded as done but its checkpoint was deleted: run it again. (A stage another runner
+                # finished meanwhile has its checkpoint: it was written before the store row.)
+                if store.is_done(stage.key) and not self._finished(store, stage):
+                    store.forget(stage.key)
             self.console.print(
                 f"[bold]{self.spec.name}[/]: {len(self.plan.stages)} unique stages "
-                f"({self.plan.naive_stage_count} without sharing), {len(todo_keys)} to run"
+                f"({self.plan.naive_stage_count} without sharing), {len(todo)} to run"
             )
-            for stage in self.plan.stages.values():
-                if stage.key not in todo_keys:
-                    self.console.print(f"  [dim]done[/]  {stage.kind} {stage.task} ({stage.key})")
-                    continue
-                started = time.perf_counter()
-                log, rows = {"train": self.train_stage, "evaluate": self.eval_stage}[stage.kind](stage)
-                store.finish_stage(
-                    stage.key, stage.kind, stage.task, asdict(stage), time.perf_counter() - started, log, rows
-                )
+            self._run_pending(store, todo)
         finally:
             store.close()
+
+    def _run_pending(self, store: Store, todo: list[Stage]) -> None:
+        """Run every pending stage whose parent is done, skipping stages another runner holds; when only held
+        stages remain, wait for them. Several runners can share one experiment directory this way."""
+        remaining = list(todo)  # dependency order
+        while remaining:
+            progressed = False
+            for stage in list(remaining):
+                if stage.parent is not None and not store.is_done(stage.parent):
+                    continue  # its parent is still pending here or running elsewhere
+                with try_lock(checkpoint.lock_path(self.dir, stage.key)) as mine:
+                    if not mine:
+                        continue
+                    if not store.is_done(stage.key):
+                        self._run_one(store, stage)
+                    remaining.remove(stage)
+                    progressed = True
+            if remaining and not progressed:
+                time.sleep(POLL_SECONDS)
+
+    def _run_one(self, store: Store, stage: Stage) -> None:
+        config = asdict(stage)
+        store.mark(stage.key, stage.kind, stage.task, config, "running", {"pid": os.getpid()})
+        started = time.perf_counter()
+        try:
+            log, rows = {"train": self.train_stage, "evaluate": self.eval_stage}[stage.kind](stage)
+        except BaseException as err:
+            store.mark(stage.key, stage.kind, stage.task, config, "failed", {"error": f"{type(err).__name__}: {err}"})
+            raise
+        store.finish_stage(stage.key, stage.kind, stage.task, config, time.perf_counter() - started, log, rows)
 
     # -- data and models -------------------------------------------------------------------------------
     def examples(self, task: str, split: str, lang: str) -> list[Example]:
@@ -202,6 +237,10 @@ class Runner:
 
 
 def _write_predictions(path: Path, predictions: list[Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions), encoding="utf-8")
+    _write_atomic(path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

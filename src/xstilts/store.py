@@ -59,8 +59,41 @@ class Store:
         self.db.close()
 
     def is_done(self, key: str) -> bool:
+        return self.status(key) == "done"
+
+    def status(self, key: str) -> str | None:
         row = self.db.execute("SELECT status FROM stages WHERE key = ?", (key,)).fetchone()
-        return row is not None and row[0] == "done"
+        return row[0] if row else None
+
+    def statuses(self) -> dict[str, tuple[str, float | None, float | None, str | None]]:
+        """key -> (status, seconds, finished_at, log JSON) for every stage any runner has touched."""
+        rows = self.db.execute("SELECT key, status, seconds, finished_at, log FROM stages").fetchall()
+        return {key: (status, seconds, finished, log) for key, status, seconds, finished, log in rows}
+
+    def forget(self, key: str) -> None:
+        """Drop a stage whose files are gone, so it runs again (and its results with it)."""
+        with self.db:
+            self.db.execute("DELETE FROM results WHERE stage_key = ?", (key,))
+            self.db.execute("DELETE FROM stages WHERE key = ?", (key,))
+
+    def mark(self, key: str, kind: str, task: str, config: dict, status: str, log: dict | None = None) -> None:
+        """Record a stage as running or failed; never overwrites a finished stage."""
+        with self.db:
+            self.db.execute(
+                """INSERT INTO stages VALUES (?, ?, ?, ?, ?, NULL, ?, ?)
+                   ON CONFLICT(key) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+                                                  log = excluded.log
+                   WHERE stages.status != 'done'""",
+                (
+                    key,
+                    kind,
+                    task,
+                    json.dumps(config, sort_keys=True, default=str),
+                    status,
+                    time.time(),
+                    json.dumps(log or {}, default=str),
+                ),
+            )
 
     def record_runs(self, runs: Iterable[tuple[str, str, int, tuple[str, ...], str]]) -> None:
         with self.db:  # the runs of the latest spec replace those of any earlier one

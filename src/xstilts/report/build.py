@@ -1,0 +1,60 @@
+"""build_report: read an experiment directory, compute every section once, and write report.html (self-contained),
+report.md with its PNGs, and tables/*.tex."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from xstilts import __version__
+from xstilts.report.by_language import language_section
+from xstilts.report.compare import Comparisons, Settings
+from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
+from xstilts.report.effects import order_section, scale_section, size_section
+from xstilts.report.experiment import Experiment
+from xstilts.report.transfer import coverage_section, transfer_section
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    markdown: Path
+    figures: tuple[Path, ...]
+    tables: tuple[Path, ...]
+
+
+def sections(experiment: Experiment, settings: Settings | None = None) -> list[Section]:
+    comparisons = Comparisons(experiment, settings or Settings())
+    return [
+        coverage_section(experiment),
+        transfer_section(experiment, comparisons),
+        language_section(experiment, comparisons),
+        order_section(experiment, comparisons),
+        size_section(experiment, comparisons),
+        scale_section(experiment, comparisons),
+    ]
+
+
+def build_report(experiment_dir: Path, out_dir: Path | None = None, settings: Settings | None = None) -> ReportPaths:
+    """Write the report of `experiment_dir` to `out_dir` (default: experiment_dir/report) and return its files."""
+    experiment = Experiment(Path(experiment_dir))
+    out = Path(out_dir) if out_dir is not None else experiment.dir / "report"
+    parts = sections(experiment, settings)
+    title = f"X-STILTs report: {experiment.spec.get('name', experiment.dir.name)}"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    subtitle = f"Experiment {experiment.dir.resolve()}; xstilts {__version__}; written {stamp}."
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    blocks = [b for s in parts for b in s.blocks]
+    figures = []
+    for figure in (b for b in blocks if isinstance(b, Figure)):
+        figures.append(out / f"{figure.name}.png")
+        figures[-1].write_bytes(figure.png)
+    tables = []
+    for table in (b for b in blocks if isinstance(b, Table)):
+        tables.append(out / "tables" / f"{table.name}.tex")
+        tables[-1].write_text(to_latex(table), encoding="utf-8")
+    html, markdown = out / "report.html", out / "report.md"
+    html.write_text(to_html(title, subtitle, parts), encoding="utf-8")
+    markdown.write_text(to_markdown(title, subtitle, parts), encoding="utf-8")
+    return ReportPaths(html, markdown, tuple(figures), tuple(tables))

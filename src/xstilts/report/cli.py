@@ -1,0 +1,15 @@
+"""`xstilts report DIR [--out OUT]`: the entry function; xstilts.cli wires it to its parser."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from xstilts.report import build_report
+
+    paths = build_report(args.dir, args.out or Path(args.dir) / "report")
+    print(f"report: {paths.html}")
+    print(f"        {paths.markdown} ({len(paths.figures)} figures)")
+    print(f"        {paths.tables[0].parent if paths.tables else ''} ({len(paths.tables)} LaTeX tables)")

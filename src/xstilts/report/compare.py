@@ -1,0 +1,122 @@
+"""Two conditions on one target: their difference per language and on the average over languages, an interval for
+it, and paired permutation tests. Every section of the report is built from these comparisons.
+
+Seeds are paired: only seeds both conditions finished count, and a seed's difference is taken within the seed.
+The interval is over seeds when there are two or more; with one seed it is over evaluation examples (the same
+resampled examples for both conditions), which measures evaluation noise but not training noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from statistics import fmean
+
+from xstilts.report.experiment import Experiment, Unavailable
+from xstilts.report.stats import ExampleScores, Interval, PermutationTest, bootstrap_examples, bootstrap_seeds
+from xstilts.report.stats import permutation_test as paired_permutation_test
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_boot_seeds: int = 10_000
+    n_boot_examples: int = 2000
+    n_perm: int = 9999
+    level: float = 0.95
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str
+    b: str
+    target: str
+    metric: str
+    seeds: tuple[int, ...]  # seeds both conditions finished
+    languages: tuple[str, ...]
+    per_language: dict[str, float]  # mean over seeds of a - b
+    per_seed: tuple[float, ...]  # per seed, the mean over languages of a - b
+    examples: dict[str, int]  # evaluation examples per language
+    interval: Interval | None = None
+    method: str = ""  # what the interval resamples: "seeds" or "examples"
+    test: PermutationTest | None = None  # on the average over languages
+    language_p: dict[str, float] = field(default_factory=dict)
+    note: str = ""  # why there are no example-level statistics
+
+    @property
+    def average(self) -> float:
+        return fmean(self.per_seed)
+
+    def cell(self) -> str:
+        return str(self.interval) if self.interval else f"{self.average:+.1f}"
+
+
+def sample_text(seeds: int, examples: dict[str, int]) -> str:
+    """How much data a number rests on, e.g. "3 seeds; 300 examples in each of 10 languages"."""
+    seed_text = f"{seeds} seed{'s' * (seeds != 1)}"
+    counts = sorted(set(examples.values()))
+    if not counts:
+        return seed_text
+    langs = f"{len(examples)} language{'s' * (len(examples) != 1)}"
+    if len(counts) == 1:
+        return f"{seed_text}; {counts[0]:,} examples in each of {langs}"
+    return f"{seed_text}; {counts[0]:,}-{counts[-1]:,} examples per language in {langs}"
+
+
+class Comparisons:
+    """Comparisons of an experiment, each computed once (sections share them)."""
+
+    def __init__(self, experiment: Experiment, settings: Settings):
+        self.exp, self.settings = experiment, settings
+        self._cache: dict[tuple[str, str, str], Comparison | None] = {}
+
+    def get(self, a: str, b: str, target: str) -> Comparison | None:
+        """None when the two conditions share no finished seed and language on `target`."""
+        if (a, b, target) not in self._cache:
+            self._cache[(a, b, target)] = self._compare(a, b, target)
+        return self._cache[(a, b, target)]
+
+    def _compare(self, a: str, b: str, target: str) -> Comparison | None:
+        exp = self.exp
+        seeds = tuple(s for s in exp.seeds_of(a, target) if s in exp.seeds_of(b, target))
+        if not seeds:
+            return None
+        langs = tuple(
+            lang
+            for lang in exp.languages(target)
+            if all(exp.value(c, target, s, lang) is not None for c in (a, b) for s in seeds)
+        )
+        if not langs:
+            return None
+        value = exp.value
+        diff = {(s, lang): value(a, target, s, lang) - value(b, target, s, lang) for s in seeds for lang in langs}
+        base = Comparison(
+            a=a,
+            b=b,
+            target=target,
+            metric=exp.metrics[target],
+            seeds=seeds,
+            languages=langs,
+            per_language={lang: fmean(diff[(s, lang)] for s in seeds) for lang in langs},
+            per_seed=tuple(fmean(diff[(s, lang)] for lang in langs) for s in seeds),
+            examples={lang: exp.examples_count(a, target, seeds[0], lang) or 0 for lang in langs},
+        )
+        return self._with_statistics(base)
+
+    def _with_statistics(self, c: Comparison) -> Comparison:
+        st = self.settings
+        seeds_ci = bootstrap_seeds(c.per_seed, st.n_boot_seeds, st.level, st.seed) if len(c.seeds) > 1 else None
+        try:
+            a, b = self._strata(c.a, c), self._strata(c.b, c)
+        except Unavailable as why:
+            return replace(c, interval=seeds_ci, method="seeds" if seeds_ci else "", note=str(why))
+        interval, method = seeds_ci, "seeds"
+        if interval is None:
+            interval, method = bootstrap_examples(a, b, st.n_boot_examples, st.level, st.seed), "examples"
+        test = paired_permutation_test(a, b, st.n_perm, st.seed)
+        language_p = {
+            lang: paired_permutation_test(x, y, st.n_perm, st.seed + i + 1).p_value
+            for i, (lang, x, y) in enumerate(zip(c.languages, a, b, strict=True))
+        }
+        return replace(c, interval=interval, method=method, test=test, language_p=language_p)
+
+    def _strata(self, condition: str, c: Comparison) -> list[ExampleScores]:
+        return [self.exp.example_scores(condition, c.target, c.seeds, lang) for lang in c.languages]

@@ -1,0 +1,91 @@
+"""Which conditions of a grid can be compared as curricula, read from the spec's stage lists alone: pairs that hold
+the same training in a different order, and series that differ only in one stage's number of examples.
+
+A stage is compared by its canonical JSON (all of its settings), so two conditions that differ in anything else,
+a learning rate say, are never paired: the difference would not be the order or the size alone."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+Stages = list[dict[str, Any]]
+
+
+def describe(stages: Stages) -> str:
+    """A curriculum in one line, e.g. "sick (en, 2,000) → siqa (en)"; "no intermediate stage" for the baseline."""
+    if not stages:
+        return "no intermediate stage"
+    parts = []
+    for stage in stages:
+        size = f", {stage['max_train_examples']:,}" if stage.get("max_train_examples") else ""
+        parts.append(f"{stage['task']} ({'+'.join(stage.get('languages') or ['en'])}{size})")
+    return " → ".join(parts)
+
+
+def canonical(stage: dict[str, Any], without: tuple[str, ...] = ()) -> str:
+    return json.dumps({k: v for k, v in stage.items() if k not in without}, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class OrderPair:
+    a: str
+    b: str
+    kind: str  # "task order", "English first vs mixed" or "language arrangement"
+
+
+def _units(stages: Stages) -> Counter:
+    """The training material of a curriculum regardless of order: (task, language, other settings) per language."""
+    return Counter(
+        (stage["task"], lang, canonical(stage, ("languages", "max_train_examples")))
+        for stage in stages
+        for lang in stage.get("languages") or ["en"]
+    )
+
+
+def _english_first(stages: Stages) -> bool:
+    langs = [tuple(s.get("languages") or ["en"]) for s in stages]
+    return bool(langs) and langs[0] == ("en",) and any("en" not in group for group in langs[1:])
+
+
+def order_pairs(conditions: dict[str, Stages]) -> list[OrderPair]:
+    """Pairs of conditions with the same stages in another order (A then B vs B then A), or the same tasks and
+    languages split differently into stages (English first, then the other languages, vs all mixed in one)."""
+    pairs = []
+    for a, b in combinations([c for c, stages in conditions.items() if stages], 2):
+        sa, sb = conditions[a], conditions[b]
+        if [canonical(s) for s in sa] == [canonical(s) for s in sb]:
+            continue
+        if sorted(canonical(s) for s in sa) == sorted(canonical(s) for s in sb):
+            pairs.append(OrderPair(a, b, "task order"))
+        elif _units(sa) == _units(sb) and [s.get("languages") for s in sa] != [s.get("languages") for s in sb]:
+            mixed = _english_first(sa) != _english_first(sb)
+            pairs.append(OrderPair(a, b, "English first vs mixed" if mixed else "language arrangement"))
+    return pairs
+
+
+@dataclass(frozen=True)
+class SizeAxis:
+    position: int  # the stage whose max_train_examples varies
+    task: str
+    conditions: tuple[str, ...]  # ordered by that stage's max_train_examples (None, all examples, last)
+
+
+def size_axes(conditions: dict[str, Stages]) -> list[SizeAxis]:
+    """Series of two or more conditions whose stage lists are identical except for max_train_examples of one
+    stage."""
+    groups: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for name, stages in conditions.items():
+        for i in range(len(stages)):
+            rest = [canonical(s, ("max_train_examples",) if j == i else ()) for j, s in enumerate(stages)]
+            groups[(i, json.dumps(rest))].append(name)
+    axes = []
+    for (position, _), names in groups.items():
+        sizes = {conditions[n][position].get("max_train_examples") for n in names}
+        if len(sizes) >= 2:
+            order = sorted(names, key=lambda n: conditions[n][position].get("max_train_examples") or float("inf"))
+            axes.append(SizeAxis(position, conditions[names[0]][position]["task"], tuple(order)))
+    return axes

@@ -1,0 +1,186 @@
+"""Sections (c)-(e), each present only when the grid has the axis it needs, and otherwise saying so: order
+effects between curricula with the same training in another order, intermediate data-size curves, and model-scale
+curves."""
+
+from __future__ import annotations
+
+import json
+import math
+from statistics import fmean
+
+import numpy as np
+
+from xstilts.report import figures
+from xstilts.report.compare import Comparison, Comparisons, sample_text
+from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
+from xstilts.report.document import Bullets, Figure, Section, Table
+from xstilts.report.experiment import Experiment
+from xstilts.report.stats import fit_power_law, power_law_band
+from xstilts.report.transfer import SIGNIFICANT
+
+
+def _p(comp: Comparison) -> str:
+    if comp.test is None:
+        return "n/a"
+    return f"{comp.test.p_value:.3g}" + ("*" if comp.test.p_value < SIGNIFICANT else "")
+
+
+def _score(exp: Experiment, condition: str, comp: Comparison) -> str:
+    values = [exp.value(condition, comp.target, s, lang) for s in comp.seeds for lang in comp.languages]
+    return f"{fmean(values):.1f}"
+
+
+# -- (c) order -----------------------------------------------------------------------------------------------
+
+
+def order_section(exp: Experiment, comparisons: Comparisons) -> Section:
+    title = "Order effects"
+    pairs = order_pairs(exp.conditions)
+    if not pairs:
+        return Section(
+            title,
+            [
+                "No curricula differing only in order in this grid. A pair needs two conditions with the same stages "
+                "in another order (A then B vs B then A), or the same tasks and languages split differently into "
+                "stages (English first, then other languages, vs mixed in one stage)."
+            ],
+        )
+    blocks: list = [
+        "Does the order of the intermediate stages matter? Each pair holds the same training material; the "
+        "difference is A minus B on the target's average over languages, paired by seed and by example.",
+        Bullets([f"{p.a}: {describe(exp.conditions[p.a])}; {p.b}: {describe(exp.conditions[p.b])}" for p in pairs]),
+    ]
+    header = ["A vs B", "kind", "target", "A", "B", "A - B [95% CI]", "p", "languages A > B"]
+    rows, samples = [], set()
+    for pair in pairs:
+        for target in exp.targets:
+            comp = comparisons.get(pair.a, pair.b, target)
+            if comp is None:
+                rows.append([f"{pair.a} vs {pair.b}", pair.kind, target, "missing", "missing", "-", "-", "-"])
+                continue
+            samples.add(f"{target}: {sample_text(len(comp.seeds), comp.examples)}")
+            up = sum(d > 0 for d in comp.per_language.values())
+            row = [f"{pair.a} vs {pair.b}", pair.kind, target, _score(exp, pair.a, comp), _score(exp, pair.b, comp)]
+            rows.append([*row, comp.cell(), _p(comp), f"{up}/{len(comp.per_language)}"])
+    notes = [
+        f"CI over seeds when a pair shares two or more, else over examples; p: paired permutation test. {'; '.join(sorted(samples))}."
+    ]
+    blocks.append(
+        Table("order_effects", "Order effects: curricula with the same training in another order", header, rows, notes)
+    )
+    return Section(title, blocks)
+
+
+# -- (d) data size -------------------------------------------------------------------------------------------
+
+
+def size_section(exp: Experiment, comparisons: Comparisons) -> Section:
+    title = "Intermediate data size"
+    axes = size_axes(exp.conditions)
+    if not axes:
+        return Section(
+            title,
+            [
+                "The grid has no size axis: no conditions differ only in max_train_examples of one stage, so there is "
+                "no data-size curve. Add conditions with the same stages and several sizes to draw one."
+            ],
+        )
+    blocks: list = [
+        "How does the gain grow with the number of intermediate training examples? Where a series has at least "
+        "three sizes, a saturating power law gain(n) = a - b n^(-c) is fitted by least squares to the mean gain "
+        "per size (a is the gain it levels off at), with a 95% pointwise band from refitting on seeds resampled "
+        "at every size."
+    ]
+    for axis in axes:
+        for target in exp.targets:
+            blocks += _size_curve(exp, comparisons, axis.conditions, axis.position, axis.task, target)
+    return Section(title, blocks)
+
+
+def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position: int, task: str, target: str) -> list:
+    points: list[tuple[int, Comparison]] = []
+    for c in conditions:
+        comp = comparisons.get(c, exp.baseline(c), target) if exp.baseline(c) else None
+        n = exp.train_examples(c, position)
+        if comp is not None and n:
+            points.append((n, comp))
+    name = f"{task} (stage {position + 1}) -> {target}"
+    if len(points) < 2:
+        return [f"{name}: fewer than two sizes have results; no curve."]
+    seeds = min(len(c.seeds) for _, c in points)
+    sample = sample_text(seeds, points[0][1].examples)
+    data = [(float(n), list(c.per_seed)) for n, c in points]
+    fit, text = None, "Fewer than three sizes: no power law fitted (it has three parameters)."
+    if len({n for n, _ in points}) >= 3:
+        law = fit_power_law([n for n, _ in data], [fmean(v) for _, v in data])
+        grid = np.geomspace(min(n for n, _ in data), max(n for n, _ in data), 100)
+        low, high = power_law_band(
+            data, grid, n_boot=comparisons.settings.n_boot_examples, seed=comparisons.settings.seed
+        )
+        fit = (grid, law(grid), low, high)
+        band = "" if seeds > 1 else " With one seed per size the band has no width."
+        text = f"Fit: a = {law.a:+.2f}, b = {law.b:.3g}, c = {law.c:.3g}.{band}"
+    png = figures.size_curve(data, fit, f"{name}: gain vs intermediate examples ({sample})")
+    rows = [[c.a, f"{n:,}", c.cell(), _p(c)] for n, c in points]
+    return [
+        Figure(
+            f"size_{task}_{position + 1}_{target}", f"{name}: gain vs intermediate training examples. {sample}.", png
+        ),
+        Table(
+            f"size_{task}_{position + 1}_{target}",
+            f"{name}: gain by intermediate data size, {sample}",
+            ["condition", "examples", "gain [95% CI]", "p"],
+            rows,
+            [text],
+        ),
+    ]
+
+
+# -- (e) model scale -----------------------------------------------------------------------------------------
+
+
+def scale_section(exp: Experiment, comparisons: Comparisons) -> Section:
+    title = "Model scale"
+    models = list(dict.fromkeys(exp.model(c) for c in exp.conditions))
+    if len(models) < 2:
+        return Section(
+            title,
+            [
+                f"One model in this grid ({models[0] if models else '?'}): no model-scale curve. A curve needs the same "
+                "curricula run with several models, each with its own baseline."
+            ],
+        )
+    curricula: dict[str, list[str]] = {}
+    for c, stages in exp.conditions.items():
+        key = json.dumps([canonical(s, ("model",)) for s in stages])
+        curricula.setdefault(key, []).append(c)
+    blocks: list = [
+        "Does the gain change with the encoder? Each line is one curriculum, its gain measured against the "
+        "baseline run with the same model."
+    ]
+    for target in exp.targets:
+        blocks += _scale_target(exp, comparisons, models, curricula, target)
+    return Section(title, blocks)
+
+
+def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, target: str) -> list:
+    series: dict[str, list[float]] = {}
+    rows = []
+    for conditions in curricula.values():
+        if not exp.conditions[conditions[0]]:
+            continue  # the baselines themselves
+        label = describe(exp.conditions[conditions[0]])
+        cells, values = [], []
+        for model in models:
+            c = next((c for c in conditions if exp.model(c) == model), None)
+            base = exp.baseline(c) if c else None
+            comp = comparisons.get(c, base, target) if c and base and exp.model(base) == model else None
+            values.append(comp.average if comp else math.nan)
+            cells.append(comp.cell() if comp else "missing")
+        series[label] = values
+        rows.append([label, *cells])
+    png = figures.model_lines(models, series, "gain over the same model's baseline", f"{target}: gain by model")
+    return [
+        Figure(f"scale_{target}", f"{target}: gain over each model's own baseline, by model.", png),
+        Table(f"scale_{target}", f"{target}: gain by model", ["curriculum", *models], rows),
+    ]

@@ -1,0 +1,113 @@
+"""The report's figures, drawn with matplotlib's Agg canvas (no display, no pyplot state) and returned as PNG bytes.
+Every figure is titled with what it shows and the data behind it; captions in the report repeat that."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+_DPI = 110
+_COLOURS = ("#3b6ea5", "#d1793a", "#4f9a5a", "#b5485d", "#7d62a8", "#8a7a4c", "#3a9aa0", "#777777")
+
+
+def _new(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # Agg explicitly: the report is drawn headless, whatever backend the user configured
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def heatmap(
+    rows: Sequence[str], columns: Sequence[str], values: np.ndarray, labels: Sequence[Sequence[str]], title: str
+) -> bytes:
+    """Gains as colours around zero (blue up, red down), each cell annotated; NaN cells are grey ("missing")."""
+    fig = _new(2.6 + 1.9 * len(columns), 1.6 + 0.75 * len(rows))
+    ax = fig.add_subplot()
+    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu", vmin=-max(limit, 0.5), vmax=max(limit, 0.5))
+    image.cmap.set_bad("#dddddd")
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), rows)
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            strong = np.isfinite(values[i, j]) and abs(values[i, j]) > 0.6 * limit
+            ax.text(j, i, labels[i][j], ha="center", va="center", fontsize=8, color="white" if strong else "black")
+    fig.colorbar(image, ax=ax, label="gain (points)", shrink=0.8)
+    ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def language_bars(
+    languages: Sequence[str],
+    series: dict[str, Sequence[float]],
+    significant: dict[str, Sequence[bool]],
+    title: str,
+) -> bytes:
+    """One group of bars per language, one bar per condition; a star marks p < 0.05 (uncorrected)."""
+    fig = _new(max(6.0, 0.55 * len(languages) * max(1, len(series)) + 2), 3.6)
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(languages))
+    for k, (name, gains) in enumerate(series.items()):
+        offset = x - 0.4 + width * (k + 0.5)
+        ax.bar(offset, gains, width, label=name, color=_COLOURS[k % len(_COLOURS)])
+        for xi, gain, star in zip(offset, gains, significant.get(name, ()), strict=False):
+            if star and np.isfinite(gain):
+                ax.text(xi, gain, "*", ha="center", va="bottom" if gain >= 0 else "top", fontsize=11)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, languages, fontsize=8)
+    ax.set_ylabel("gain over baseline (points)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, ncols=min(4, len(series)))
+    ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def size_curve(
+    points: Sequence[tuple[float, Sequence[float]]],
+    fit: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    title: str,
+) -> bytes:
+    """Per-seed gains (small dots) and their mean (large dots) against the number of intermediate examples, with
+    the fitted power law and its bootstrap band when there is one."""
+    fig = _new(6.0, 3.6)
+    ax = fig.add_subplot()
+    if fit is not None:
+        grid, curve, low, high = fit
+        ax.fill_between(grid, low, high, color=_COLOURS[0], alpha=0.2, label="95% band (bootstrap over seeds)")
+        ax.plot(grid, curve, color=_COLOURS[0], label="a - b n^(-c)")
+    for n, gains in points:
+        ax.scatter([n] * len(gains), gains, s=10, color="#777777", zorder=3)
+    ax.scatter([n for n, _ in points], [np.mean(g) for _, g in points], s=40, color=_COLOURS[1], zorder=4, label="mean")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("intermediate training examples")
+    ax.set_ylabel("gain over baseline (points)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def model_lines(models: Sequence[str], series: dict[str, Sequence[float]], ylabel: str, title: str) -> bytes:
+    """One line per curriculum across models (in the order given); NaN where a model has no result."""
+    fig = _new(max(5.0, 1.4 * len(models) + 2), 3.6)
+    ax = fig.add_subplot()
+    for k, (name, values) in enumerate(series.items()):
+        ax.plot(range(len(models)), values, marker="o", label=name, color=_COLOURS[k % len(_COLOURS)])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(models)), models, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=9)
+    return _png(fig)

@@ -1,0 +1,165 @@
+"""The first two sections: what the grid holds (and what of it is missing), and the transfer matrix, each
+intermediate condition's gain over the baseline on each target, laid out as the X-STILTs paper's Table 1 (rows =
+intermediate tasks, columns = targets, then the benchmark score)."""
+
+from __future__ import annotations
+
+from statistics import fmean
+
+import numpy as np
+
+from xstilts.benchmarks import XTREME, BenchmarkScore, describe_missing, score
+from xstilts.report import figures
+from xstilts.report.compare import Comparison, Comparisons, sample_text
+from xstilts.report.curricula import describe
+from xstilts.report.document import Bullets, Figure, Section, Table
+from xstilts.report.experiment import Experiment
+
+SIGNIFICANT = 0.05  # marks a permutation p-value below this with "*" (uncorrected; the report says so)
+ONE_SEED = (
+    "With one seed, intervals and p-values come from resampling evaluation examples: they measure how much the "
+    "score depends on which sentences were evaluated, not how much it varies between training runs, which is "
+    "often larger. Add seeds before reading a single-seed difference as an effect."
+)
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
+
+
+def coverage_section(exp: Experiment) -> Section:
+    base = exp.baseline()
+    blocks: list = [
+        f"Spec '{exp.spec.get('name', '?')}': {count(len(exp.conditions), 'condition')} x "
+        f"{count(len(exp.targets), 'target')} x {count(len(exp.seeds), 'seed')} = {count(len(exp.cells()), 'run')}; "
+        f"{len(exp.scores)} with results. Baseline (no intermediate stage): "
+        + (f"'{base}'." if base else "none in this grid."),
+        Bullets(
+            [f"{c}: {describe(stages)} [{exp.model(c)}]" for c, stages in exp.conditions.items()]
+            + [f"target {t}: {', '.join(exp.languages(t))} ({exp.metrics.get(t, 'no results')})" for t in exp.targets]
+        ),
+    ]
+    missing = exp.missing()
+    if missing:
+        blocks += [
+            f"Partial grid: {len(missing)} of {len(exp.cells())} runs in the spec have no results, so every table "
+            "and figure below covers only the finished runs. Missing:",
+            Bullets([f"{c} x {t} x seed {s}: {why}" for (c, t, s), why in missing]),
+        ]
+    else:
+        blocks.append("Complete grid: every run in the spec has results.")
+    return Section("Grid and coverage", blocks)
+
+
+def _benchmark(exp: Experiment, condition: str) -> BenchmarkScore | None:
+    """XTREME from the mean over seeds of every language and metric, as xstilts.scoring.condition_results has it."""
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for target in exp.targets:
+        seeds = exp.seeds_of(condition, target)
+        for seed in seeds:
+            for lang, metrics in exp.scores[(condition, target, seed)].items():
+                for metric, (value, _) in metrics.items():
+                    entry = results.setdefault(target, {}).setdefault(lang, {})
+                    entry[metric] = entry.get(metric, 0.0) + value / len(seeds)
+    try:
+        return score(XTREME, results)
+    except ValueError:  # a language lacking one of a task's metrics: no score rather than a wrong one
+        return None
+
+
+def _significance(c: Comparison) -> str:
+    if c.test is None:
+        return ""
+    return f" p={c.test.p_value:.3g}" + ("*" if c.test.p_value < SIGNIFICANT else "")
+
+
+def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
+    base = exp.baseline()
+    if base is None:
+        return Section("Transfer matrix", ["No condition without intermediate stages: gains need a baseline."])
+    others = [c for c in exp.conditions if exp.baseline(c) != c]
+    matrix = {(c, t): comparisons.get(c, exp.baseline(c), t) for c in others for t in exp.targets}
+    xtreme = {c: _benchmark(exp, c) for c in exp.conditions}
+    blocks: list = [
+        "How much does each intermediate curriculum change each target task, on average over its evaluation "
+        f"languages? Cells are gains in points of the target's metric over the baseline '{base}' (the same model's "
+        "baseline when the grid has several models), with a 95% percentile-bootstrap interval (over seeds when "
+        "there are at least two, else over evaluation examples) and the p-value of a paired permutation test over "
+        f"examples (* p < {SIGNIFICANT}, uncorrected)."
+    ]
+    if others:
+        blocks.append(_heatmap(exp, others, matrix))
+    blocks.append(_table(exp, base, others, matrix, xtreme))
+    return Section("Transfer matrix", blocks)
+
+
+def _samples(exp: Experiment, matrix: dict[tuple[str, str], Comparison | None]) -> str:
+    per_target = {}
+    for (_, t), c in matrix.items():
+        if c is not None and t not in per_target:
+            per_target[t] = f"{t}: {sample_text(len(c.seeds), c.examples)}"
+    return "; ".join(per_target[t] for t in exp.targets if t in per_target)
+
+
+def _heatmap(exp: Experiment, others: list[str], matrix: dict[tuple[str, str], Comparison | None]) -> Figure:
+    values = np.full((len(others), len(exp.targets)), np.nan)
+    labels = [["missing"] * len(exp.targets) for _ in others]
+    for i, c in enumerate(others):
+        for j, t in enumerate(exp.targets):
+            comp = matrix[(c, t)]
+            if comp is not None:
+                values[i, j] = comp.average
+                star = "*" if comp.test and comp.test.p_value < SIGNIFICANT else ""
+                ci = f"\n[{comp.interval.low:+.1f}, {comp.interval.high:+.1f}]" if comp.interval else ""
+                labels[i][j] = f"{comp.average:+.1f}{star}{ci}"
+    columns = [f"{t} ({exp.metrics.get(t, '?')})" for t in exp.targets]
+    samples = _samples(exp, matrix)
+    title = f"Gain over the baseline, average over languages ({samples})"
+    caption = f"Transfer matrix: gain over the baseline with 95% CI, * p < {SIGNIFICANT}. {samples}."
+    return Figure("transfer_matrix", caption, figures.heatmap(others, columns, values, labels, title))
+
+
+def _table(
+    exp: Experiment,
+    base: str,
+    others: list[str],
+    matrix: dict[tuple[str, str], Comparison | None],
+    xtreme: dict[str, BenchmarkScore | None],
+) -> Table:
+    header = ["condition", *(f"{t} ({exp.metrics.get(t, '?')})" for t in exp.targets), "XTREME"]
+    base_row = [f"{base} (baseline)"]
+    for t in exp.targets:
+        seeds = exp.seeds_of(base, t)
+        base_row.append(f"{fmean(exp.value(base, t, s, 'avg') for s in seeds):.1f}" if seeds else "missing")
+    base_score = xtreme[base].overall if xtreme[base] else None
+    base_row.append(f"{base_score:.1f}" if base_score is not None else "n/a")
+    rows = [base_row]
+    for c in others:
+        row = [c]
+        for t in exp.targets:
+            comp = matrix[(c, t)]
+            row.append(comp.cell() + _significance(comp) if comp else "missing")
+        own = xtreme[c].overall if xtreme[c] else None
+        row.append(f"{own - base_score:+.1f}" if own is not None and base_score is not None else "n/a")
+        rows.append(row)
+    methods = sorted({f"{c.method}" for c in matrix.values() if c and c.method})
+    notes = [
+        f"Baseline row: absolute score (mean over seeds); other rows: gain [95% CI over {' / '.join(methods) or '-'}]."
+        f" {_samples(exp, matrix)}."
+    ]
+    notes += _xtreme_notes(xtreme)
+    notes += sorted(
+        {f"No example-level statistics for {c.a} on {c.target}: {c.note}" for c in matrix.values() if c and c.note}
+    )
+    return Table("transfer_matrix", "Transfer matrix: gain over the baseline per target", header, rows, notes)
+
+
+def _xtreme_notes(xtreme: dict[str, BenchmarkScore | None]) -> list[str]:
+    missing = {describe_missing(s) for s in xtreme.values() if s is not None and s.overall is None}
+    if any(s is None for s in xtreme.values()):
+        missing.add("a language lacks one of its task's metrics")
+    if not missing:
+        return ["XTREME: Hu et al. 2020, the mean over its nine tasks of each task's mean over its languages."]
+    return [
+        f"XTREME n/a: the score needs all nine tasks in all their languages; missing: {m}." for m in sorted(missing)
+    ]

@@ -76,7 +76,7 @@ def test_stages_are_shared_and_the_log_says_what_was_carried_over(experiment: Pa
     encoders = [log["init"]["encoder"] for log in panx_logs]
     assert sum(e.startswith("pretrained me5-small") for e in encoders) == 1  # the baseline
     assert any(f"from stage {sick_key} (sick)" in e for e in encoders)
-    assert all(log["init"]["head"] == "new tagging head" for log in panx_logs)
+    assert all(log["init"]["heads"] == {"panx": "new tagging head"} for log in panx_logs)
     assert all(log["report"]["selected"].startswith("best_dev") for log in panx_logs)
     assert (experiment / "spec.resolved.yaml").is_file()
     assert (experiment / "stages" / sick_key / "encoder.safetensors").is_file()

@@ -65,7 +65,7 @@ def test_retrieval_uses_the_condition_encoder_without_training(experiment: Path)
     assert json.loads(chains["none"]) == [] and len(json.loads(chains["sick"])) == 1  # no target training
     encoders = sorted(log["init"]["encoder"] for log in logs)
     assert encoders[0].endswith("(sick)") and encoders[1] == "pretrained me5-small"
-    assert all(log["init"]["head"] == "new retrieval head" for log in logs)
+    assert all(log["init"]["heads"] == {"tatoeba": "new retrieval head"} for log in logs)
     # a pretrained encoder retrieves German translations far above chance (1/1000) even with 2 layers
     assert stored(experiment, "tatoeba", "none")[("de", "accuracy")] > 20.0
 

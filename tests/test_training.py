@@ -112,3 +112,26 @@ def test_length_grouped_batches_cover_every_example_once():
         for b in [list(range(s, min(s + 32, 1000))) for s in range(0, 1000, 32)]
     )
     assert waste < random_waste / 5
+
+
+def test_store_uses_wal_and_clipping_is_applied(tiny_model_dir, tmp_path, monkeypatch):
+    from xstilts.store import Store
+
+    store = Store(tmp_path)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+    calls = []
+    original = torch.nn.utils.clip_grad_norm_
+
+    def recording(parameters, max_norm, *args, **kwargs):
+        parameters = list(parameters)
+        calls.append((len([p for p in parameters if p.grad is not None]), max_norm))
+        return original(parameters, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    model, tokenizer, task = tiny(tiny_model_dir)
+    config = CONFIG.model_copy(update={"max_steps": 3, "max_grad_norm": 0.25})
+    train(model, model.fmt.encode(synthetic_pairs(48, 1), tokenizer, task, 64), config, 0, 1, bf16=False)
+    trainable = sum(1 for p in model.parameters() if p.requires_grad)
+    assert calls == [(trainable, 0.25)] * 3

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from xstilts import __version__
 from xstilts.errors import UserError
+from xstilts.report.cli import cmd_report
 
 console = Console()
 
@@ -166,6 +167,12 @@ def cmd_models(args: argparse.Namespace) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xstilts", description="Intermediate-task transfer, from one spec.")
     p.add_argument("--version", action="version", version=f"xstilts {__version__}")
@@ -174,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("spec", type=Path)
     run.add_argument("--out", type=Path, help="experiment directory (default: runs/<spec name>)")
     run.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
-    run.add_argument("--jobs", type=int, default=1, help="runners to start on this machine (default 1)")
+    run.add_argument("--jobs", type=_positive, default=1, help="runners to start on this machine (default 1)")
     run.set_defaults(func=cmd_run)
     plan = sub.add_parser("plan", help="show a spec's stages, what they share, and their cost; runs nothing")
     plan.add_argument("spec", type=Path)
@@ -199,6 +206,10 @@ def parser() -> argparse.ArgumentParser:
     predictions.add_argument("--split", help="default: the task's evaluation split")
     predictions.add_argument("--data", type=Path, help="data directory (default: $XSTILTS_DATA)")
     predictions.set_defaults(func=cmd_score_predictions)
+    report = sub.add_parser("report", help="write an HTML, Markdown and LaTeX report of an experiment")
+    report.add_argument("dir", type=Path)
+    report.add_argument("--out", type=Path, help="output directory (default: DIR/report)")
+    report.set_defaults(func=cmd_report)
     sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the built-in models").set_defaults(func=cmd_models)
     return p

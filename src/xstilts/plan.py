@@ -13,37 +13,53 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from xstilts.data import fingerprint
 from xstilts.errors import SpecError
 from xstilts.formats import Format, make_format
-from xstilts.spec import ModelSpec, Spec, TrainConfig
+from xstilts.spec import Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
 from xstilts.tasks import REGISTRY, TaskDef
 
 
 @dataclass(frozen=True)
-class TrainStage:
-    task: str  # the task whose training split is read
+class TaskPart:
+    """One task a training stage reads: its training split in some languages, maybe subsampled."""
+
+    task: str
     split: str
     languages: tuple[str, ...]
     max_train_examples: int | None
+    format_options: dict[str, Any]
+    task_version: int
+    dev_split: str | None = None  # read only when the stage selects by dev score
+
+
+@dataclass(frozen=True)
+class TrainStage:
+    parts: tuple[TaskPart, ...]  # one task, or several trained together (multi-task)
     config: TrainConfig
     seed: int
     data_seed: int
-    parent: str | None  # key of the stage whose encoder this one starts from; None = pretrained model
+    parent: str | None  # key of the stage whose weights this one starts from; None = pretrained model
     model: ModelSpec
     data: str  # fingerprint of the training (and dev) files
-    task_version: int
-    format_options: dict[str, Any] = field(default_factory=dict)
-    dev_split: str | None = None  # read only when config.selection is best_dev
+    sampler: dict[str, Any] = field(default_factory=dict)  # SamplerSpec fields; matters only with several parts
+    handoff: str | dict[str, str] = "encoder"
     kind: Literal["train"] = "train"
     key: str = field(default="", compare=False)
 
+    @property
+    def task(self) -> str:
+        return "+".join(part.task for part in self.parts)
+
     def reads(self) -> list[tuple[str, str, str]]:
         """(task, split, language) of every example set this stage reads."""
-        dev = [(self.task, self.dev_split, "en")] if self.dev_split else []
-        return [(self.task, self.split, lang) for lang in self.languages] + dev
+        out = []
+        for part in self.parts:
+            out += [(part.task, part.split, lang) for lang in part.languages]
+            out += [(part.task, part.dev_split, "en")] if part.dev_split else []
+        return out
 
 
 @dataclass(frozen=True)
@@ -93,9 +109,20 @@ class Plan:
         return sum(len(run.chain) + 1 for run in self.runs)
 
 
+def stage_record(stage: Stage) -> dict[str, Any]:
+    """The stage as plain JSON data: what its key hashes and what the store records."""
+    return json.loads(json.dumps(asdict(stage), default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot record {type(value).__name__} in a stage")
+
+
 def stage_key(stage: Stage) -> str:
-    payload = {k: v for k, v in asdict(stage).items() if k != "key"}
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    payload = {k: v for k, v in stage_record(stage).items() if k != "key"}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -142,40 +169,55 @@ class _Planner:
 
     def train(
         self,
-        task: TaskDef,
-        langs: tuple[str, ...],
-        limit: int | None,
+        entries: tuple[TaskEntry, ...],
         overrides: dict[str, Any],
-        format_options: dict[str, Any],
+        sampler: SamplerSpec,
+        handoff: Handoff,
         seed: int,
         parent: str | None,
         where: str,
     ) -> str:
-        if not _format(task, format_options, where).trains or task.train_split is None:
-            raise SpecError(f"{where}.task", f"task '{task.name}' has no training split (its format is {task.format})")
-        _check_languages(task, task.train_split, langs, f"{where}.languages")
         config = self.spec.train_config(overrides)
-        data = fingerprint(task, task.train_split, langs, self.root)
-        dev_split = None
-        if config.selection == "best_dev":
-            if task.dev_split is None:
-                raise SpecError(f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev")
-            dev_split = task.dev_split
-            data += fingerprint(task, dev_split, ("en",), self.root)
+        parts, data = [], ""
+        for i, entry in enumerate(entries):
+            at = f"{where}.tasks[{i}]" if len(entries) > 1 else where
+            task = _task(entry.task, f"{at}.task")
+            if not _format(task, entry.format_options, at).trains or task.train_split is None:
+                raise SpecError(f"{at}.task", f"task '{task.name}' has no training split (its format is {task.format})")
+            languages_field = f"{at}.train_languages" if at.startswith("targets") else f"{at}.languages"
+            _check_languages(task, task.train_split, entry.languages, languages_field)
+            data += fingerprint(task, task.train_split, entry.languages, self.root)
+            dev_split = None
+            if config.selection == "best_dev":
+                if task.dev_split is None:
+                    raise SpecError(f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev")
+                dev_split = task.dev_split
+                data += fingerprint(task, dev_split, ("en",), self.root)
+            parts.append(
+                TaskPart(
+                    task.name,
+                    task.train_split,
+                    entry.languages,
+                    entry.max_train_examples,
+                    entry.format_options,
+                    task.version,
+                    dev_split,
+                )
+            )
+        if len({p.task for p in parts}) != len(parts):
+            raise SpecError(f"{where}.tasks", "a task appears twice in one stage")
+        if isinstance(handoff, dict) and parent is None:
+            raise SpecError(f"{where}.handoff", "a head mapping needs a previous stage to take heads from")
         stage = TrainStage(
-            task=task.name,
-            split=task.train_split,
-            languages=langs,
-            max_train_examples=limit,
+            parts=tuple(parts),
             config=config,
             seed=seed,
             data_seed=self.spec.data_seed,
             parent=parent,
             model=self.spec.model,
             data=data,
-            task_version=task.version,
-            format_options=format_options,
-            dev_split=dev_split,
+            sampler=sampler.model_dump() if len(parts) > 1 else {},
+            handoff=handoff,
         )
         return self.add(_keyed(stage))
 
@@ -193,16 +235,13 @@ class _Planner:
         # Formats that do not train (retrieval) evaluate the encoder the condition's last stage left.
         parent = chain[-1] if chain else None
         if _format(task, target.format_options, where).trains:
-            parent = self.train(
-                train_task,
-                target.train_languages,
-                target.max_train_examples,
-                target.train,
-                target.format_options,
-                seed,
-                parent,
-                where,
+            entry = TaskEntry(
+                task=train_task.name,
+                languages=target.train_languages,
+                max_train_examples=target.max_train_examples,
+                format_options=target.format_options,
             )
+            parent = self.train((entry,), target.train, SamplerSpec(), target.handoff, seed, parent, where)
             chain = (*chain, parent)
         config = self.spec.train_config(target.train)
         evaluation = EvalStage(
@@ -231,20 +270,7 @@ def build_plan(spec: Spec, root: Path) -> Plan:
         for condition, steps in spec.intermediate.items():
             chain: tuple[str, ...] = ()
             for i, step in enumerate(steps):
-                where = f"intermediate.{condition}[{i}]"
-                task = _task(step.task, f"{where}.task")
-                parent = chain[-1] if chain else None
-                chain += (
-                    planner.train(
-                        task,
-                        step.languages,
-                        step.max_train_examples,
-                        step.train,
-                        step.format_options,
-                        seed,
-                        parent,
-                        where,
-                    ),
-                )
+                where, parent = f"intermediate.{condition}[{i}]", chain[-1] if chain else None
+                chain += (planner.train(step.entries(), step.train, step.sampler, step.handoff, seed, parent, where),)
             runs += [planner.target(condition, seed, chain, t) for t in range(len(spec.targets))]
     return Plan(planner.stages, runs)

@@ -20,16 +20,18 @@ from rich.console import Console
 
 from xstilts import checkpoint
 from xstilts.data import Source, load_examples, subsample
+from xstilts.errors import ModelError
 from xstilts.evaluate import evaluate
 from xstilts.formats import make_format
 from xstilts.hardware import device, use_bf16
 from xstilts.locks import try_lock
 from xstilts.model import TaskModel
-from xstilts.models.loading import load_encoder, load_tokenizer
-from xstilts.plan import EvalStage, Plan, Stage, TrainStage
+from xstilts.models.loading import encoder_config, load_encoder, load_tokenizer
+from xstilts.plan import EvalStage, Plan, Stage, TrainStage, stage_record
+from xstilts.sampling import task_probabilities
 from xstilts.spec import ModelSpec, Spec
 from xstilts.store import AVERAGE, ResultRow, Store
-from xstilts.tasks import REGISTRY
+from xstilts.tasks import REGISTRY, TaskDef
 from xstilts.tasks.examples import Example
 from xstilts.train import train
 
@@ -71,6 +73,7 @@ class Runner:
         written."""
         for stage in stages:
             self.tokenizer(stage.model)
+            encoder_config(stage.model)
             for task, split, lang in stage.reads():
                 self.examples(task, split, lang)
 
@@ -122,7 +125,7 @@ class Runner:
                 time.sleep(POLL_SECONDS)
 
     def _run_one(self, store: Store, stage: Stage) -> None:
-        config = asdict(stage)
+        config = stage_record(stage)
         store.mark(stage.key, stage.kind, stage.task, config, "running", {"pid": os.getpid()})
         started = time.perf_counter()
         try:
@@ -144,74 +147,133 @@ class Runner:
             self._tokenizers[model.name] = load_tokenizer(model)
         return self._tokenizers[model.name]
 
-    def build_model(
-        self, stage: Stage, encoder_from: str | None, head_from: str | None
-    ) -> tuple[TaskModel, dict[str, str]]:
-        """The encoder, pretrained or carried over from a stage, and the task's head, new or from a stage."""
-        task = REGISTRY[stage.task]
-        fmt = make_format(task.format, stage.format_options)
+    def build_models(
+        self, stage: Stage, tasks: list[tuple[TaskDef, dict]], head_map: dict[str, str], strict: bool
+    ) -> tuple[dict[str, TaskModel], dict[str, Any]]:
+        """One TaskModel per task, all sharing one encoder: pretrained, or carried over from the parent stage.
+        Heads start new unless `head_map` ({parent's task: this stage's task}) names a parent head to take;
+        with `strict`, a named head that is missing or does not fit is an error, else it is skipped."""
         encoder = load_encoder(stage.model)
-        torch.manual_seed(stage.seed)  # a new head's initial weights depend on the seed only
-        model = TaskModel(encoder, fmt.make_head(encoder.config, task), fmt).to(device())
-        init = {"encoder": f"pretrained {stage.model.name}", "head": f"new {task.format} head"}
-        if encoder_from is not None:
-            n = checkpoint.load_weights(self.dir, encoder_from, checkpoint.ENCODER, model.encoder)
-            init["encoder"] = f"{n} encoder tensors from stage {encoder_from} ({self.plan.stages[encoder_from].task})"
-        if head_from is not None:
-            n = checkpoint.load_weights(self.dir, head_from, checkpoint.HEAD, model.head)
-            init["head"] = f"{n} head tensors from stage {head_from}"
-        return model, init
+        init: dict[str, Any] = {"encoder": f"pretrained {stage.model.name}", "heads": {}}
+        if stage.parent is not None:
+            state = checkpoint.read(self.dir, stage.parent, checkpoint.ENCODER)
+            n = checkpoint.load_into(encoder, state, f"stage {stage.parent}")
+            init["encoder"] = f"{n} encoder tensors from stage {stage.parent} ({self.plan.stages[stage.parent].task})"
+        parent_heads = (
+            checkpoint.heads_of(checkpoint.read(self.dir, stage.parent, checkpoint.HEADS)) if head_map else {}
+        )
+        torch.manual_seed(stage.seed)  # new heads' initial weights depend on the seed only
+        models = {}
+        for task, options in tasks:
+            fmt = make_format(task.format, options)
+            head = fmt.make_head(encoder.config, task)
+            init["heads"][task.name] = f"new {task.format} head"
+            source = next((src for src, dst in head_map.items() if dst == task.name), None)
+            if source is not None and _fits(head, parent_heads.get(source)):
+                n = checkpoint.load_into(head, parent_heads[source], f"stage {stage.parent} head '{source}'")
+                init["heads"][task.name] = f"{n} tensors of the '{source}' head from stage {stage.parent}"
+            elif source is not None and strict:
+                raise ModelError(
+                    f"stage {stage.parent} has no '{source}' head that fits {task.name}'s {task.format} head"
+                )
+            models[task.name] = TaskModel(encoder, head, fmt).to(device())
+        return models, init
+
+    def _head_map(self, stage: TrainStage) -> dict[str, str]:
+        if stage.parent is None or stage.handoff == "encoder":
+            return {}
+        if isinstance(stage.handoff, dict):
+            return dict(stage.handoff)
+        return {p.task: p.task for p in self.plan.stages[stage.parent].parts}  # type: ignore[union-attr]
 
     # -- the two stage kinds ---------------------------------------------------------------------------
     def train_stage(self, stage: TrainStage) -> tuple[dict, list[ResultRow]]:
-        task, config, tokenizer = REGISTRY[stage.task], stage.config, self.tokenizer(stage.model)
-        examples = [e for lang in stage.languages for e in self.examples(task.name, stage.split, lang)]
-        examples = subsample(examples, stage.max_train_examples, stage.data_seed)
-        model, init = self.build_model(stage, encoder_from=stage.parent, head_from=None)
-        features = model.fmt.encode(examples, tokenizer, task, config.max_length)
+        config, tokenizer = stage.config, self.tokenizer(stage.model)
+        tasks = [(REGISTRY[p.task], p.format_options) for p in stage.parts]
+        models, init = self.build_models(stage, tasks, self._head_map(stage), strict=isinstance(stage.handoff, dict))
+        features, examples = {}, {}
+        for part in stage.parts:
+            pooled = [e for lang in part.languages for e in self.examples(part.task, part.split, lang)]
+            examples[part.task] = subsample(pooled, part.max_train_examples, stage.data_seed)
+            model = models[part.task]
+            features[part.task] = model.fmt.encode(
+                examples[part.task], tokenizer, REGISTRY[part.task], config.max_length
+            )
+        sizes = {name: len(f) for name, f in features.items()}
+        probabilities = task_probabilities(sizes, stage.sampler) if len(sizes) > 1 else None
         self.console.print(
-            f"  [cyan]train[/] {task.name} on {len(examples)} examples ({stage.key}): "
-            f"encoder = {init['encoder']}; head = {init['head']}"
+            f"  [cyan]train[/] {stage.task} on {', '.join(f'{n} {t}' for t, n in sizes.items())} ({stage.key}): "
+            f"encoder = {init['encoder']}; heads = {init['heads']}",
+            highlight=False,
         )
         bf16 = use_bf16(config.precision, device())
-        dev_score = None
-        if stage.dev_split is not None:
-            dev = subsample(self.examples(task.name, stage.dev_split, "en"), config.max_dev_examples, stage.data_seed)
-
-            def dev_score() -> float:  # the task's first metric on English dev, higher is better
-                _, scores = evaluate(
-                    model, task, dev, "en", tokenizer, config.eval_max_length, config.eval_batch_size, bf16
-                )
-                return next(iter(scores.values()))
-
         report = train(
-            model,
+            models,
             features,
             config,
             stage.seed,
             tokenizer.pad_token_id,
             bf16,
-            dev_score,
-            label=f"{task.name} [{stage.key[:8]}]",
+            self._dev_score(stage, models, tokenizer, bf16),
+            label=f"{stage.task} [{stage.key[:8]}]",
+            probabilities=probabilities,
         )
         log = {
             "init": init,
-            "examples": len(examples),
-            "features": len(features),
+            "examples": {t: len(e) for t, e in examples.items()},
+            "features": sizes,
             "bf16": bf16,
             "report": asdict(report),
         }
-        checkpoint.save(self.dir, stage.key, model.encoder, model.head, {"stage": asdict(stage), **log})
+        heads = {name: model.head for name, model in models.items()}
+        encoder = next(iter(models.values())).encoder
+        checkpoint.save(self.dir, stage.key, encoder, heads, {"stage": stage_record(stage), **log})
+        mix = f", batches per task {report.batches}" if len(sizes) > 1 else ""
         self.console.print(
             f"        {report.steps} steps in {report.seconds:.0f}s, final loss "
-            f"{report.final_loss:.4f}, selected {report.selected}"
+            f"{report.final_loss:.4f}, selected {report.selected}{mix}",
+            highlight=False,
         )
         return log, []
 
+    def _dev_score(self, stage: TrainStage, models: dict[str, TaskModel], tokenizer: Any, bf16: bool):  # noqa: ANN202
+        """The mean over tasks of each task's first metric on English dev (higher is better), or None."""
+        parts = [p for p in stage.parts if p.dev_split is not None]
+        if not parts:
+            return None
+        config = stage.config
+        dev = {
+            p.task: subsample(self.examples(p.task, p.dev_split, "en"), config.max_dev_examples, stage.data_seed)
+            for p in parts
+        }  # type: ignore[arg-type]
+
+        def score() -> float:
+            values = []
+            for task, examples in dev.items():
+                _, scores = evaluate(
+                    models[task],
+                    REGISTRY[task],
+                    examples,
+                    "en",
+                    tokenizer,
+                    config.eval_max_length,
+                    config.eval_batch_size,
+                    bf16,
+                )
+                values.append(next(iter(scores.values())))
+            return mean(values)
+
+        return score
+
     def eval_stage(self, stage: EvalStage) -> tuple[dict, list[ResultRow]]:
         task, tokenizer = REGISTRY[stage.task], self.tokenizer(stage.model)
-        fmt = make_format(task.format, stage.format_options)
-        model, init = self.build_model(stage, encoder_from=stage.parent, head_from=stage.parent if fmt.trains else None)
+        # The head comes from the target's training stage (trained on task or its train_task); formats that do
+        # not train (retrieval) use the encoder alone.
+        head_map = {}
+        if make_format(task.format, stage.format_options).trains:
+            head_map = {self.plan.stages[stage.parent].parts[0].task: task.name}  # type: ignore[union-attr]
+        models, init = self.build_models(stage, [(task, stage.format_options)], head_map, strict=True)
+        model = models[task.name]
         bf16 = use_bf16(stage.precision, device())
         folder = checkpoint.stage_dir(self.dir, stage.key)
         folder.mkdir(parents=True, exist_ok=True)
@@ -244,3 +306,9 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def _fits(module: torch.nn.Module, state: dict[str, torch.Tensor] | None) -> bool:
+    """Whether `state` has exactly `module`'s tensors with the same shapes (heads of equal task and size)."""
+    own = module.state_dict()
+    return state is not None and own.keys() == state.keys() and all(own[k].shape == state[k].shape for k in own)

@@ -64,16 +64,60 @@ class ModelSpec(_Strict):
     revision: str | None = None  # for hub models
 
 
-class StageSpec(_Strict):
-    """One intermediate training stage."""
+class TaskEntry(_Strict):
+    """One task of a (multi-task) training stage."""
 
     task: str
-    languages: tuple[str, ...] = ("en",)
-    max_train_examples: int | None = Field(None, ge=1)
-    train: dict[str, Any] = {}
+    languages: tuple[str, ...] = ("en",)  # several languages are mixed into one training set
+    max_train_examples: int | None = Field(None, ge=1)  # a seeded subset; subsets of one data_seed are nested
     format_options: dict[str, Any] = {}  # e.g. doc_stride for span QA; each format validates its own
 
+
+class SamplerSpec(_Strict):
+    """Which task each multi-task batch comes from. With n_i training examples in task i:
+    proportional p_i ~ n_i; temperature p_i ~ n_i^(1/T); uniform p_i = 1/K; capped p_i ~ min(n_i, cap)."""
+
+    kind: Literal["proportional", "temperature", "uniform", "capped"] = "proportional"
+    temperature: float = Field(2.0, gt=0)
+    cap: int = Field(10_000, ge=1)
+
+
+# Which weights a stage takes from the stage before it: the encoder only, the encoder and every head whose
+# task and shape match, or the encoder and the heads named in a {from task: to task} mapping.
+Handoff = Literal["encoder", "encoder+heads"] | dict[str, str]
+
+
+class StageSpec(_Strict):
+    """One intermediate training stage: a single task (`task`) or several trained together (`tasks`)."""
+
+    task: str | None = None
+    languages: tuple[str, ...] = ("en",)
+    max_train_examples: int | None = Field(None, ge=1)
+    format_options: dict[str, Any] = {}
+    tasks: tuple[TaskEntry, ...] = ()
+    sampler: SamplerSpec = SamplerSpec()
+    handoff: Handoff = "encoder"
+    train: dict[str, Any] = {}
+
     _overrides = field_validator("train")(_check_train_overrides)
+
+    @model_validator(mode="after")
+    def _one_or_many(self) -> StageSpec:
+        if (self.task is None) == (not self.tasks):
+            raise ValueError("give either `task` (one task) or `tasks` (several trained together), not both")
+        return self
+
+    def entries(self) -> tuple[TaskEntry, ...]:
+        if self.tasks:
+            return self.tasks
+        return (
+            TaskEntry(
+                task=self.task,
+                languages=self.languages,
+                max_train_examples=self.max_train_examples,
+                format_options=self.format_options,
+            ),
+        )  # type: ignore[arg-type]
 
 
 class TargetSpec(_Strict):
@@ -87,6 +131,7 @@ class TargetSpec(_Strict):
     max_eval_examples: int | None = Field(None, ge=1)
     train: dict[str, Any] = {}
     format_options: dict[str, Any] = {}  # e.g. {layer: 7, pooling: cls} for retrieval
+    handoff: Handoff = "encoder"
 
     _overrides = field_validator("train")(_check_train_overrides)
 
@@ -115,11 +160,12 @@ class Spec(_Strict):
                 raise ValueError(f"condition name '{name}' must be a plain name")
         return conditions
 
-    @model_validator(mode="after")
-    def _unique_seeds(self) -> Spec:
-        if len(set(self.seeds)) != len(self.seeds):
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be distinct")
-        return self
+        return seeds
 
     @property
     def baseline(self) -> str | None:

@@ -20,8 +20,8 @@ from xstilts.tasks import REGISTRY
 
 def describe(stage: Stage) -> str:
     if isinstance(stage, TrainStage):
-        n = stage.max_train_examples or "all"
-        return f"train {stage.task} ({'+'.join(stage.languages)}, n={n}) {stage.key}"
+        parts = "; ".join(f"{p.task} {'+'.join(p.languages)} n={p.max_train_examples or 'all'}" for p in stage.parts)
+        return f"train {parts} {stage.key}"
     return f"evaluate {stage.task} ({len(stage.languages)} languages) {stage.key}"
 
 
@@ -47,8 +47,10 @@ def plan_cost(plan: Plan, root: Path) -> dict[str, float]:
 
     def work(stage: Stage) -> tuple[float, float]:
         if isinstance(stage, TrainStage):
-            n = sum(count(stage.task, stage.split, lang) for lang in stage.languages)
-            n = min(n, stage.max_train_examples or n)
+            n = 0
+            for part in stage.parts:
+                available = sum(count(part.task, part.split, lang) for lang in part.languages)
+                n += min(available, part.max_train_examples or available)
             passes = (
                 stage.config.max_steps * stage.config.batch_size * stage.config.grad_accum_steps
                 if stage.config.max_steps

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xstilts import __version__
+from xstilts.errors import UserError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stages (
@@ -52,8 +53,12 @@ class Store:
     def __init__(self, experiment_dir: Path):
         self.path = experiment_dir / self.FILE
         self.db = sqlite3.connect(self.path, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the runner that writes
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as err:
+            self.db.close()
+            raise UserError(f"{self.path}: not a readable xstilts results store ({err})") from None
 
     def close(self) -> None:
         self.db.close()

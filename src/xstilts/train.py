@@ -9,6 +9,7 @@ Features, and the TrainConfig options that control them:
 - gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
+- several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.sampling)
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import copy
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
 from xstilts.errors import UserError
@@ -47,6 +49,8 @@ class TrainReport:
     final_loss: float
     dev_scores: list[float] = field(default_factory=list)  # one per epoch, when selection is best_dev
     selected: str = "last"
+    probabilities: dict[str, float] = field(default_factory=dict)  # the sampler's, per task
+    batches: dict[str, int] = field(default_factory=dict)  # the realised number of batches per task
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -61,7 +65,7 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.
     return batches
 
 
-def _param_groups(model: TaskModel, weight_decay: float) -> list[dict]:
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:
@@ -69,82 +73,96 @@ def _param_groups(model: TaskModel, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def optimizer_steps(num_examples: int, config: TrainConfig) -> int:
+def steps_per_epoch(sizes: Sequence[int], config: TrainConfig) -> int:
+    """Optimizer steps for one pass over every task's training set."""
+    return max(1, math.ceil(sum(sizes) / (config.batch_size * config.grad_accum_steps)))
+
+
+def optimizer_steps(num_examples: int | Sequence[int], config: TrainConfig) -> int:
     if config.max_steps is not None:
         return config.max_steps
-    per_epoch = math.ceil(num_examples / (config.batch_size * config.grad_accum_steps))
-    return max(1, math.ceil(per_epoch * config.epochs))
+    sizes = [num_examples] if isinstance(num_examples, int) else num_examples
+    return max(1, math.ceil(steps_per_epoch(sizes, config) * config.epochs))
 
 
-def _epochs(lengths: Sequence[int], config: TrainConfig, rng: random.Random) -> Iterator[tuple[int, list[int]]]:
-    """Micro-batches forever, tagged with their epoch number."""
-    epoch = 0
+def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """One task's micro-batches forever, reshuffled every pass."""
     while True:
-        for batch in length_grouped_batches(lengths, config.batch_size, rng):
-            yield epoch, batch
-        epoch += 1
+        yield from length_grouped_batches(lengths, batch_size, rng)
 
 
 def train(
-    model: TaskModel,
-    features: Sequence[Feature],
+    models: TaskModel | Mapping[str, TaskModel],
+    features: Sequence[Feature] | Mapping[str, Sequence[Feature]],
     config: TrainConfig,
     seed: int,
     pad_id: int,
     bf16: bool,
     dev_score: Callable[[], float] | None = None,
     label: str = "train",
+    probabilities: Mapping[str, float] | None = None,
 ) -> TrainReport:
-    """Train `model` in place. With dev_score (higher is better), keep the best epoch's weights."""
+    """Train in place. Several tasks share one encoder: each micro-batch comes from a task drawn with
+    `probabilities` (default: proportional to size). With dev_score (higher is better), the weights of the
+    best epoch are kept."""
+    if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler
+        models, features = {"task": models}, {"task": features}
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    device = next(model.parameters()).device
+    names = list(models)
+    sizes = {name: len(features[name]) for name in names}
+    probabilities = dict(probabilities or {n: sizes[n] / sum(sizes.values()) for n in names})
+    container = nn.ModuleDict(models)  # shared encoder parameters are counted once
+    encoder = models[names[0]].encoder
+    device = next(encoder.parameters()).device
     if config.freeze_embeddings:
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
-    total = optimizer_steps(len(features), config)
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate)
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    total = optimizer_steps(list(sizes.values()), config)
+    per_epoch = steps_per_epoch(list(sizes.values()), config)
+    optimizer = torch.optim.AdamW(_param_groups(container, config.weight_decay), lr=config.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total), total)
+    streams = {n: _batches([f.length for f in features[n]], config.batch_size, rng) for n in names}
     best: tuple[float, dict] | None = None
-    report = TrainReport(steps=0, examples=0, tokens=0, seconds=0.0, final_loss=float("nan"))
-    batches = _epochs([f.length for f in features], config, rng)
-    epoch, started = 0, time.perf_counter()
-    model.train()
+    report = TrainReport(0, 0, 0, 0.0, float("nan"), probabilities=probabilities, batches=dict.fromkeys(names, 0))
+    started = time.perf_counter()
+    container.train()
 
     with _progress() as progress:
         bar = progress.add_task(label, total=total, loss=float("nan"))
         while report.steps < total:
             loss_sum = 0.0
             for _ in range(config.grad_accum_steps):
-                batch_epoch, indices = next(batches)
-                if batch_epoch != epoch and dev_score is not None:
-                    best = _keep_best(best, dev_score(), model, report)
-                epoch = batch_epoch
-                batch = model.batch([features[i] for i in indices], pad_id)
+                name = rng.choices(names, weights=[probabilities[n] for n in names])[0] if len(names) > 1 else names[0]
+                model, indices = models[name], next(streams[name])
+                batch = model.batch([features[name][i] for i in indices], pad_id)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss = model.fmt.loss(model(batch), batch) / config.grad_accum_steps
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(f"{label}: the loss became {loss.item()} at step {report.steps + 1}")
                 loss.backward()
                 loss_sum += loss.item()
+                report.batches[name] += 1
                 report.examples += len(indices)
                 report.tokens += int(batch["attention_mask"].sum())
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(container.parameters(), config.max_grad_norm)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             report.steps += 1
             report.final_loss = loss_sum
             progress.update(bar, advance=1, loss=loss_sum)
+            if dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total):
+                best = _keep_best(best, dev_score(), container, report)
 
-    if dev_score is not None:
-        best = _keep_best(best, dev_score(), model, report)
-        model.load_state_dict(best[1])  # type: ignore[index]
-        report.selected = f"best_dev (epoch {report.dev_scores.index(best[0]) + 1} of {len(report.dev_scores)})"  # type: ignore[index]
+    if best is not None:
+        container.load_state_dict(best[1])
+        epoch = report.dev_scores.index(best[0]) + 1
+        report.selected = f"best_dev (epoch {epoch} of {len(report.dev_scores)})"
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _keep_best(best: tuple[float, dict] | None, score: float, model: TaskModel, report: TrainReport):  # noqa: ANN202
+def _keep_best(best: tuple[float, dict] | None, score: float, model: nn.Module, report: TrainReport):  # noqa: ANN202
     report.dev_scores.append(score)
     if best is None or score > best[0]:
         return score, copy.deepcopy(model.state_dict())

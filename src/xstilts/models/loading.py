@@ -71,25 +71,45 @@ def load_tokenizer(spec: ModelSpec) -> Any:
         raise ModelError(f"model '{spec.name}': cannot load its tokenizer: {_first_line(err)}") from None
 
 
-def load_encoder(spec: ModelSpec) -> nn.Module:
-    """The pretrained encoder, cut to its first `num_layers` layers when asked (a real, smaller model)."""
-    import transformers
-    from transformers import AutoConfig, AutoModel
+def encoder_config(spec: ModelSpec) -> Any:
+    """The model's config with `num_layers` applied; checks the request and that safetensors weights exist,
+    so a bad model fails before a run writes anything."""
+    from transformers import AutoConfig
 
     path = model_path(spec)
-    kwargs = _pretrained_kwargs(spec, path)
     try:
-        config = AutoConfig.from_pretrained(path, **kwargs)
-        if spec.num_layers is not None:
-            if spec.num_layers > config.num_hidden_layers:
-                raise ModelError(
-                    f"model.num_layers: {spec.num_layers} exceeds the {config.num_hidden_layers} layers "
-                    f"of '{spec.name}'"
-                )
-            config.num_hidden_layers = spec.num_layers
-        # Layers dropped by num_layers are "unexpected keys" to transformers: expected here, so not reported.
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
+        config = AutoConfig.from_pretrained(path, **_pretrained_kwargs(spec, path))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"model '{spec.name}': cannot load its config: {_first_line(err)}") from None
+    if spec.num_layers is not None:
+        if spec.num_layers > config.num_hidden_layers:
+            raise ModelError(
+                f"spec field 'model.num_layers': {spec.num_layers} exceeds the {config.num_hidden_layers} layers "
+                f"of '{spec.name}'"
+            )
+        config.num_hidden_layers = spec.num_layers
+    local = Path(path)
+    if local.is_dir() and not any(local.glob("*.safetensors")) and not any(local.glob("*.safetensors.index.json")):
+        raise ModelError(
+            f"model '{spec.name}': no safetensors weights (model.safetensors) in {local}; xstilts never loads "
+            "pickled weights such as pytorch_model.bin"
+        )
+    return config
+
+
+def load_encoder(spec: ModelSpec) -> nn.Module:
+    """The pretrained encoder, cut to its first `num_layers` layers when asked (a real, smaller model).
+    Weights are read from safetensors only: a pickled checkpoint can run code when loaded."""
+    import transformers
+    from transformers import AutoModel
+
+    path = model_path(spec)
+    kwargs = {**_pretrained_kwargs(spec, path), "use_safetensors": True}
+    config = encoder_config(spec)
+    # Layers dropped by num_layers are "unexpected keys" to transformers: expected here, so not reported.
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
         try:
             # Encoder-only use: the pooler is never trained or read, so do not build it.
             return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)

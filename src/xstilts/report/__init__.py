@@ -1,7 +1,26 @@
 """Analyses and reports of a finished (or partial) experiment: `build_report(DIR, OUT)` writes report.html,
 report.md and tables/*.tex. See docs/report.md for what each section answers and the statistics it uses."""
 
-from xstilts.report.build import ReportPaths, build_report
-from xstilts.report.compare import Settings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xstilts.report.build import ReportPaths, build_report
+    from xstilts.report.compare import Settings
 
 __all__ = ["ReportPaths", "Settings", "build_report"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use (PEP 562): xstilts.cli imports xstilts.report.cli at start-up, and every other command
+    # should not pay for loading torch, the task formats and matplotlib.
+    if name in ("ReportPaths", "build_report"):
+        from xstilts.report import build
+
+        return getattr(build, name)
+    if name == "Settings":
+        from xstilts.report.compare import Settings
+
+        return Settings
+    raise AttributeError(f"module 'xstilts.report' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.document import Figure, Section, Table
 from xstilts.report.experiment import Experiment
-from xstilts.report.transfer import SIGNIFICANT
+from xstilts.report.transfer import ONE_SEED, SIGNIFICANT
 
 GROUPINGS = (("family", "language family"), ("script", "script"), ("resource_class", "resource class"))
 
@@ -52,13 +52,13 @@ def language_section(exp: Experiment, comparisons: Comparisons) -> Section:
         if not comps:
             blocks.append(f"{target}: no condition has results to compare with the baseline.")
             continue
-        langs = _ordered(next(iter(comps.values())).languages)
+        langs = _ordered({lang for comp in comps.values() for lang in comp.languages})
         blocks += [_figure(target, langs, comps), _per_language_table(target, langs, comps), _robustness(target, comps)]
         blocks += [_grouped_table(target, langs, comps, field, name) for field, name in GROUPINGS]
     return Section("Gains per language", blocks)
 
 
-def _ordered(langs: tuple[str, ...]) -> list[str]:
+def _ordered(langs: set[str]) -> list[str]:
     """English first, then from high- to low-resource, then by family, so neighbouring bars are comparable."""
 
     def key(code: str) -> tuple:
@@ -69,15 +69,14 @@ def _ordered(langs: tuple[str, ...]) -> list[str]:
 
 
 def _sample(comps: dict[str, Comparison]) -> str:
-    first = next(iter(comps.values()))
-    return sample_text(min(len(c.seeds) for c in comps.values()), first.examples)
+    return sample_text(comps.values())
 
 
 def _figure(target: str, langs: list[str], comps: dict[str, Comparison]) -> Figure:
     labels = [f"{lang}\n({_meta(lang).resource_class if _meta(lang) else '?'})" for lang in langs]
     series = {c: [comp.per_language.get(lang, math.nan) for lang in langs] for c, comp in comps.items()}
     stars = {c: [comp.language_p.get(lang, 1.0) < SIGNIFICANT for lang in langs] for c, comp in comps.items()}
-    title = f"{target}: gain per language (resource class in brackets; {_sample(comps)})"
+    title = f"{target}: gain per language (resource class in brackets)"
     caption = f"{target}: per-language gains over the baseline, * p < {SIGNIFICANT} (uncorrected). {_sample(comps)}."
     return Figure(f"language_gains_{target}", caption, figures.language_bars(labels, series, stars, title))
 
@@ -101,7 +100,12 @@ def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparis
 
 
 def _notes(comps: dict[str, Comparison]) -> list[str]:
-    notes = [f"p: paired permutation test over examples, * p < {SIGNIFICANT}, not corrected for multiple tests."]
+    notes = [
+        f"p: paired permutation test over examples (a seed's predictions are swapped together), * p < {SIGNIFICANT}, "
+        "not corrected for multiple tests."
+    ]
+    if any(len(c.seeds) == 1 for c in comps.values()):
+        notes.append(ONE_SEED)
     return notes + sorted({f"No p-values for {c.a}: {c.note}" for c in comps.values() if c.note})
 
 
@@ -132,14 +136,12 @@ def _grouped_table(target: str, langs: list[str], comps: dict[str, Comparison], 
     for lang in langs:
         groups.setdefault(_group_of(lang, field), []).append(lang)
     order = sorted(groups, reverse=field == "resource_class")  # resource classes from 5 (richest) down
-    header = [name, "languages", *(f"{c}: mean ± std (range)" for c in comps)]
-    rows = [
-        [
-            group,
-            " ".join(groups[group]),
-            *(spread([comp.per_language[g] for g in groups[group]]) for comp in comps.values()),
+    header = [name, "languages", *comps]
+    rows = []
+    for group in order:
+        gains = [
+            spread([c.per_language[lang] for lang in groups[group] if lang in c.per_language]) for c in comps.values()
         ]
-        for group in order
-    ]
-    caption = f"{target}: gains by {name}, {_sample(comps)}"
+        rows.append([group, " ".join(groups[group]), *gains])
+    caption = f"{target}: gains by {name}, mean ± std (range) over the group's languages; {_sample(comps)}"
     return Table(f"by_{field}_{target}", caption, header, rows)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    """Write the report of experiment directory args.dir to args.out (default: DIR/report)."""
     from xstilts.report import build_report
 
     paths = build_report(args.dir, args.out or Path(args.dir) / "report")
     print(f"report: {paths.html}")
-    print(f"        {paths.markdown} ({len(paths.figures)} figures)")
-    print(f"        {paths.tables[0].parent if paths.tables else ''} ({len(paths.tables)} LaTeX tables)")
+    print(f"        {paths.markdown} ({len(paths.figures)} figures beside it)")
+    print(f"        {paths.html.parent / 'tables'} ({len(paths.tables)} LaTeX tables, booktabs)")

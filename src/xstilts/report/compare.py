@@ -7,6 +7,7 @@ resampled examples for both conditions), which measures evaluation noise but not
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from statistics import fmean
 
@@ -49,16 +50,24 @@ class Comparison:
         return str(self.interval) if self.interval else f"{self.average:+.1f}"
 
 
-def sample_text(seeds: int, examples: dict[str, int]) -> str:
-    """How much data a number rests on, e.g. "3 seeds; 300 examples in each of 10 languages"."""
-    seed_text = f"{seeds} seed{'s' * (seeds != 1)}"
+def sample_text(comparisons: Iterable[Comparison]) -> str:
+    """How much data some numbers rest on, e.g. "3 seeds; 300 examples in each of 10 languages", or with ranges
+    ("1-3 seeds") where the comparisons differ (a partial grid)."""
+    comparisons = list(comparisons)
+    seeds = sorted({len(c.seeds) for c in comparisons})
+    examples = {lang: n for c in comparisons for lang, n in c.examples.items()}
+    seed_text = f"{_span(seeds)} seed{'s' * (seeds != [1])}"
     counts = sorted(set(examples.values()))
     if not counts:
         return seed_text
     langs = f"{len(examples)} language{'s' * (len(examples) != 1)}"
     if len(counts) == 1:
         return f"{seed_text}; {counts[0]:,} examples in each of {langs}"
-    return f"{seed_text}; {counts[0]:,}-{counts[-1]:,} examples per language in {langs}"
+    return f"{seed_text}; {_span(counts)} examples per language in {langs}"
+
+
+def _span(values: list[int]) -> str:
+    return f"{values[0]:,}" if values[0] == values[-1] else f"{values[0]:,}-{values[-1]:,}"
 
 
 class Comparisons:

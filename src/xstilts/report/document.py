@@ -52,16 +52,17 @@ class Section:
 # -- HTML ----------------------------------------------------------------------------------------------------
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2430; max-width: 1100px;
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2430; max-width: 1200px;
        margin: 2em auto; padding: 0 1.5em; line-height: 1.45; }
 h1 { border-bottom: 2px solid #3b6ea5; padding-bottom: .3em; }
 h2 { margin-top: 2em; color: #24466b; border-bottom: 1px solid #d5dbe3; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .6em 0 .3em; font-size: 0.92em; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: .4em; }
+table { border-collapse: collapse; margin: .6em 0 .3em; font-size: 0.88em; }
+.caption { font-weight: 600; margin: 1.2em 0 .2em; }
 th, td { padding: .3em .7em; border-bottom: 1px solid #e3e7ed; }
 th { background: #eef2f7; text-align: center; }
-td { text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td { text-align: left; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.wide { overflow-x: auto; }
 tbody tr:nth-child(even) { background: #f8fafc; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #e3e7ed; }
@@ -102,14 +103,17 @@ def _html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
     numeric = table.numeric()
     rows = "".join(
-        "<tr>" + "".join(f"<td{' class=num' * n}>{html.escape(c)}</td>" for c, n in zip(row, numeric)) + "</tr>"
-        for row in table.rows
+        "<tr>" + "".join(_html_cell(c, n) for c, n in zip(row, numeric, strict=True)) + "</tr>" for row in table.rows
     )
     notes = "".join(f'<p class="notes">{html.escape(n)}</p>' for n in table.notes)
     return (
-        f"<table><caption>{html.escape(table.caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{rows}</tbody></table>{notes}"
+        f'<p class="caption">{html.escape(table.caption)}</p>'
+        f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{notes}'
     )
+
+
+def _html_cell(text: str, numeric: bool) -> str:
+    return f"<td{' class=num' if numeric else ''}>{html.escape(text)}</td>"
 
 
 # -- Markdown ------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
 from xstilts.report.document import Bullets, Figure, Section, Table
 from xstilts.report.experiment import Experiment
-from xstilts.report.stats import fit_power_law, power_law_band
+from xstilts.report.stats import EXPONENT_RANGE, fit_power_law, power_law_band
 from xstilts.report.transfer import SIGNIFICANT
 
 
@@ -58,16 +58,16 @@ def order_section(exp: Experiment, comparisons: Comparisons) -> Section:
             if comp is None:
                 rows.append([f"{pair.a} vs {pair.b}", pair.kind, target, "missing", "missing", "-", "-", "-"])
                 continue
-            samples.add(f"{target}: {sample_text(len(comp.seeds), comp.examples)}")
+            samples.add(f"{target}: {sample_text([comp])}")
             up = sum(d > 0 for d in comp.per_language.values())
             row = [f"{pair.a} vs {pair.b}", pair.kind, target, _score(exp, pair.a, comp), _score(exp, pair.b, comp)]
             rows.append([*row, comp.cell(), _p(comp), f"{up}/{len(comp.per_language)}"])
     notes = [
-        f"CI over seeds when a pair shares two or more, else over examples; p: paired permutation test. {'; '.join(sorted(samples))}."
+        "A - B: mean over shared seeds; 95% CI over seeds when a pair shares two or more, else over examples; "
+        f"p: paired permutation test over examples. {'; '.join(sorted(samples))}."
     ]
-    blocks.append(
-        Table("order_effects", "Order effects: curricula with the same training in another order", header, rows, notes)
-    )
+    caption = "Order effects: curricula with the same training in another order"
+    blocks.append(Table("order_effects", caption, header, rows, notes))
     return Section(title, blocks)
 
 
@@ -108,32 +108,38 @@ def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position:
     if len(points) < 2:
         return [f"{name}: fewer than two sizes have results; no curve."]
     seeds = min(len(c.seeds) for _, c in points)
-    sample = sample_text(seeds, points[0][1].examples)
+    sample = sample_text(c for _, c in points)
     data = [(float(n), list(c.per_seed)) for n, c in points]
     fit, text = None, "Fewer than three sizes: no power law fitted (it has three parameters)."
     if len({n for n, _ in points}) >= 3:
         law = fit_power_law([n for n, _ in data], [fmean(v) for _, v in data])
         grid = np.geomspace(min(n for n, _ in data), max(n for n, _ in data), 100)
-        low, high = power_law_band(
-            data, grid, n_boot=comparisons.settings.n_boot_examples, seed=comparisons.settings.seed
-        )
+        low, high = power_law_band(data, grid, comparisons.settings.n_boot_examples, seed=comparisons.settings.seed)
         fit = (grid, law(grid), low, high)
-        band = "" if seeds > 1 else " With one seed per size the band has no width."
-        text = f"Fit: a = {law.a:+.2f}, b = {law.b:.3g}, c = {law.c:.3g}.{band}"
-    png = figures.size_curve(data, fit, f"{name}: gain vs intermediate examples ({sample})")
+        text = f"Fit: a = {law.a:+.2f}, b = {law.b:.3g}, c = {law.c:.3g}." + _fit_caveats(law.c, len(data), seeds)
+    png = figures.size_curve(data, fit, f"{name}: gain vs intermediate examples")
     rows = [[c.a, f"{n:,}", c.cell(), _p(c)] for n, c in points]
+    stem, header = f"size_{task}_{position + 1}_{target}", ["condition", "examples", "gain [95% CI]", "p"]
     return [
-        Figure(
-            f"size_{task}_{position + 1}_{target}", f"{name}: gain vs intermediate training examples. {sample}.", png
-        ),
-        Table(
-            f"size_{task}_{position + 1}_{target}",
-            f"{name}: gain by intermediate data size, {sample}",
-            ["condition", "examples", "gain [95% CI]", "p"],
-            rows,
-            [text],
-        ),
+        Figure(stem, f"{name}: gain vs intermediate training examples. {sample}.", png),
+        Table(stem, f"{name}: gain by intermediate data size, {sample}", header, rows, [text]),
     ]
+
+
+def _fit_caveats(c: float, sizes: int, seeds: int) -> str:
+    caveats = []
+    if sizes == 3:
+        caveats.append(
+            "With three sizes the curve has as many parameters as points: it describes them, it does not test the form."
+        )
+    low, high = EXPONENT_RANGE
+    if c <= low * 1.001 or c >= high * 0.999:  # the grid's end points: the search found no interior optimum
+        caveats.append(
+            f"c is at the edge of the searched range {EXPONENT_RANGE}: the means do not follow a saturating curve."
+        )
+    if seeds == 1:
+        caveats.append("With one seed per size the band has no width.")
+    return "".join(f" {text}" for text in caveats)
 
 
 # -- (e) model scale -----------------------------------------------------------------------------------------
@@ -146,8 +152,8 @@ def scale_section(exp: Experiment, comparisons: Comparisons) -> Section:
         return Section(
             title,
             [
-                f"One model in this grid ({models[0] if models else '?'}): no model-scale curve. A curve needs the same "
-                "curricula run with several models, each with its own baseline."
+                f"One model in this grid ({models[0] if models else '?'}): no model-scale curve. A curve needs "
+                "the same curricula run with several models, each with its own baseline."
             ],
         )
     curricula: dict[str, list[str]] = {}
@@ -165,7 +171,7 @@ def scale_section(exp: Experiment, comparisons: Comparisons) -> Section:
 
 def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, target: str) -> list:
     series: dict[str, list[float]] = {}
-    rows = []
+    rows, samples = [], set()
     for conditions in curricula.values():
         if not exp.conditions[conditions[0]]:
             continue  # the baselines themselves
@@ -177,10 +183,13 @@ def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, 
             comp = comparisons.get(c, base, target) if c and base and exp.model(base) == model else None
             values.append(comp.average if comp else math.nan)
             cells.append(comp.cell() if comp else "missing")
+            if comp:
+                samples.add(f"{model}: {sample_text([comp])}")
         series[label] = values
         rows.append([label, *cells])
+    sample = "; ".join(sorted(samples)) or "no results"
     png = figures.model_lines(models, series, "gain over the same model's baseline", f"{target}: gain by model")
     return [
-        Figure(f"scale_{target}", f"{target}: gain over each model's own baseline, by model.", png),
-        Table(f"scale_{target}", f"{target}: gain by model", ["curriculum", *models], rows),
+        Figure(f"scale_{target}", f"{target}: gain over each model's own baseline, by model. {sample}.", png),
+        Table(f"scale_{target}", f"{target}: gain by model ({sample})", ["curriculum", *models], rows),
     ]

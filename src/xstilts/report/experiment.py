@@ -67,7 +67,10 @@ class Experiment:
         self.conditions: dict[str, list[dict]] = {c: list(s or []) for c, s in self.spec["intermediate"].items()}
         self.targets: tuple[str, ...] = tuple(t["task"] for t in self.spec["targets"])
         self.seeds: tuple[int, ...] = tuple(self.spec["seeds"])
-        db = sqlite3.connect(f"file:{store_file}?mode=ro", uri=True)
+        # A read-only connection to a WAL database creates -wal/-shm files it cannot remove again. With no -wal file
+        # no writer has the store open, so it cannot change while we read it: `immutable` then creates nothing.
+        immutable = "" if Path(f"{store_file}-wal").exists() else "&immutable=1"
+        db = sqlite3.connect(f"file:{store_file}?mode=ro{immutable}", uri=True)
         try:
             self._read_store(db)
         finally:

@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -30,11 +31,11 @@ def heatmap(
     rows: Sequence[str], columns: Sequence[str], values: np.ndarray, labels: Sequence[Sequence[str]], title: str
 ) -> bytes:
     """Gains as colours around zero (blue up, red down), each cell annotated; NaN cells are grey ("missing")."""
-    fig = _new(2.6 + 1.9 * len(columns), 1.6 + 0.75 * len(rows))
+    fig = _new(max(5.5, 2.6 + 1.9 * len(columns)), 1.6 + 0.75 * len(rows))
     ax = fig.add_subplot()
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu", vmin=-max(limit, 0.5), vmax=max(limit, 0.5))
-    image.cmap.set_bad("#dddddd")
+    cmap = colormaps["RdBu"].with_extremes(bad="#dddddd")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=-max(limit, 0.5), vmax=max(limit, 0.5))
     ax.set_xticks(range(len(columns)), columns)
     ax.set_yticks(range(len(rows)), rows)
     for i in range(len(rows)):
@@ -53,7 +54,7 @@ def language_bars(
     title: str,
 ) -> bytes:
     """One group of bars per language, one bar per condition; a star marks p < 0.05 (uncorrected)."""
-    fig = _new(max(6.0, 0.55 * len(languages) * max(1, len(series)) + 2), 3.6)
+    fig = _new(min(10.0, max(6.0, 0.45 * len(languages) * max(1, len(series)) + 2)), 3.6)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(series))
     x = np.arange(len(languages))
@@ -64,7 +65,7 @@ def language_bars(
             if star and np.isfinite(gain):
                 ax.text(xi, gain, "*", ha="center", va="bottom" if gain >= 0 else "top", fontsize=11)
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(x, languages, fontsize=8)
+    ax.set_xticks(x, languages, fontsize=9)
     ax.set_ylabel("gain over baseline (points)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, ncols=min(4, len(series)))

@@ -253,7 +253,8 @@ class PowerLaw:
         return self.a - self.b * np.power(np.asarray(n, dtype=float), -self.c)
 
 
-_EXPONENTS = np.geomspace(0.01, 3.0, 300)  # the c searched; beyond 3 the curve is a step at these sizes
+EXPONENT_RANGE = (0.01, 3.0)  # the c searched: beyond 3 the curve is a step at the sizes of a grid
+_EXPONENTS = np.geomspace(*EXPONENT_RANGE, 300)
 
 
 def _fit_rows(n: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

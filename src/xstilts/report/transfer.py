@@ -16,6 +16,7 @@ from xstilts.report.document import Bullets, Figure, Section, Table
 from xstilts.report.experiment import Experiment
 
 SIGNIFICANT = 0.05  # marks a permutation p-value below this with "*" (uncorrected; the report says so)
+FEW_SEEDS = 5  # below this many seeds the report warns that a seed bootstrap interval is too narrow
 ONE_SEED = (
     "With one seed, intervals and p-values come from resampling evaluation examples: they measure how much the "
     "score depends on which sentences were evaluated, not how much it varies between training runs, which is "
@@ -94,11 +95,8 @@ def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
 
 
 def _samples(exp: Experiment, matrix: dict[tuple[str, str], Comparison | None]) -> str:
-    per_target = {}
-    for (_, t), c in matrix.items():
-        if c is not None and t not in per_target:
-            per_target[t] = f"{t}: {sample_text(len(c.seeds), c.examples)}"
-    return "; ".join(per_target[t] for t in exp.targets if t in per_target)
+    per_target = {t: [c for (_, target), c in matrix.items() if c and target == t] for t in exp.targets}
+    return "; ".join(f"{t}: {sample_text(comps)}" for t, comps in per_target.items() if comps)
 
 
 def _heatmap(exp: Experiment, others: list[str], matrix: dict[tuple[str, str], Comparison | None]) -> Figure:
@@ -114,7 +112,7 @@ def _heatmap(exp: Experiment, others: list[str], matrix: dict[tuple[str, str], C
                 labels[i][j] = f"{comp.average:+.1f}{star}{ci}"
     columns = [f"{t} ({exp.metrics.get(t, '?')})" for t in exp.targets]
     samples = _samples(exp, matrix)
-    title = f"Gain over the baseline, average over languages ({samples})"
+    title = "Gain over the baseline, mean over languages"
     caption = f"Transfer matrix: gain over the baseline with 95% CI, * p < {SIGNIFICANT}. {samples}."
     return Figure("transfer_matrix", caption, figures.heatmap(others, columns, values, labels, title))
 
@@ -147,11 +145,20 @@ def _table(
         f"Baseline row: absolute score (mean over seeds); other rows: gain [95% CI over {' / '.join(methods) or '-'}]."
         f" {_samples(exp, matrix)}."
     ]
+    if "examples" in methods:
+        notes.append(ONE_SEED)
+    fewest = min((len(c.seeds) for c in matrix.values() if c and c.method == "seeds"), default=None)
+    if fewest is not None and fewest < FEW_SEEDS:
+        notes.append(
+            f"Few seeds (as few as {fewest}): a percentile bootstrap can only span the per-seed values it is given, "
+            "so these intervals understate the uncertainty."
+        )
     notes += _xtreme_notes(xtreme)
     notes += sorted(
         {f"No example-level statistics for {c.a} on {c.target}: {c.note}" for c in matrix.values() if c and c.note}
     )
-    return Table("transfer_matrix", "Transfer matrix: gain over the baseline per target", header, rows, notes)
+    caption = f"Transfer matrix: gain over the baseline per target ({_samples(exp, matrix)})"
+    return Table("transfer_matrix", caption, header, rows, notes)
 
 
 def _xtreme_notes(xtreme: dict[str, BenchmarkScore | None]) -> list[str]:
@@ -161,5 +168,5 @@ def _xtreme_notes(xtreme: dict[str, BenchmarkScore | None]) -> list[str]:
     if not missing:
         return ["XTREME: Hu et al. 2020, the mean over its nine tasks of each task's mean over its languages."]
     return [
-        f"XTREME n/a: the score needs all nine tasks in all their languages; missing: {m}." for m in sorted(missing)
+        f"XTREME n/a: it needs all nine tasks in all their official languages; missing: {m}." for m in sorted(missing)
     ]

@@ -1,0 +1,346 @@
+"""The report: built from small synthetic experiment directories (the SQLite tables, predictions files and gold data
+written directly, as xstilts writes them), checked for every section, for what a partial grid is missing, for a
+self-contained HTML file, and rendered in headless Chromium to check that the page is not blank."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import random
+import re
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from xstilts.data import load_examples
+from xstilts.formats import make_format
+from xstilts.report import Settings, build_report
+from xstilts.report.curricula import order_pairs, size_axes
+from xstilts.report.document import Table, latex_escape, to_latex
+from xstilts.store import SCHEMA
+from xstilts.tasks import REGISTRY
+
+FAST = Settings(n_boot_seeds=500, n_boot_examples=200, n_perm=200)
+LANGS = {"panx": ("en", "de", "sw", "zh"), "xnli": ("en", "de", "sw")}
+SECTIONS = ("Grid and coverage", "Transfer matrix", "Gains per language", "Order effects", "Intermediate data size")
+SECTIONS += ("Model scale",)
+QUICKSTART = Path(__file__).resolve().parents[1] / "runs" / "quickstart"
+
+
+# -- a synthetic experiment ----------------------------------------------------------------------------------
+
+
+def _stage(task: str, size: int, langs: tuple[str, ...] = ("en",)) -> dict:
+    return {"task": task, "languages": list(langs), "max_train_examples": size, "train": {}, "format_options": {}}
+
+
+# condition -> (stages, how much it lifts the chance of a correct prediction)
+GRID = {
+    "none": ([], 0.0),
+    "sick_100": ([_stage("sick", 100)], 0.02),
+    "sick_300": ([_stage("sick", 300)], 0.05),
+    "sick": ([_stage("sick", 1000)], 0.07),
+    "sick_siqa": ([_stage("sick", 1000), _stage("siqa", 500)], 0.09),
+    "siqa_sick": ([_stage("siqa", 500), _stage("sick", 1000)], 0.04),
+}
+
+
+def write_gold(root: Path) -> None:
+    """Tiny PAN-X and XNLI dev files in the XTREME layout the task declarations read."""
+    rng = random.Random(0)
+    for lang in LANGS["panx"]:
+        sentences = []
+        for _ in range(40):
+            words, tags = [f"w{rng.randrange(99)}" for _ in range(rng.randint(3, 8))], []
+            while len(tags) < len(words):
+                kind = rng.choice(["PER", "ORG", "LOC", None, None])
+                tags += ["O"] if kind is None else [f"B-{kind}", f"I-{kind}"][: len(words) - len(tags)]
+            sentences.append("\n".join(f"{w}\t{t}" for w, t in zip(words, tags, strict=True)))
+        (root / "xtreme" / "panx").mkdir(parents=True, exist_ok=True)
+        (root / "xtreme" / "panx" / f"dev-{lang}.tsv").write_text("\n\n".join(sentences) + "\n")
+    labels = REGISTRY["xnli"].labels
+    for lang in LANGS["xnli"]:
+        rows = [f"premise {i}\thypothesis {i}\t{rng.choice(labels)}" for i in range(60)]
+        (root / "xtreme" / "xnli").mkdir(parents=True, exist_ok=True)
+        (root / "xtreme" / "xnli" / f"dev-{lang}.tsv").write_text("\n".join(rows) + "\n")
+
+
+def _predict(task: str, golds: list, quality: float, rng: random.Random) -> list:
+    labels = REGISTRY[task].labels
+    if task == "panx":
+        return [[t if rng.random() < quality else rng.choice(labels) for t in e.tags] for e in golds]
+    return [e.label if rng.random() < quality else rng.choice(labels) for e in golds]
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def build_experiment(
+    out: Path,
+    data: Path,
+    grid: dict = GRID,
+    seeds: tuple[int, ...] = (1, 2, 3),
+    unfinished: tuple = (),
+    unplanned: tuple = (),
+    models: dict[str, str] | None = None,
+) -> Path:
+    """An experiment directory as `xstilts run` leaves it. `unfinished` cells have a planned run whose evaluation
+    never ran; `unplanned` cells are in the spec but not in the runs table; `models` maps condition -> model."""
+    spec = {
+        "name": "synthetic",
+        "data_dir": str(data),
+        "model": {"name": "me5-small", "num_layers": None},
+        "seeds": list(seeds),
+        "intermediate": {c: stages for c, (stages, _) in grid.items()},
+        "targets": [{"task": t, "eval_languages": list(langs)} for t, langs in LANGS.items()],
+    }
+    out.mkdir(parents=True)
+    (out / "spec.resolved.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    db = sqlite3.connect(out / "results.sqlite")
+    db.executescript(SCHEMA)
+    rng = random.Random(1)
+    for condition, (stages, lift) in grid.items():
+        model = (models or {}).get(condition, "me5-small")
+        for target, langs in LANGS.items():
+            for seed in seeds:
+                cell = (condition, target, seed)
+                chain = [_key(stages[: i + 1], seed, model) for i in range(len(stages))] + [_key(cell, "train")]
+                eval_key = _key(cell, "eval")
+                if cell not in unplanned:
+                    db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)", (*cell, json.dumps(chain), eval_key))
+                for key, stage in zip(chain, [*stages, {"task": target}], strict=True):
+                    log = {"examples": stage.get("max_train_examples", 100)}
+                    db.execute(
+                        "INSERT OR REPLACE INTO stages VALUES (?, 'train', ?, '{}', 'done', 1, 0, ?)",
+                        (key, stage["task"], json.dumps(log)),
+                    )
+                if cell in unfinished or cell in unplanned:
+                    continue
+                quality = 0.55 + lift + 0.02 * (seed % 2) + (0.05 if model == "big" else 0.0)
+                _evaluate(db, out, eval_key, target, langs, seed, model, quality, rng, data)
+    db.commit()
+    db.close()
+    return out
+
+
+def _evaluate(db, out, eval_key, target, langs, seed, model, quality, rng, data) -> None:
+    task = REGISTRY[target]
+    config = {"task": target, "split": "dev", "languages": list(langs), "max_eval_examples": None, "data_seed": 0}
+    config["model"] = f"name='{model}' num_layers=None revision=None"  # as Store.finish_stage writes it
+    db.execute(
+        "INSERT INTO stages VALUES (?, 'evaluate', ?, ?, 'done', 1, 0, '{}')", (eval_key, target, json.dumps(config))
+    )
+    (out / "stages" / eval_key).mkdir(parents=True)
+    values = []
+    for lang in langs:
+        golds = load_examples(task, "dev", lang, data)
+        predictions = _predict(target, golds, quality, rng)
+        lines = "".join(json.dumps(p) + "\n" for p in predictions)
+        (out / "stages" / eval_key / f"predictions-{lang}.jsonl").write_text(lines)
+        for metric, value in make_format(task.format).score_exported(predictions, golds, task, lang).items():
+            db.execute(
+                "INSERT INTO results VALUES (?, ?, 1, ?, 'dev', ?, ?, ?, ?, 'test')",
+                (eval_key, target, lang, metric, value, len(golds), seed),
+            )
+            values.append((metric, value))
+    for metric in {m for m, _ in values}:
+        mean = float(np.mean([v for m, v in values if m == metric]))
+        db.execute(
+            "INSERT INTO results VALUES (?, ?, 1, 'avg', 'dev', ?, ?, ?, ?, 'test')",
+            (eval_key, target, metric, mean, len(langs), seed),
+        )
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_gold(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory: pytest.TempPathFactory, data: Path):
+    experiment = build_experiment(tmp_path_factory.mktemp("full") / "exp", data)
+    return build_report(experiment, experiment / "report", FAST)
+
+
+# -- what the report says ------------------------------------------------------------------------------------
+
+
+def test_full_grid_has_every_section_and_finds_the_axes(full_report) -> None:
+    html, markdown = full_report.html.read_text(), full_report.markdown.read_text()
+    for title in SECTIONS:
+        assert f"<h2>{title}</h2>" in html and f"## {title}" in markdown
+    assert "Complete grid" in markdown
+    assert "sick_siqa vs siqa_sick" in markdown and "task order" in markdown  # the order pair
+    assert re.search(r"Fit: a = [+-]\d", markdown)  # three sizes of sick: a power law was fitted
+    assert "One model in this grid (me5-small)" in markdown
+    assert "3 seeds; 40 examples in each of 4 languages" in markdown  # panx: the data behind each number
+    assert "XTREME n/a" in markdown
+
+
+def test_every_figure_and_table_is_written(full_report) -> None:
+    names = {p.name for p in full_report.figures}
+    assert {"transfer_matrix.png", "language_gains_panx.png", "size_sick_1_panx.png"} <= names
+    for png in full_report.figures:
+        assert png.parent == full_report.markdown.parent and f"]({png.name})" in full_report.markdown.read_text()
+    tex = {p.stem: p.read_text() for p in full_report.tables}
+    assert {"transfer_matrix", "order_effects", "by_resource_class_xnli", "robustness_panx"} <= set(tex)
+    for text in tex.values():
+        assert "\\toprule" in text and "\\bottomrule" in text and "\\caption{" in text
+
+
+def test_transfer_matrix_gains_match_the_stored_scores(tmp_path: Path, data: Path) -> None:
+    # One seed: the table's gain is the difference of the two stored averages over languages.
+    exp = build_experiment(tmp_path / "exp", data, {c: GRID[c] for c in ("none", "sick")}, seeds=(1,))
+    report = build_report(exp, tmp_path / "out", FAST)
+    db = sqlite3.connect(exp / "results.sqlite")
+    avg = dict(
+        db.execute(
+            "SELECT runs.condition, value FROM runs JOIN results ON stage_key = eval_key "
+            "WHERE target = 'xnli' AND language = 'avg'"
+        ).fetchall()
+    )
+    row = next(line for line in report.markdown.read_text().splitlines() if line.startswith("| sick |"))
+    assert row.split("|")[3].strip().startswith(f"{avg['sick'] - avg['none']:+.1f} [")
+    markdown = report.markdown.read_text()
+    assert "No curricula differing only in order in this grid" in markdown
+    assert "The grid has no size axis" in markdown
+    assert "With one seed, intervals and p-values come from resampling evaluation examples" in markdown
+
+
+def test_partial_grid_lists_what_is_missing(tmp_path: Path, data: Path) -> None:
+    grid = {c: GRID[c] for c in ("none", "sick", "sick_siqa", "siqa_sick")}
+    exp = build_experiment(
+        tmp_path / "exp",
+        data,
+        grid,
+        seeds=(1, 2),
+        unfinished=(("sick", "panx", 2),),
+        unplanned=(("siqa_sick", "xnli", 1),),
+    )
+    markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
+    assert "Partial grid: 2 of 16 runs in the spec have no results" in markdown
+    assert re.search(r"sick x panx x seed 2: evaluation not finished \(stage [0-9a-f]{16}\)", markdown)
+    assert "siqa_sick x xnli x seed 1: not in the stored plan" in markdown
+    # sick on panx rests on the one seed both it and the baseline finished, the other pairs on two: it says so
+    assert "panx: 1-2 seeds; 40 examples in each of 4 languages" in markdown
+    for title in SECTIONS:
+        assert f"## {title}" in markdown
+
+
+def test_model_scale_compares_each_model_with_its_own_baseline(tmp_path: Path, data: Path) -> None:
+    grid = {"none_small": GRID["none"], "none_big": GRID["none"], "sick_small": GRID["sick"], "sick_big": GRID["sick"]}
+    models = {"none_small": "small", "sick_small": "small", "none_big": "big", "sick_big": "big"}
+    exp = build_experiment(tmp_path / "exp", data, grid, seeds=(1, 2), models=models)
+    report = build_report(exp, tmp_path / "out", FAST)
+    markdown = report.markdown.read_text()
+    assert "xnli: gain by model" in markdown and "| curriculum | small | big |" in markdown
+    assert (tmp_path / "out" / "scale_xnli.png").is_file()
+    # sick_big's gain is over none_big, not over the first baseline of the spec
+    assert "| sick_big |" in markdown and "| none_big |" not in markdown
+
+
+# -- the spec's axes and the renderers -----------------------------------------------------------------------
+
+
+def test_order_pairs_and_size_axes_come_from_the_stage_lists() -> None:
+    conditions = {c: stages for c, (stages, _) in GRID.items()}
+    conditions["en_then_de"] = [_stage("xnli", 100), _stage("xnli", 100, ("de",))]
+    conditions["en_de_mixed"] = [_stage("xnli", 100, ("en", "de"))]
+    conditions["sick_lr"] = [{**_stage("sick", 1000), "train": {"learning_rate": 1e-5}}]  # differs in more than size
+    kinds = {(p.a, p.b): p.kind for p in order_pairs(conditions)}
+    assert kinds == {("sick_siqa", "siqa_sick"): "task order", ("en_then_de", "en_de_mixed"): "English first vs mixed"}
+    axes = {(a.task, a.conditions) for a in size_axes(conditions)}
+    assert axes == {("sick", ("sick_100", "sick_300", "sick"))}
+
+
+def test_latex_tables_escape_text() -> None:
+    table = Table("t_1", "50% of a_b", ["condition", "gain"], [["x & y", "+1.0"]], ["note #1"])
+    text = to_latex(table)
+    assert "50\\% of a\\_b" in text and "x \\& y & +1.0 \\\\" in text and "note \\#1" in text
+    assert "\\begin{tabular}{lr}" in text
+    assert latex_escape("a → b ± c") == "a $\\rightarrow$ b $\\pm$ c"
+
+
+# -- the HTML page -------------------------------------------------------------------------------------------
+
+
+def _images(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)]
+
+
+def test_html_is_self_contained_and_every_image_is_a_png(full_report) -> None:
+    import matplotlib.image
+
+    html = full_report.html.read_text()
+    assert "<script" not in html and not re.search(r"(src|href)=\"(?!data:|#)", html)
+    images = _images(html)
+    assert len(images) == html.count("<img") == len(full_report.figures)
+    for png in images:
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        pixels = matplotlib.image.imread(io.BytesIO(png), format="png")
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+
+
+def screenshot(html: Path, out: Path, profile: Path) -> np.ndarray:
+    """The page rendered by headless Chromium, as an (height, width, channels) array of floats in 0..1."""
+    import matplotlib.image
+
+    chromium = "/usr/bin/chromium"
+    flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+    flags += " --disable-component-update --disable-sync"
+    command = [chromium, *flags.split(), f"--user-data-dir={profile}", f"--screenshot={out}", "--window-size=1200,3000"]
+    subprocess.run(
+        [*command, html.resolve().as_uri()], capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=True
+    )
+    return matplotlib.image.imread(out)
+
+
+def _assert_not_blank(pixels: np.ndarray) -> None:
+    rgb = (pixels[..., :3] * 255).astype(np.uint32).reshape(-1, 3)
+    colours = len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]))  # one integer per colour: a fast unique
+    non_white = float(np.mean(rgb.min(axis=1) < 240))
+    assert colours > 200, f"only {colours} distinct colours: the page looks blank"
+    assert non_white > 0.05, f"only {non_white:.1%} of the pixels are not white"
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(full_report, tmp_path: Path) -> None:
+    pixels = screenshot(full_report.html, tmp_path / "page.png", tmp_path / "profile")
+    assert pixels.shape[:2] == (3000, 1200)
+    _assert_not_blank(pixels)
+
+
+@pytest.mark.skipif(not (QUICKSTART / "results.sqlite").is_file(), reason="no finished runs/quickstart here")
+def test_quickstart_report(tmp_path: Path) -> None:
+    data = Path(yaml.safe_load((QUICKSTART / "spec.resolved.yaml").read_text())["data_dir"])
+    if not data.is_dir():
+        pytest.skip(f"the quickstart's data {data} is not here")
+    before = sorted(p.name for p in QUICKSTART.iterdir())
+    report = build_report(QUICKSTART, tmp_path / "report", FAST)
+    assert sorted(p.name for p in QUICKSTART.iterdir()) == before  # read only: not even SQLite's -wal/-shm files
+    markdown = report.markdown.read_text()
+    for title in SECTIONS:
+        assert f"## {title}" in markdown
+    assert "| none (baseline) | 48.7 |" in markdown  # the README's average for the baseline
+    if Path("/usr/bin/chromium").exists():
+        _assert_not_blank(screenshot(report.html, tmp_path / "page.png", tmp_path / "profile"))
+
+
+def test_cli_entry_writes_the_report_beside_the_experiment_by_default(tmp_path: Path, data: Path, capsys) -> None:
+    import argparse
+
+    from xstilts.report.cli import cmd_report
+
+    exp = build_experiment(tmp_path / "exp", data, {c: GRID[c] for c in ("none", "sick")}, seeds=(1,))
+    cmd_report(argparse.Namespace(dir=exp, out=None))
+    assert (exp / "report" / "report.html").is_file() and (exp / "report" / "tables" / "transfer_matrix.tex").is_file()
+    assert "report.html" in capsys.readouterr().out

@@ -68,6 +68,8 @@ def test_task_split_loads_and_runs_through_a_tiny_model(task_name: str, split: s
         logits = model(batch)
     if fmt.trains:
         assert torch.isfinite(fmt.loss(logits, batch))
+    if fmt.name == "mlm":
+        return  # a training-only task: nothing to decode or score
     predictions = fmt.aggregate(fmt.decode(logits, batch, task), features, examples)
     assert len(predictions) == len(examples)
     scores = fmt.score(predictions, examples, task, lang)

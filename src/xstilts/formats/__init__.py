@@ -7,12 +7,15 @@ from typing import Any
 
 from xstilts.formats.base import Feature, Format, FormatBase
 from xstilts.formats.classification import Classification
+from xstilts.formats.mlm import MaskedLM
 from xstilts.formats.multiple_choice import MultipleChoice
 from xstilts.formats.retrieval import Retrieval
 from xstilts.formats.span_qa import SpanQA
 from xstilts.formats.tagging import Tagging
 
-FORMATS: dict[str, type[FormatBase]] = {f.name: f for f in (Classification, MultipleChoice, Tagging, SpanQA, Retrieval)}
+FORMATS: dict[str, type[FormatBase]] = {
+    f.name: f for f in (Classification, MultipleChoice, Tagging, SpanQA, Retrieval, MaskedLM)
+}
 
 
 def make_format(name: str, options: dict[str, Any] | None = None) -> Format:

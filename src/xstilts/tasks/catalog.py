@@ -282,4 +282,19 @@ TASKS: tuple[TaskDef, ...] = (
         citation="Artetxe and Schwenk 2019",
         notes="English side line-aligned (an XTREME download sorts it and is refused).",
     ),
+    TaskDef(
+        name="mlm_wiki",
+        format="mlm",
+        description="Masked-language modelling on Wikipedia sentences (the PAN-X training files, tags ignored); "
+        "an auxiliary task for intermediate training.",
+        reader="conll_text",
+        splits={
+            "train": Split(
+                files=("xtreme/panx/train-{lang}.tsv",), languages=tuple("en ar de es fr hi ja ru zh".split())
+            )
+        },
+        metric="accuracy",
+        notes="Raw text from PAN-X train, whose dev sets are PAN-X's evaluation data: sentences differ, but the "
+        "domain is the same.",
+    ),
 )

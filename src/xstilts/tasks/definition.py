@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-FormatName = Literal["classification", "multiple_choice", "tagging", "span_qa", "retrieval"]
+FormatName = Literal["classification", "multiple_choice", "tagging", "span_qa", "retrieval", "mlm"]
 
 
 class _Frozen(BaseModel):

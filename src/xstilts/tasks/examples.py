@@ -51,4 +51,11 @@ class TranslationPair:
     target: str
 
 
-Example = ClassificationExample | MultipleChoiceExample | TaggingExample | SpanQAExample | TranslationPair
+@dataclass(frozen=True, slots=True)
+class TextExample:
+    """Raw text, for masked-language modelling."""
+
+    text: str
+
+
+Example = TextExample | ClassificationExample | MultipleChoiceExample | TaggingExample | SpanQAExample | TranslationPair

@@ -24,6 +24,7 @@ from xstilts.tasks.examples import (
     MultipleChoiceExample,
     SpanQAExample,
     TaggingExample,
+    TextExample,
     TranslationPair,
 )
 
@@ -308,6 +309,19 @@ def read_csqa_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = Non
     return _nonempty(path, examples)
 
 
+def read_conll_text(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """Raw sentences from a token-tag file (tags ignored), for masked-language modelling. Words are joined by
+    spaces, except sentences split into single characters with some non-ASCII among them (the character-split
+    Chinese and Japanese of PAN-X), which are joined without, as the text was written."""
+    return [TextExample(_detokenise(e.words)) for e in read_conll(path, split, None)]  # type: ignore[union-attr]
+
+
+def _detokenise(words: tuple[str, ...]) -> str:
+    if len(words) >= 3 and all(len(w) == 1 for w in words) and not all(w.isascii() for w in words):
+        return "".join(words)
+    return " ".join(words)
+
+
 def read_squad_json(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
     """SQuAD v1.1 JSON (XQuAD, MLQA, TyDiQA-GoldP). Examples keep file order: TyDiQA ids are not unique
     (README), so nothing downstream may key by id alone."""
@@ -376,5 +390,6 @@ READERS: dict[str, Reader] = {
     "cosmosqa_csv": read_cosmosqa_csv,
     "csqa_jsonl": read_csqa_jsonl,
     "squad_json": read_squad_json,
+    "conll_text": read_conll_text,
     "tatoeba": read_tatoeba,
 }

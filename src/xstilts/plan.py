@@ -19,7 +19,7 @@ from xstilts.data import fingerprint
 from xstilts.errors import SpecError
 from xstilts.formats import Format, make_format
 from xstilts.spec import Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
-from xstilts.tasks import REGISTRY, TaskDef
+from xstilts.tasks import REGISTRY, TaskDef, register
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,7 @@ class _Planner:
 
 def build_plan(spec: Spec, root: Path) -> Plan:
     """Expand conditions x targets x seeds into stages, sharing every identical one."""
+    register(spec.tasks)
     planner, runs = _Planner(spec, root), []
     for seed in spec.seeds:
         for condition, steps in spec.intermediate.items():

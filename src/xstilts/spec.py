@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xstilts.errors import SpecError, UserError
+from xstilts.tasks.definition import TaskDef
 
 DATA_ENV = "XSTILTS_DATA"
 
@@ -146,6 +147,7 @@ class Spec(_Strict):
     train: TrainConfig = TrainConfig()
     intermediate: dict[str, tuple[StageSpec, ...]] = Field(default_factory=lambda: {"none": ()}, min_length=1)
     targets: tuple[TargetSpec, ...] = Field(min_length=1)
+    tasks: tuple[TaskDef, ...] = ()  # your own tasks, declared like the built-in ones (docs/tasks.md)
 
     @field_validator("model", mode="before")
     @classmethod

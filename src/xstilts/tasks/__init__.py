@@ -8,6 +8,21 @@ from xstilts.tasks.definition import Split, TaskDef
 REGISTRY: dict[str, TaskDef] = {task.name: task for task in TASKS}
 
 
+def register(tasks: tuple[TaskDef, ...]) -> None:
+    """Add a spec's own task declarations. A name may not shadow a different declaration."""
+    from xstilts.errors import SpecError
+    from xstilts.tasks.readers import READERS
+
+    for i, task in enumerate(tasks):
+        if task.name in REGISTRY and REGISTRY[task.name] != task:
+            raise SpecError(f"tasks[{i}].name", f"'{task.name}' is already a declared task; choose another name")
+        if task.reader not in READERS:
+            raise SpecError(
+                f"tasks[{i}].reader", f"unknown reader '{task.reader}'; known: {', '.join(sorted(READERS))}"
+            )
+        REGISTRY[task.name] = task
+
+
 def get_task(name: str) -> TaskDef:
     """The declared task called `name`; KeyError lists the known names."""
     try:
@@ -16,4 +31,4 @@ def get_task(name: str) -> TaskDef:
         raise KeyError(f"unknown task '{name}'; known tasks: {', '.join(sorted(REGISTRY))}") from None
 
 
-__all__ = ["REGISTRY", "Split", "TaskDef", "get_task"]
+__all__ = ["REGISTRY", "Split", "TaskDef", "get_task", "register"]

@@ -309,6 +309,30 @@ def read_csqa_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = Non
     return _nonempty(path, examples)
 
 
+def read_classification_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """Your own classification data: one object per line, {"text_a": ..., "text_b": ... (optional), "label": ...}."""
+    examples: list[Example] = []
+    for row in _jsonl(path):
+        label = str(row.get("label"))
+        _check_label(path, row.line, label, labels)
+        text_b = row.text("text_b") if "text_b" in row.data else None
+        examples.append(ClassificationExample(row.text("text_a"), text_b, label))
+    return _nonempty(path, examples)
+
+
+def read_multiple_choice_jsonl(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """Your own multiple-choice data: {"context": ... (optional), "question": ..., "choices": [...], "label": i}."""
+    examples: list[Example] = []
+    for row in _jsonl(path):
+        choices = row.get("choices")
+        if not _str_list(choices) or len(choices) < 2:
+            raise row.error("key 'choices' must be a list of at least two strings")
+        context = row.text("context") if "context" in row.data else ""
+        label = row.index("label", dict(zip(range(len(choices)), range(len(choices)), strict=True)))
+        examples.append(_multiple_choice(row, context, row.text("question"), tuple(choices), label, labels))
+    return _nonempty(path, examples)
+
+
 def read_conll_text(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
     """Raw sentences from a token-tag file (tags ignored), for masked-language modelling. Words are joined by
     spaces, except sentences split into single characters with some non-ASCII among them (the character-split
@@ -391,5 +415,7 @@ READERS: dict[str, Reader] = {
     "csqa_jsonl": read_csqa_jsonl,
     "squad_json": read_squad_json,
     "conll_text": read_conll_text,
+    "classification_jsonl": read_classification_jsonl,
+    "multiple_choice_jsonl": read_multiple_choice_jsonl,
     "tatoeba": read_tatoeba,
 }

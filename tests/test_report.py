@@ -114,7 +114,10 @@ def build_experiment(
                 chain = [_key(stages[: i + 1], seed, model) for i in range(len(stages))] + [_key(cell, "train")]
                 eval_key = _key(cell, "eval")
                 if cell not in unplanned:
-                    db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)", (*cell, json.dumps(chain), eval_key))
+                    db.execute(
+                        "INSERT INTO runs (condition, target, seed, chain, eval_key) VALUES (?, ?, ?, ?, ?)",
+                        (*cell, json.dumps(chain), eval_key),
+                    )
                 for key, stage in zip(chain, [*stages, {"task": target}], strict=True):
                     log = {"examples": stage.get("max_train_examples", 100)}
                     db.execute(

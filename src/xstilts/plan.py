@@ -97,6 +97,7 @@ class Run:
     seed: int
     chain: tuple[str, ...]  # train stage keys, intermediate first, then the target's
     eval_key: str
+    variant: str = ""  # the grid point, e.g. "intermediate_size=500"; empty without a grid
 
 
 @dataclass
@@ -264,14 +265,22 @@ class _Planner:
 
 
 def build_plan(spec: Spec, root: Path) -> Plan:
-    """Expand conditions x targets x seeds into stages, sharing every identical one."""
+    """Expand grid points x conditions x targets x seeds into stages, sharing every identical one."""
     register(spec.tasks)
-    planner, runs = _Planner(spec, root), []
-    for seed in spec.seeds:
-        for condition, steps in spec.intermediate.items():
-            chain: tuple[str, ...] = ()
-            for i, step in enumerate(steps):
-                where, parent = f"intermediate.{condition}[{i}]", chain[-1] if chain else None
-                chain += (planner.train(step.entries(), step.train, step.sampler, step.handoff, seed, parent, where),)
-            runs += [planner.target(condition, seed, chain, t) for t in range(len(spec.targets))]
-    return Plan(planner.stages, runs)
+    stages: dict[str, Stage] = {}
+    runs: list[Run] = []
+    for variant, point in spec.variants():
+        planner = _Planner(point, root)
+        planner.stages = stages  # one table for the whole grid: identical stages of different points are one
+        for seed in point.seeds:
+            for condition, steps in point.intermediate.items():
+                chain: tuple[str, ...] = ()
+                for i, step in enumerate(steps):
+                    where, parent = f"intermediate.{condition}[{i}]", chain[-1] if chain else None
+                    chain += (
+                        planner.train(step.entries(), step.train, step.sampler, step.handoff, seed, parent, where),
+                    )
+                for t in range(len(point.targets)):
+                    run = planner.target(condition, seed, chain, t)
+                    runs.append(Run(run.condition, run.target, run.seed, run.chain, run.eval_key, variant))
+    return Plan(stages, runs)

@@ -12,7 +12,7 @@ from rich.table import Table
 from xstilts.errors import UserError
 from xstilts.store import AVERAGE, Store
 
-Cell = tuple[str, str, str, str]  # target, metric, condition, language
+Cell = tuple[str, str, str, str]  # target, metric, condition, language; condition includes the grid point
 
 
 def collect(experiment_dir: Path) -> dict[Cell, list[float]]:
@@ -22,33 +22,51 @@ def collect(experiment_dir: Path) -> dict[Cell, list[float]]:
     store = Store(experiment_dir)
     try:
         values: dict[Cell, list[float]] = defaultdict(list)
-        for condition, target, _seed, lang, metric, value, _n in store.run_results():
-            values[(target, metric, condition, lang)].append(value)
+        for condition, target, _seed, lang, metric, value, _n, variant in store.run_results():
+            values[(target, metric, label(condition, variant), lang)].append(value)
         return values
     finally:
         store.close()
 
 
+def label(condition: str, variant: str) -> str:
+    """A condition at one grid point, e.g. "sick [intermediate_size=500]"."""
+    return f"{condition} [{variant}]" if variant else condition
+
+
+def _variant(condition_label: str) -> str:
+    return condition_label.partition(" [")[2].rstrip("]")
+
+
 def tables(values: dict[Cell, list[float]], baseline: str | None) -> list[Table]:
+    """One table per target, metric and grid point; gains are against the baseline of the same grid point."""
     out = []
-    for target, metric in sorted({(t, m) for t, m, _, _ in values}):
-        cells = {(c, lang): v for (t, m, c, lang), v in values.items() if (t, m) == (target, metric)}
-        conditions = sorted({c for c, _ in cells}, key=lambda c: (c != baseline, c))
-        langs = sorted({lang for _, lang in cells} - {AVERAGE}, key=lambda lang: (lang != "en", lang)) + [AVERAGE]
-        compare = baseline in conditions
-        table = Table(title=f"{target}: {metric}" + (f", delta vs '{baseline}'" if compare else ""))
-        table.add_column("language")
-        for condition in conditions:
-            seeds = max(len(v) for (c, _), v in cells.items() if c == condition)
-            table.add_column(f"{condition} ({seeds} seed{'s' * (seeds != 1)})", justify="right")
-        for lang in langs:
-            row = [lang]
-            for condition in conditions:
-                base = cells.get((baseline, lang)) if compare and condition != baseline else None
-                row.append(_cell(cells.get((condition, lang)), base))
-            table.add_row(*row, end_section=lang == langs[-2])
-        out.append(table)
+    points = sorted({(t, m, _variant(c)) for t, m, c, _ in values})
+    for target, metric, variant in points:
+        cells = {
+            (c, lang): v for (t, m, c, lang), v in values.items() if (t, m, _variant(c)) == (target, metric, variant)
+        }
+        base = label(baseline, variant) if baseline else None
+        out.append(_table(f"{target}: {metric}" + (f" [{variant}]" if variant else ""), cells, base))
     return out
+
+
+def _table(title: str, cells: dict[tuple[str, str], list[float]], baseline: str | None) -> Table:
+    conditions = sorted({c for c, _ in cells}, key=lambda c: (c != baseline, c))
+    langs = sorted({lang for _, lang in cells} - {AVERAGE}, key=lambda lang: (lang != "en", lang)) + [AVERAGE]
+    compare = baseline in conditions
+    table = Table(title=title + (f", delta vs '{baseline}'" if compare else ""))
+    table.add_column("language")
+    for condition in conditions:
+        seeds = max(len(v) for (c, _), v in cells.items() if c == condition)
+        table.add_column(f"{condition} ({seeds} seed{'s' * (seeds != 1)})", justify="right")
+    for lang in langs:
+        row = [lang]
+        for condition in conditions:
+            base = cells.get((baseline, lang)) if compare and condition != baseline else None
+            row.append(_cell(cells.get((condition, lang)), base))
+        table.add_row(*row, end_section=lang == langs[-2])
+    return table
 
 
 def _cell(values: list[float] | None, base: list[float] | None) -> str:

@@ -91,7 +91,7 @@ class Runner:
         )
         store = Store(self.dir)
         try:
-            store.record_runs((r.condition, r.target, r.seed, r.chain, r.eval_key) for r in self.plan.runs)
+            store.record_runs((r.condition, r.target, r.seed, r.chain, r.eval_key, r.variant) for r in self.plan.runs)
             for stage in todo:
                 # Recorded as done but its checkpoint was deleted: run it again. (A stage another runner
                 # finished meanwhile has its checkpoint: it was written before the store row.)

@@ -22,6 +22,7 @@ from xstilts.benchmarks import Benchmark, BenchmarkScore, score
 from xstilts.data import load_examples
 from xstilts.errors import DataError, UserError
 from xstilts.formats import make_format
+from xstilts.results import label
 from xstilts.store import AVERAGE, Store
 from xstilts.tasks import REGISTRY
 
@@ -36,9 +37,9 @@ def condition_results(experiment_dir: Path) -> dict[str, dict[str, dict[str, dic
     finally:
         store.close()
     values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-    for condition, task, _seed, lang, metric, value, _n in rows:
+    for condition, task, _seed, lang, metric, value, _n, variant in rows:
         if lang != AVERAGE:
-            values[(condition, task, lang, metric)].append(value)
+            values[(label(condition, variant), task, lang, metric)].append(value)
     nested: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for (condition, task, lang, metric), seeds in values.items():
         nested.setdefault(condition, {}).setdefault(task, {}).setdefault(lang, {})[metric] = mean(seeds)

@@ -14,6 +14,7 @@ targets:
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -137,6 +138,37 @@ class TargetSpec(_Strict):
     _overrides = field_validator("train")(_check_train_overrides)
 
 
+class GridSpec(_Strict):
+    """Axes crossed with every condition, target and seed. Stages that come out identical are still shared
+    (e.g. the baseline across intermediate sizes)."""
+
+    model: tuple[ModelSpec, ...] = ()
+    intermediate_size: tuple[int, ...] = ()  # max_train_examples of every intermediate task
+    train: dict[str, tuple[Any, ...]] = {}  # any training option -> its values, e.g. {learning_rate: [1e-5, 3e-5]}
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_shorthand(cls, value: Any) -> Any:
+        return [{"name": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+    @field_validator("intermediate_size")
+    @classmethod
+    def _positive(cls, sizes: tuple[int, ...]) -> tuple[int, ...]:
+        if any(size < 1 for size in sizes):
+            raise ValueError("sizes must be positive")
+        return sizes
+
+    @field_validator("train")
+    @classmethod
+    def _options(cls, axes: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+        for option, values in axes.items():
+            if not values:
+                raise ValueError(f"training option '{option}' has no values")
+            for value in values:
+                _check_train_overrides({option: value})
+        return axes
+
+
 class Spec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     data_dir: Path | None = None
@@ -148,6 +180,7 @@ class Spec(_Strict):
     intermediate: dict[str, tuple[StageSpec, ...]] = Field(default_factory=lambda: {"none": ()}, min_length=1)
     targets: tuple[TargetSpec, ...] = Field(min_length=1)
     tasks: tuple[TaskDef, ...] = ()  # your own tasks, declared like the built-in ones (docs/tasks.md)
+    grid: GridSpec = GridSpec()
 
     @field_validator("model", mode="before")
     @classmethod
@@ -174,8 +207,45 @@ class Spec(_Strict):
         """The condition with no intermediate stage, against which gains are measured."""
         return next((name for name, stages in self.intermediate.items() if not stages), None)
 
+    def variants(self) -> list[tuple[str, Spec]]:
+        """(label, spec) for each point of the grid; one unlabelled point when there is no grid."""
+        axes: list[list[tuple[str, dict[str, Any]]]] = []
+        if self.grid.model:
+            axes.append([(f"model={_model_label(m)}", {"model": m}) for m in self.grid.model])
+        if self.grid.intermediate_size:
+            axes.append([(f"intermediate_size={n}", {"size": n}) for n in self.grid.intermediate_size])
+        for option, values in self.grid.train.items():
+            axes.append([(f"{option}={v}", {"train": {option: v}}) for v in values])
+        return [(", ".join(label for label, _ in point), self._at(point)) for point in itertools.product(*axes)]
+
+    def _at(self, point: tuple[tuple[str, dict[str, Any]], ...]) -> Spec:
+        update: dict[str, Any] = {}
+        for _, change in point:
+            if "model" in change:
+                update["model"] = change["model"]
+            if "train" in change:
+                update["train"] = (update.get("train") or self.train).model_copy(update=change["train"])
+            if "size" in change:
+                update["intermediate"] = {
+                    name: tuple(_sized(stage, change["size"]) for stage in stages)
+                    for name, stages in self.intermediate.items()
+                }
+        return self.model_copy(update=update)
+
     def train_config(self, overrides: dict[str, Any]) -> TrainConfig:
         return self.train.model_copy(update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True))
+
+
+def _model_label(model: ModelSpec) -> str:
+    return model.name + (f"/L{model.num_layers}" if model.num_layers else "")
+
+
+def _sized(stage: StageSpec, size: int) -> StageSpec:
+    if stage.tasks:
+        return stage.model_copy(
+            update={"tasks": tuple(t.model_copy(update={"max_train_examples": size}) for t in stage.tasks)}
+        )
+    return stage.model_copy(update={"max_train_examples": size})
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

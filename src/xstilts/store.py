@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS results (
 );
 CREATE TABLE IF NOT EXISTS runs (
     condition TEXT NOT NULL, target TEXT NOT NULL, seed INTEGER NOT NULL, chain TEXT NOT NULL,
-    eval_key TEXT NOT NULL, PRIMARY KEY (condition, target, seed)
+    eval_key TEXT NOT NULL, variant TEXT NOT NULL DEFAULT '', PRIMARY KEY (condition, target, seed, variant)
 );
 """
 
@@ -55,10 +55,19 @@ class Store:
         self.db = sqlite3.connect(self.path, timeout=30)
         try:
             self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the runner that writes
+            self._drop_runs_without_variant()
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as err:
             self.db.close()
             raise UserError(f"{self.path}: not a readable xstilts results store ({err})") from None
+
+    def _drop_runs_without_variant(self) -> None:
+        # Stores written before grids existed lack runs.variant. The runs table is rewritten by every
+        # `xstilts run`, so it is dropped rather than migrated; stages and results are kept.
+        columns = [row[1] for row in self.db.execute("PRAGMA table_info(runs)")]
+        if columns and "variant" not in columns:
+            with self.db:
+                self.db.execute("DROP TABLE runs")
 
     def close(self) -> None:
         self.db.close()
@@ -100,12 +109,13 @@ class Store:
                 ),
             )
 
-    def record_runs(self, runs: Iterable[tuple[str, str, int, tuple[str, ...], str]]) -> None:
+    def record_runs(self, runs: Iterable[tuple[str, str, int, tuple[str, ...], str, str]]) -> None:
         with self.db:  # the runs of the latest spec replace those of any earlier one
             self.db.execute("DELETE FROM runs")
             self.db.executemany(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
-                [(c, t, s, json.dumps(chain), e) for c, t, s, chain, e in runs],
+                "INSERT OR REPLACE INTO runs (condition, target, seed, chain, eval_key, variant) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(c, t, s, json.dumps(chain), e, v) for c, t, s, chain, e, v in runs],
             )
 
     def finish_stage(
@@ -150,13 +160,13 @@ class Store:
                 ),
             )
 
-    def run_results(self) -> list[tuple[str, str, int, str, str, float, int]]:
-        """(condition, target, seed, language, metric, value, n) for every finished run."""
+    def run_results(self) -> list[tuple[str, str, int, str, str, float, int, str]]:
+        """(condition, target, seed, language, metric, value, n, variant) for every finished run."""
         return self.db.execute(
             """SELECT runs.condition, runs.target, runs.seed, results.language, results.metric, results.value,
-                      results.n
+                      results.n, runs.variant
                FROM runs JOIN results ON results.stage_key = runs.eval_key
-               ORDER BY runs.target, runs.condition, runs.seed"""
+               ORDER BY runs.variant, runs.target, runs.condition, runs.seed"""
         ).fetchall()
 
     def stage_log(self, key: str) -> dict | None:

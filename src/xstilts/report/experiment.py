@@ -22,6 +22,7 @@ import yaml
 from xstilts.data import load_examples, subsample
 from xstilts.errors import UserError
 from xstilts.report.stats import ExampleScores, example_scores
+from xstilts.results import label
 from xstilts.scoring import read_predictions
 from xstilts.spec import DATA_ENV
 from xstilts.store import AVERAGE, Store
@@ -80,7 +81,13 @@ class Experiment:
 
     def _read_store(self, db: sqlite3.Connection) -> None:
         self.runs: dict[Cell, Run] = {}
-        for condition, target, seed, chain, eval_key in db.execute("SELECT * FROM runs"):
+        # A grid point's runs appear as their own conditions ("sick [intermediate_size=500]"), never merged.
+        has_variant = "variant" in [row[1] for row in db.execute("PRAGMA table_info(runs)")]  # older stores lack it
+        variant_column = "variant" if has_variant else "''"
+        for condition, target, seed, chain, eval_key, variant in db.execute(
+            f"SELECT condition, target, seed, chain, eval_key, {variant_column} FROM runs"
+        ):
+            condition = label(condition, variant)
             self.runs[(condition, target, seed)] = Run(condition, target, seed, tuple(json.loads(chain)), eval_key)
         self.stages: dict[str, Stage] = {
             key: Stage(kind, task, json.loads(config), status, json.loads(log) if log else {})

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
+from rich.markup import escape
 from rich.table import Table
 
 from xstilts.errors import UserError
@@ -55,11 +56,12 @@ def _table(title: str, cells: dict[tuple[str, str], list[float]], baseline: str 
     conditions = sorted({c for c, _ in cells}, key=lambda c: (c != baseline, c))
     langs = sorted({lang for _, lang in cells} - {AVERAGE}, key=lambda lang: (lang != "en", lang)) + [AVERAGE]
     compare = baseline in conditions
-    table = Table(title=title + (f", delta vs '{baseline}'" if compare else ""))
+    # escape: grid points are written in brackets, which rich would read as markup
+    table = Table(title=escape(title + (f", delta vs '{baseline}'" if compare else "")))
     table.add_column("language")
     for condition in conditions:
         seeds = max(len(v) for (c, _), v in cells.items() if c == condition)
-        table.add_column(f"{condition} ({seeds} seed{'s' * (seeds != 1)})", justify="right")
+        table.add_column(escape(f"{condition} ({seeds} seed{'s' * (seeds != 1)})"), justify="right")
     for lang in langs:
         row = [lang]
         for condition in conditions:

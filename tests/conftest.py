@@ -10,13 +10,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_cache() -> None:
-    # Converted models are reused across runs (never committed: .cache/ is ignored); never touch the network.
-    os.environ.setdefault("XSTILTS_CACHE", str(REPO / ".cache"))
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# Set at import, before any test module imports transformers: huggingface_hub reads HF_HUB_OFFLINE once, when
+# it is imported. Converted models are reused across runs (never committed: .cache/ is ignored).
+os.environ.setdefault("XSTILTS_CACHE", str(REPO / ".cache"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +28,7 @@ def data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def me5_dir(_isolated_cache: None) -> Path:
+def me5_dir() -> Path:
     from xstilts.models.loading import model_path
     from xstilts.spec import ModelSpec
 

@@ -76,9 +76,9 @@ def reference(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 def test_sigkill_at_random_moments_then_resume_gives_the_same_results(spec_path, reference, tmp_path: Path):
     out = tmp_path / "run"
     rng = random.Random(7)
-    for _ in range(5):
+    for _ in range(10):
         process = start(spec_path, out)
-        time.sleep(rng.uniform(2.0, 9.0))
+        time.sleep(rng.uniform(1.5, 8.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)

@@ -44,6 +44,9 @@ def test_registry_names():
         "cosmosqa_csv",
         "squad_json",
         "tatoeba",
+        "conll_text",
+        "classification_jsonl",
+        "multiple_choice_jsonl",
         "csqa_jsonl",
     }
 

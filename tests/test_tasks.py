@@ -88,7 +88,7 @@ def test_every_declared_language_has_its_files(data: Path):
     assert missing == []
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((REPO / "examples").rglob("*.yaml")), ids=lambda p: p.name)
 def test_example_specs_are_valid(path: Path, data: Path):
     spec = load_spec(path)
     plan = build_plan(spec, data)

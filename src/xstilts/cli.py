@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from xstilts import __version__
 from xstilts.errors import UserError
+from xstilts.executors import run_on_ray, start_local_runners
 from xstilts.report.cli import cmd_report
 
 console = Console()
@@ -30,32 +30,17 @@ def cmd_run(args: argparse.Namespace) -> None:
     out = args.out or Path("runs") / spec.name
     runner = Runner(spec, plan, root, out, console, source=spec.data_source)
     todo = runner.prepare()  # bad data or models fail here, before any file is written
-    helpers = _start_helper_runners(args, out, root) if args.jobs > 1 else []
-    runner.run(todo)
-    for helper in helpers:
-        if helper.wait() != 0:
-            raise UserError(f"a helper runner failed (exit {helper.returncode}); see {out}/logs/")
+    if args.executor == "ray":
+        run_on_ray(args.spec, out, root, args.jobs, args.address)
+    else:
+        helpers = start_local_runners(args.spec, out, root, args.jobs) if args.jobs > 1 else []
+        runner.run(todo)
+        for helper in helpers:
+            if helper.wait() != 0:
+                raise UserError(f"a helper runner failed (exit {helper.returncode}); see {out}/logs/")
     for table in tables(collect(out), spec.baseline):
         console.print(table)
     console.print(f"results: {out / 'results.sqlite'}")
-
-
-def _start_helper_runners(args: argparse.Namespace, out: Path, root: Path) -> list[subprocess.Popen]:
-    """--jobs N: N-1 more runners on the same experiment directory; stage locks keep them from colliding.
-    The cores are split between them, since one runner already uses every core it is given."""
-    import torch
-
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    torch.set_num_threads(threads)
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "xstilts.cli", "run", str(args.spec), "--out", str(out), "--data", str(root)]
-    env = {**os.environ, "XSTILTS_THREADS": str(threads)}
-    return [
-        subprocess.Popen(
-            command, env=env, stdout=(out / "logs" / f"runner-{i}.log").open("w"), stderr=subprocess.STDOUT
-        )
-        for i in range(1, args.jobs)
-    ]
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -181,7 +166,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("spec", type=Path)
     run.add_argument("--out", type=Path, help="experiment directory (default: runs/<spec name>)")
     run.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
-    run.add_argument("--jobs", type=_positive, default=1, help="runners to start on this machine (default 1)")
+    run.add_argument("--jobs", type=_positive, default=1, help="runners to start (default 1)")
+    run.add_argument("--executor", choices=["local", "ray"], default="local", help="where the runners run")
+    run.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
     run.set_defaults(func=cmd_run)
     plan = sub.add_parser("plan", help="show a spec's stages, what they share, and their cost; runs nothing")
     plan.add_argument("spec", type=Path)

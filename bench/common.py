@@ -9,7 +9,6 @@ import os
 import random
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,13 +54,23 @@ def model_spec(num_layers: int | None = None) -> Any:
 
 
 def build_model(task_name: str, seed: int, num_layers: int | None = None) -> Any:
-    """The TaskModel exactly as `Runner.build_model` makes it for a stage trained from the pretrained model
-    (pretrained encoder, new head seeded by the stage seed, moved to xstilts' device)."""
-    from xstilts.runner import Runner
+    """The TaskModel as the runner builds it for a stage trained from the pretrained model: pretrained
+    encoder, then torch.manual_seed(stage seed), then the format's new head, moved to xstilts' device
+    (src/xstilts/runner.py, `build_model(s)`; written out here so the harness does not depend on the
+    runner's private method names, which change)."""
+    import torch
 
-    stage = SimpleNamespace(task=task_name, format_options={}, model=model_spec(num_layers), seed=seed)
-    model, _ = Runner.build_model(SimpleNamespace(), stage, encoder_from=None, head_from=None)  # type: ignore[arg-type]
-    return model
+    from xstilts.formats import make_format
+    from xstilts.hardware import device
+    from xstilts.model import TaskModel
+    from xstilts.models.loading import load_encoder
+    from xstilts.tasks import REGISTRY
+
+    task = REGISTRY[task_name]
+    encoder = load_encoder(model_spec(num_layers))
+    torch.manual_seed(seed)
+    fmt = make_format(task.format, {})
+    return TaskModel(encoder, fmt.make_head(encoder.config, task), fmt).to(device())
 
 
 def tokenizer() -> Any:

@@ -48,7 +48,12 @@ def peak(params: dict[str, Any]) -> dict[str, Any]:
                 times.append(time.perf_counter() - t)
             flop = 2.0 * n**3
             out["runs"].append(
-                {"n": n, "dtype": name, "best_gflops": flop / min(times) / 1e9, "median_gflops": flop / sorted(times)[len(times) // 2] / 1e9}
+                {
+                    "n": n,
+                    "dtype": name,
+                    "best_gflops": flop / min(times) / 1e9,
+                    "median_gflops": flop / sorted(times)[len(times) // 2] / 1e9,
+                }
             )
     for name in ("fp32", "bf16"):
         out[f"{name}_peak_gflops"] = max(r["best_gflops"] for r in out["runs"] if r["dtype"] == name)
@@ -101,8 +106,13 @@ def featurise(params: dict[str, Any]) -> dict[str, Any]:
             features = fmt.encode(examples, tok, task, params.get("max_length", 128))
         out["sets"].append(
             {
-                "task": task_name, "split": split, "lang": lang, "examples": len(examples),
-                "tokens": sum(f.length for f in features), "read_s": read.wall, "encode_s": enc.wall,
+                "task": task_name,
+                "split": split,
+                "lang": lang,
+                "examples": len(examples),
+                "tokens": sum(f.length for f in features),
+                "read_s": read.wall,
+                "encode_s": enc.wall,
                 "examples_per_s": len(examples) / enc.wall,
             }
         )
@@ -216,7 +226,9 @@ def train(params: dict[str, Any]) -> dict[str, Any]:
         result.update(
             final_loss=output.training_loss,
             bf16=tuned,
-            optimizer=type(trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer).__name__,
+            optimizer=type(
+                trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer
+            ).__name__,
             optim_setting=str(args.optim),
             steps=output.global_step,
             trainer_runtime_s=output.metrics.get("train_runtime"),
@@ -284,7 +296,10 @@ def predict(params: dict[str, Any]) -> dict[str, Any]:
     task_name, impl, seed = params["task"], params["impl"], params.get("seed", 1)
     task = REGISTRY[task_name]
     defaults = TrainConfig()
-    batch_size, max_length = params.get("batch_size", defaults.eval_batch_size), params.get("max_length", defaults.eval_max_length)
+    batch_size, max_length = (
+        params.get("batch_size", defaults.eval_batch_size),
+        params.get("max_length", defaults.eval_max_length),
+    )
     with common.Clock() as load:
         tok = common.tokenizer()
         model = common.build_model(task_name, seed)
@@ -354,7 +369,11 @@ def optim(params: dict[str, Any]) -> dict[str, Any]:
         emb.requires_grad_(not frozen)
         for p in model.parameters():
             p.grad = torch.randn_like(p) * 1e-3 if p.requires_grad else None
-        for name, kwargs in (("for-loop (xstilts default)", {}), ("foreach", {"foreach": True}), ("fused", {"fused": True})):
+        for name, kwargs in (
+            ("for-loop (xstilts default)", {}),
+            ("foreach", {"foreach": True}),
+            ("fused", {"fused": True}),
+        ):
             opt = torch.optim.AdamW(_param_groups(model, 0.01), lr=1e-5, **kwargs)
             opt.step()
             times = []
@@ -362,14 +381,18 @@ def optim(params: dict[str, Any]) -> dict[str, Any]:
                 t = time.perf_counter()
                 opt.step()
                 times.append(time.perf_counter() - t)
-            out["runs"].append({"what": f"AdamW {name}", "embeddings": "frozen" if frozen else "trained", "best_s": min(times)})
+            out["runs"].append(
+                {"what": f"AdamW {name}", "embeddings": "frozen" if frozen else "trained", "best_s": min(times)}
+            )
             del opt
         times = []
         for _ in range(params.get("repeats", 3)):
             t = time.perf_counter()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             times.append(time.perf_counter() - t)
-        out["runs"].append({"what": "clip_grad_norm_", "embeddings": "frozen" if frozen else "trained", "best_s": min(times)})
+        out["runs"].append(
+            {"what": "clip_grad_norm_", "embeddings": "frozen" if frozen else "trained", "best_s": min(times)}
+        )
     out["word_embedding_params"] = emb.numel()
     return out
 
@@ -395,12 +418,16 @@ def steps(params: dict[str, Any]) -> dict[str, Any]:
         for bf16 in params.get("bf16", [True, False]):
             model = common.build_model(task_name, 1)
             if features is None:
-                features = model.fmt.encode(common.examples(task_name, "train", params.get("n_train", 640)), tok, task, 128)
+                features = model.fmt.encode(
+                    common.examples(task_name, "train", params.get("n_train", 640)), tok, task, 128
+                )
             if frozen:
                 model.encoder.get_input_embeddings().weight.requires_grad_(False)
             opt = torch.optim.AdamW(_param_groups(model, 0.01), lr=1e-5)
             batches = length_grouped_batches([f.length for f in features], TrainConfig().batch_size, random.Random(1))
-            phases: dict[str, list[float]] = {k: [] for k in ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")}
+            phases: dict[str, list[float]] = {
+                k: [] for k in ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")
+            }
             tokens = 0
             model.train()
             for i, idx in enumerate(batches[: params.get("n_steps", 6) + 1]):
@@ -421,7 +448,14 @@ def steps(params: dict[str, Any]) -> dict[str, Any]:
                 if i == 0:
                     continue  # warm-up step: optimizer state allocation, oneDNN kernel selection
                 tokens += int(batch["attention_mask"].sum())
-                for k, a, b in (("collate", t0, t1), ("forward", t1, t2), ("backward", t2, t3), ("clip", t3, t4), ("optimizer", t4, t5), ("zero_grad", t5, t6)):
+                for k, a, b in (
+                    ("collate", t0, t1),
+                    ("forward", t1, t2),
+                    ("backward", t2, t3),
+                    ("clip", t3, t4),
+                    ("optimizer", t4, t5),
+                    ("zero_grad", t5, t6),
+                ):
                     phases[k].append(b - a)
             out["runs"].append(
                 {
@@ -471,11 +505,20 @@ def tatoeba(params: dict[str, Any]) -> dict[str, Any]:
     with common.Clock() as export:
         fmt.export(predictions)
     return {
-        "lang": lang, "num_layers": num_layers or model.encoder.config.num_hidden_layers,
-        "retrieval_layer": model.head.layer, "pairs": len(examples), "sentences": len(features),
-        "real_tokens": counter.real, "padded_tokens": counter.padded,
-        "load_s": load.wall, "read_s": read.wall, "encode_s": enc.wall, "embed_s": pred.wall,
-        "embed_cpu_cores": pred.cpu / pred.wall, "score_s": score.wall, "export_s": export.wall,
+        "lang": lang,
+        "num_layers": num_layers or model.encoder.config.num_hidden_layers,
+        "retrieval_layer": model.head.layer,
+        "pairs": len(examples),
+        "sentences": len(features),
+        "real_tokens": counter.real,
+        "padded_tokens": counter.padded,
+        "load_s": load.wall,
+        "read_s": read.wall,
+        "encode_s": enc.wall,
+        "embed_s": pred.wall,
+        "embed_cpu_cores": pred.cpu / pred.wall,
+        "score_s": score.wall,
+        "export_s": export.wall,
         "total_s": read.wall + enc.wall + pred.wall + score.wall + export.wall,
         "accuracy": scores["accuracy"],
     }
@@ -505,7 +548,9 @@ def main() -> None:
         torch_threads=torch.get_num_threads(),
         peak_rss_mb_self=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
-    args.out.write_text(json.dumps(result, default=lambda o: o if not isinstance(o, float) or math.isfinite(o) else None))
+    args.out.write_text(
+        json.dumps(result, default=lambda o: o if not isinstance(o, float) or math.isfinite(o) else None)
+    )
 
 
 if __name__ == "__main__":

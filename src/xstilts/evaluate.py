@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from xstilts import feature_cache
 from xstilts.formats import Feature
 from xstilts.model import TaskModel
 from xstilts.tasks.definition import TaskDef
@@ -46,7 +47,7 @@ def evaluate(
 ) -> tuple[list[Any], dict[str, float]]:
     """Per-example predictions and the task's metrics for one language."""
     fmt = model.fmt
-    features = fmt.encode(examples, tokenizer, task, max_length)
+    features = feature_cache.encode(fmt, examples, tokenizer, task, max_length)
     predictions = fmt.aggregate(
         predict(model, task, features, batch_size, tokenizer.pad_token_id, bf16), features, examples
     )

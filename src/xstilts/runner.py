@@ -18,7 +18,7 @@ import torch
 import yaml
 from rich.console import Console
 
-from xstilts import checkpoint
+from xstilts import checkpoint, feature_cache
 from xstilts.data import Source, load_examples, subsample
 from xstilts.errors import ModelError
 from xstilts.evaluate import evaluate
@@ -196,8 +196,8 @@ class Runner:
             pooled = [e for lang in part.languages for e in self.examples(part.task, part.split, lang)]
             examples[part.task] = subsample(pooled, part.max_train_examples, stage.data_seed)
             model = models[part.task]
-            features[part.task] = model.fmt.encode(
-                examples[part.task], tokenizer, REGISTRY[part.task], config.max_length
+            features[part.task] = feature_cache.encode(
+                model.fmt, examples[part.task], tokenizer, REGISTRY[part.task], config.max_length
             )
         sizes = {name: len(f) for name, f in features.items()}
         probabilities = task_probabilities(sizes, stage.sampler) if len(sizes) > 1 else None

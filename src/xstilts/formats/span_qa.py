@@ -3,7 +3,12 @@
 Contexts longer than max_length are cut into overlapping windows (doc_stride tokens of overlap, as in
 XTREME's run_squad); a window that does not contain the answer is trained to point at <s>. At prediction
 time every window proposes its best valid span (start <= end, at most max_answer_length tokens, inside the
-context, chosen from the n_best start and n_best end logits) and the example keeps the highest-scoring one."""
+context, chosen from the n_best start and n_best end logits) and the example keeps the highest-scoring one.
+
+SQuAD v2.0 (`allow_no_answer`): an unanswerable question is trained to point at <s> in every window, and the
+example answers "" when its null score (start + end logit at <s>, the lowest over its windows) beats its best
+span's score by more than `null_score_diff_threshold`, as the SQuAD v2 baselines of Devlin et al. (2019) and
+transformers' run_qa post-processing decide it."""
 
 from __future__ import annotations
 
@@ -29,6 +34,17 @@ class SpanQAOptions(BaseModel):
     doc_stride: int = Field(128, ge=1)
     max_answer_length: int = Field(30, ge=1)
     n_best: int = Field(20, ge=1)
+    allow_no_answer: bool = False  # SQuAD v2.0: predict "" when the null score wins
+    null_score_diff_threshold: float = 0.0  # how much the null score must beat the best span by
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What one window predicts: its best valid span (score, start char, end char), if any, and its null score."""
+
+    example: int
+    span: tuple[float, int, int] | None
+    null_score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +105,14 @@ class SpanQA(FormatBase):
         end = end.masked_fill(batch["attention_mask"] == 0, -1e4)
         return (F.cross_entropy(start, batch["start"]) + F.cross_entropy(end, batch["end"])) / 2
 
-    def decode(self, logits: torch.Tensor, batch: dict[str, Any], task: TaskDef) -> list[tuple | None]:
-        """Per window: (score, example index, start char, end char) of its best valid span, or None."""
-        return [self._best_span(s, e, w) for (s, e), w in zip(_split(logits), batch["windows"], strict=True)]
+    def decode(self, logits: torch.Tensor, batch: dict[str, Any], task: TaskDef) -> list[Proposal]:
+        """Per window: its best valid span and its null score."""
+        return [
+            Proposal(w.example, self._best_span(s, e, w), s[0] + e[0])
+            for (s, e), w in zip(_split(logits), batch["windows"], strict=True)
+        ]
 
-    def _best_span(self, start: list[float], end: list[float], window: Window) -> tuple | None:
+    def _best_span(self, start: list[float], end: list[float], window: Window) -> tuple[float, int, int] | None:
         width = len(window.offsets)  # the rest of the row is batch padding
         start, end = start[:width], end[:width]
         n = min(self.options.n_best, width)
@@ -108,18 +127,27 @@ class SpanQA(FormatBase):
                     continue
                 score = start[s] + end[e]
                 if best is None or score > best[0]:
-                    best = (score, window.example, window.offsets[s][0], window.offsets[e][1])
+                    best = (score, window.offsets[s][0], window.offsets[e][1])
         return best
 
     def aggregate(
-        self, predictions: Sequence[tuple | None], features: Sequence[Feature], examples: Sequence[SpanQAExample]
+        self, predictions: Sequence[Proposal], features: Sequence[Feature], examples: Sequence[SpanQAExample]
     ) -> list[str]:
-        """The answer text of each example: its best span over all its windows ("" if none is valid)."""
-        best: dict[int, tuple] = {}
-        for prediction in predictions:
-            if prediction is not None and (prediction[1] not in best or prediction[0] > best[prediction[1]][0]):
-                best[prediction[1]] = prediction
-        return [e.context[best[i][2] : best[i][3]] if i in best else "" for i, e in enumerate(examples)]
+        """The answer text of each example: its best span over all its windows ("" if none is valid, or, with
+        allow_no_answer, if its lowest null score beats that span by more than the threshold)."""
+        best: dict[int, tuple[float, int, int]] = {}
+        null: dict[int, float] = {}
+        for p in predictions:
+            null[p.example] = min(null.get(p.example, p.null_score), p.null_score)
+            if p.span is not None and (p.example not in best or p.span[0] > best[p.example][0]):
+                best[p.example] = p.span
+        answers = []
+        for i, example in enumerate(examples):
+            span = best.get(i)
+            null_wins = span is not None and null[i] - span[0] > self.options.null_score_diff_threshold
+            unanswered = span is None or (self.options.allow_no_answer and null_wins)
+            answers.append("" if unanswered else example.context[span[1] : span[2]])
+        return answers
 
     def score(
         self, predictions: Sequence[str], examples: Sequence[SpanQAExample], task: TaskDef, lang: str

@@ -71,3 +71,52 @@ def squad_em_f1(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> d
     {'exact_match': 0.0, 'f1': 66.66666666666666}
     """
     return score_answers(predictions, golds, normalize_squad)
+
+
+def squad_v2_em_f1(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> dict[str, float]:
+    """SQuAD v2.0 exact match and F1 in percent, overall and split into answerable (HasAns) and unanswerable
+    (NoAns) questions, as the official `evaluate-v2.0.py` reports them (without its threshold search: the
+    prediction "" is the model's "no answer", chosen by the span_qa format).
+
+    Definition (evaluate-v2.0.py): a question whose gold answers are all empty strings is unanswerable (the script
+    turns an empty answer list into [""]); the normalisation is v1.1's; EM and F1 take the best over the gold
+    answers, so on an unanswerable question both are 100 for the prediction "" and 0 for anything else (F1 is 1
+    there only when both sides normalise to no tokens, unlike v1.1's token_f1). Each HasAns/NoAns key is only
+    present when that kind of question is.
+
+    >>> squad_v2_em_f1(["", "Paris"], [[], ["Paris", "in Paris"]])["exact_match"]
+    100.0
+    >>> squad_v2_em_f1(["Paris"], [[]])
+    {'exact_match': 0.0, 'f1': 0.0, 'NoAns_exact_match': 0.0, 'NoAns_f1': 0.0}
+    """
+    if len(predictions) != len(golds) or not golds:
+        raise ValueError(f"need one prediction per question ({len(predictions)} predictions, {len(golds)} questions)")
+    scores: dict[str, list[tuple[float, float]]] = {"HasAns": [], "NoAns": []}
+    for prediction, answers in zip(predictions, golds, strict=True):
+        if isinstance(answers, str):
+            raise ValueError(f"golds must be lists of answer strings, got {answers!r}")
+        normalized = [normalize_squad(a) for a in answers if normalize_squad(a)] or [""]
+        predicted = normalize_squad(prediction)
+        kind = "HasAns" if normalized != [""] else "NoAns"
+        exact = max(float(predicted == a) for a in normalized)
+        f1 = max(_v2_f1(predicted.split(), a.split()) for a in normalized)
+        scores[kind].append((exact, f1))
+    result = _means(scores["HasAns"] + scores["NoAns"], "")
+    for kind, pairs in scores.items():
+        if pairs:
+            result |= _means(pairs, f"{kind}_")
+    return result
+
+
+def _v2_f1(prediction_tokens: Sequence[str], gold_tokens: Sequence[str]) -> float:
+    # evaluate-v2.0.py: "If either is no-answer, then F1 is 1 if they agree, 0 otherwise".
+    if not prediction_tokens or not gold_tokens:
+        return float(prediction_tokens == gold_tokens)
+    return token_f1(prediction_tokens, gold_tokens)
+
+
+def _means(pairs: Sequence[tuple[float, float]], prefix: str) -> dict[str, float]:
+    return {
+        f"{prefix}exact_match": 100.0 * sum(e for e, _ in pairs) / len(pairs),
+        f"{prefix}f1": 100.0 * sum(f for _, f in pairs) / len(pairs),
+    }

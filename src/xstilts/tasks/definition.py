@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-FormatName = Literal["classification", "multiple_choice", "tagging", "span_qa", "retrieval", "mlm"]
+FormatName = Literal[
+    "classification",
+    "multiple_choice",
+    "tagging",
+    "span_qa",
+    "retrieval",
+    "bitext_mining",
+    "candidate_ranking",
+    "ranking",
+    "mlm",
+]
 
 
 class _Frozen(BaseModel):
@@ -27,12 +37,24 @@ class Split(_Frozen):
 
 
 class HubSource(_Frozen):
-    """The same data on the Hugging Face Hub, for users with internet (never used offline)."""
+    """The same data on the Hugging Face Hub, for users with internet (never used offline). Datasets differ in
+    where multiple-choice answers live and how labels are written; these fields declare it, so no task needs
+    its own loading code."""
 
     dataset: str
-    config: str  # may contain {lang}
-    splits: dict[str, str]  # our split name -> the hub's split name
-    columns: dict[str, str]  # example field -> hub column
+    config: str | None = None  # may contain {lang}; None for a dataset with a single configuration
+    # our split name -> the hub's split, or several whose rows are concatenated (ANLI's train_r1..train_r3)
+    splits: dict[str, tuple[str, ...]]
+    # example field -> hub column; "a.b" is field b of the dict column a (CommonsenseQA's choices.text)
+    columns: dict[str, str]
+    choice_columns: tuple[str, ...] = ()  # one column per answer (SocialIQA answerA..answerC) instead of a list
+    # hub label as text -> ours: SocialIQA's "1".."3" and CommonsenseQA's "A".."E" to 0-based answer indices
+    label_map: dict[str, int | str] = {}
+
+    @field_validator("splits", mode="before")
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
+        return {k: (v,) if isinstance(v, str) else v for k, v in value.items()} if isinstance(value, dict) else value
 
 
 class TaskDef(_Frozen):
@@ -50,11 +72,20 @@ class TaskDef(_Frozen):
     dev_split: str | None = None  # English dev, for model selection
     eval_split: str | None = None  # the split scored zero-shot in every language
     labels: tuple[str, ...] = ()  # classification and tagging label sets
+    # "train": the label set is every label of the training split, sorted (an open tag set such as CCG's
+    # ~1,300 supertags); xstilts.tasks.labels fills `labels` in when a plan uses the task.
+    labels_from: Literal["declaration", "train"] = "declaration"
     metric: str  # a key of xstilts.metrics.METRICS
     version: int = 1  # bump when the declaration changes what a stage computes
     citation: str = ""
     notes: str = ""  # deviations from the official benchmark, shown by `xstilts tasks`
-    hub: HubSource | None = None
+    # The Hub copy: one source, or several whose rows are concatenated (ANLI+ = ANLI + MNLI + SNLI + FEVER-NLI)
+    hub: tuple[HubSource, ...] = ()
+
+    @field_validator("hub", mode="before")
+    @classmethod
+    def _one_or_several(cls, value: Any) -> Any:
+        return () if value is None else (value,) if isinstance(value, HubSource | dict) else value
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskDef:
@@ -62,8 +93,13 @@ class TaskDef(_Frozen):
             split = getattr(self, role)
             if split is not None and split not in self.splits:
                 raise ValueError(f"{self.name}: {role} '{split}' is not one of the declared splits")
-        if self.format in ("classification", "tagging") and not self.labels:
-            raise ValueError(f"{self.name}: a {self.format} task needs a label set")
+        if self.format in ("classification", "tagging") and not self.labels and self.labels_from == "declaration":
+            raise ValueError(f"{self.name}: a {self.format} task needs a label set (or labels_from: train)")
+        if self.labels_from == "train" and self.train_split is None:
+            raise ValueError(f"{self.name}: labels_from: train needs a training split")
+        unknown = sorted({split for source in self.hub for split in source.splits} - set(self.splits))
+        if unknown:
+            raise ValueError(f"{self.name}: hub splits {unknown} are not declared splits")
         return self
 
     def languages(self, split: str) -> tuple[str, ...]:

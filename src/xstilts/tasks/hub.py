@@ -3,53 +3,117 @@ spec asks for it with `data_source: hub`; never offline, never by the tests agai
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from xstilts.errors import DataError
-from xstilts.tasks.definition import TaskDef
-from xstilts.tasks.examples import ClassificationExample, Example, MultipleChoiceExample, TaggingExample
+from xstilts.tasks.definition import HubSource, TaskDef
+from xstilts.tasks.examples import (
+    ClassificationExample,
+    Example,
+    MultipleChoiceExample,
+    SpanQAExample,
+    TaggingExample,
+)
 
 
 def load_from_hub(task: TaskDef, split: str, lang: str) -> list[Example]:
-    if task.hub is None or split not in task.hub.splits:
+    """The examples of `split` in `lang`: the rows of every declared source that has the split, in order."""
+    sources = [source for source in task.hub if split in source.splits]
+    if not sources:
         raise DataError(f"hub:{task.name}", f"no Hub source is declared for split '{split}'")
+    convert = _CONVERTERS[task.format]
+    examples: list[Example] = []
+    for source in sources:
+        for rows in _load(source, split, lang):
+            examples += [e for row in rows if (e := convert(_HubRow(source, row, rows.features))) is not None]
+    return examples
+
+
+def _load(source: HubSource, split: str, lang: str) -> Iterator[Any]:
     try:
         import datasets
     except ImportError:
-        raise DataError(f"hub:{task.name}", "the 'datasets' package is needed: pip install 'xstilts[hub]'") from None
-    config = task.hub.config.format(lang=lang)
-    try:
-        rows = datasets.load_dataset(task.hub.dataset, config, split=task.hub.splits[split])
-    except Exception as err:  # the Hub client raises many unrelated types; all mean "could not load"
-        raise DataError(f"hub:{task.hub.dataset}/{config}", f"cannot load: {err}") from None
-    convert = _CONVERTERS[task.format]
-    return [convert(task.hub.columns, row, rows.features) for row in rows]
+        needed = "the 'datasets' package is needed: pip install 'xstilts[hub]'"
+        raise DataError(f"hub:{source.dataset}", needed) from None
+    config = source.config.format(lang=lang) if source.config else None
+    for hub_split in source.splits[split]:
+        try:
+            yield datasets.load_dataset(source.dataset, config, split=hub_split)
+        except Exception as err:  # the Hub client raises many unrelated types; all mean "could not load"
+            raise DataError(f"hub:{source.dataset}/{config or ''}:{hub_split}", f"cannot load: {err}") from None
 
 
-def _name(value: Any, feature: Any) -> str:
-    """Hub datasets store labels as ClassLabel ids; tasks declare them by name."""
-    names = getattr(feature, "names", None)
-    return names[value] if names is not None and isinstance(value, int) else str(value)
+class _HubRow:
+    """One Hub row read through its source's declaration (column names, label map)."""
+
+    def __init__(self, source: HubSource, row: dict[str, Any], features: Any):
+        self.source, self.row, self.features = source, row, features
+
+    def has(self, field: str) -> bool:
+        return field in self.source.columns
+
+    def get(self, field: str) -> Any:
+        value = self.row
+        for key in self.source.columns[field].split("."):
+            value = value[key]
+        return value
+
+    def label(self) -> str | None:
+        """The label as text: a ClassLabel id becomes its name; None for an unlabelled row (a ClassLabel id of
+        -1, as SNLI marks pairs without gold consensus, or an empty label, as in HellaSwag's test split)."""
+        value = self.get("label")
+        names = getattr(self.features.get(self.source.columns["label"]), "names", None)
+        if isinstance(value, int) and value < 0 or str(value).strip() == "":
+            return None
+        text = names[value] if names is not None and isinstance(value, int) else str(value).strip()
+        if not self.source.label_map:
+            return text
+        if text not in self.source.label_map:
+            raise DataError(f"hub:{self.source.dataset}", f"label {text!r} is not in the declared label_map")
+        return str(self.source.label_map[text])
 
 
-def _classification(col: dict[str, str], row: dict[str, Any], features: Any) -> Example:
-    text_b = row[col["text_b"]] if "text_b" in col else None
-    return ClassificationExample(row[col["text_a"]], text_b, _name(row[col["label"]], features[col["label"]]))
+def _classification(row: _HubRow) -> Example | None:
+    label = row.label()
+    text_b = row.get("text_b") if row.has("text_b") else None
+    return None if label is None else ClassificationExample(row.get("text_a"), text_b, label)
 
 
-def _tagging(col: dict[str, str], row: dict[str, Any], features: Any) -> Example:
-    tag_feature = getattr(features[col["tags"]], "feature", None)  # Sequence(ClassLabel)
-    return TaggingExample(tuple(row[col["words"]]), tuple(_name(t, tag_feature) for t in row[col["tags"]]))
+def _tagging(row: _HubRow) -> Example:
+    tag_feature = getattr(row.features[row.source.columns["tags"]], "feature", None)  # Sequence(ClassLabel)
+    names = getattr(tag_feature, "names", None)
+    tags = tuple(names[t] if names is not None else str(t) for t in row.get("tags"))
+    return TaggingExample(tuple(row.get("words")), tags)
 
 
-def _multiple_choice(col: dict[str, str], row: dict[str, Any], features: Any) -> Example:
-    context = row[col["context"]] if "context" in col else ""
-    return MultipleChoiceExample(context, row[col["question"]], tuple(row[col["choices"]]), int(row[col["label"]]))
+def _multiple_choice(row: _HubRow) -> Example | None:
+    label = row.label()
+    if label is None:
+        return None
+    if row.source.choice_columns:
+        choices = tuple(row.row[column] for column in row.source.choice_columns)
+    else:
+        choices = tuple(row.get("choices"))
+    context = row.get("context") if row.has("context") else ""
+    question = row.get("question") if row.has("question") else ""
+    return MultipleChoiceExample(context, question, choices, int(label))
 
 
-_CONVERTERS: dict[str, Callable[[dict[str, str], dict[str, Any], Any], Example]] = {
+def _span_qa(row: _HubRow) -> Example:
+    # SQuAD v2.0's unanswerable questions have empty answer lists; they stay, as examples without an answer.
+    return SpanQAExample(
+        str(row.get("id")),
+        row.get("question"),
+        row.get("context"),
+        tuple(row.get("answers")),
+        tuple(row.get("answer_starts")),
+    )
+
+
+_CONVERTERS: dict[str, Callable[[_HubRow], Example | None]] = {
     "classification": _classification,
     "tagging": _tagging,
     "multiple_choice": _multiple_choice,
+    "span_qa": _span_qa,
 }

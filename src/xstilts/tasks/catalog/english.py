@@ -1,10 +1,24 @@
-"""English intermediate tasks: the offline substitutes of the curated copy (english/...) and SQuAD, which
-XQuAD and MLQA train on."""
+"""English intermediate tasks: the paper's nine (Phang et al. 2020), the offline substitutes of the curated copy
+(english/...) and SQuAD, which XQuAD and MLQA train on.
+
+Every task the paper used has a Hugging Face Hub source (`data_source: hub`; ids, configs, splits and columns as
+the Hub's dataset cards give them). Tasks that are not offline declare files where a user would put them: the
+official file where xstilts reads its format, else the documented JSONL of docs/tasks.md under english/<task>/."""
 
 from __future__ import annotations
 
 from xstilts.tasks.catalog.xtreme import NLI_LABELS
-from xstilts.tasks.definition import Split, TaskDef
+from xstilts.tasks.definition import HubSource, Split, TaskDef
+
+_NLI_COLUMNS = {"text_a": "premise", "text_b": "hypothesis", "label": "label"}
+_SQUAD_COLUMNS = {
+    "id": "id",
+    "question": "question",
+    "context": "context",
+    "answers": "answers.text",
+    "answer_starts": "answers.answer_start",
+}
+_NOT_OFFLINE = "Not in the offline copy: use `data_source: hub`, or put the files where `splits` says. "
 
 TASKS: tuple[TaskDef, ...] = (
     TaskDef(
@@ -45,6 +59,14 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Sap et al. 2019",
         notes="The official train split is not offline; dev+tst (4,178 questions) stand in for it.",
+        # Labels are "1".."3" (older copies end them with a newline, which the loader strips).
+        hub=HubSource(
+            dataset="allenai/social_i_qa",
+            splits={"train": "train"},
+            columns={"context": "context", "question": "question", "label": "label"},
+            choice_columns=("answerA", "answerB", "answerC"),
+            label_map={"1": 0, "2": 1, "3": 2},
+        ),
     ),
     TaskDef(
         name="cosmosqa",
@@ -55,6 +77,12 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Huang et al. 2019",
         notes="The official train split is not offline; valid (2,985 questions) stands in for it.",
+        hub=HubSource(
+            dataset="allenai/cosmos_qa",
+            splits={"train": "train"},
+            columns={"context": "context", "question": "question", "label": "label"},
+            choice_columns=("answer0", "answer1", "answer2", "answer3"),
+        ),
     ),
     TaskDef(
         name="csqa",
@@ -65,6 +93,12 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Talmor et al. 2019",
         notes="The official train split is not offline; the random-split dev (1,221) stands in for it.",
+        hub=HubSource(
+            dataset="tau/commonsense_qa",
+            splits={"train": "train"},
+            columns={"question": "question", "choices": "choices.text", "label": "answerKey"},
+            label_map={letter: i for i, letter in enumerate("ABCDE")},
+        ),
     ),
     TaskDef(
         name="squad",
@@ -79,6 +113,137 @@ TASKS: tuple[TaskDef, ...] = (
         metric="squad_em_f1",
         citation="Rajpurkar et al. 2016",
         notes="Not in the offline copy; train XQuAD/MLQA with `train_task: tydiqa` (English TyDiQA-GoldP).",
+        hub=HubSource(
+            dataset="rajpurkar/squad",
+            config="plain_text",
+            splits={"train": "train", "dev": "validation"},
+            columns=_SQUAD_COLUMNS,
+        ),
+    ),
+    TaskDef(
+        name="mnli",
+        format="classification",
+        description="MultiNLI (English NLI, 393k pairs), the paper's MNLI intermediate task.",
+        reader="pair_tsv",
+        splits={
+            "train": Split(files=("xtreme/xnli/train-en.tsv",)),  # XTREME's download writes MNLI train here
+            "dev": Split(files=("english/mnli/dev_matched.tsv",)),
+        },
+        dev_split="dev",
+        labels=NLI_LABELS,
+        metric="accuracy",
+        citation="Williams et al. 2018",
+        notes=_NOT_OFFLINE + "Files: sentence1<TAB>sentence2<TAB>label, as XTREME's xnli/train-en.tsv.",
+        hub=HubSource(
+            dataset="nyu-mll/glue",
+            config="mnli",
+            splits={"train": "train", "dev": "validation_matched"},
+            columns=_NLI_COLUMNS,
+        ),
+    ),
+    TaskDef(
+        name="anli_plus",
+        format="classification",
+        description="ANLI+ (the paper's ANLI intermediate task): ANLI rounds 1-3 with MNLI, SNLI and FEVER-NLI, "
+        "as the ANLI paper trains on them.",
+        reader="classification_jsonl",
+        splits={
+            "train": Split(files=("english/anli_plus/train.jsonl",)),
+            "dev": Split(files=("english/anli_plus/dev.jsonl",)),
+        },
+        dev_split="dev",
+        labels=NLI_LABELS,
+        metric="accuracy",
+        citation="Nie et al. 2020",
+        notes=_NOT_OFFLINE + "Dev is ANLI's three dev rounds only. SNLI pairs without gold label are dropped.",
+        hub=(
+            HubSource(
+                dataset="facebook/anli",
+                config="plain_text",
+                splits={"train": ("train_r1", "train_r2", "train_r3"), "dev": ("dev_r1", "dev_r2", "dev_r3")},
+                columns=_NLI_COLUMNS,
+            ),
+            HubSource(dataset="nyu-mll/glue", config="mnli", splits={"train": "train"}, columns=_NLI_COLUMNS),
+            HubSource(dataset="stanfordnlp/snli", config="plain_text", splits={"train": "train"}, columns=_NLI_COLUMNS),
+            HubSource(dataset="pietrolesci/nli_fever", splits={"train": "train"}, columns=_NLI_COLUMNS),
+        ),
+    ),
+    TaskDef(
+        name="qqp",
+        format="classification",
+        description="Quora Question Pairs (English paraphrase identification, 364k pairs).",
+        reader="classification_jsonl",
+        splits={
+            "train": Split(files=("english/qqp/train.jsonl",)),
+            "dev": Split(files=("english/qqp/dev.jsonl",)),
+        },
+        dev_split="dev",
+        labels=("not_duplicate", "duplicate"),
+        metric="accuracy",
+        citation="Iyer et al. 2017 (GLUE)",
+        notes=_NOT_OFFLINE,
+        hub=HubSource(
+            dataset="nyu-mll/glue",
+            config="qqp",
+            splits={"train": "train", "dev": "validation"},
+            columns={"text_a": "question1", "text_b": "question2", "label": "label"},
+        ),
+    ),
+    TaskDef(
+        name="squad_v2",
+        format="span_qa",
+        description="SQuAD v2.0 (English extractive QA with 43k unanswerable questions, trained to point at <s>).",
+        reader="squad_json",
+        splits={
+            "train": Split(files=("english/squad_v2/train-v2.0.json",)),
+            "dev": Split(files=("english/squad_v2/dev-v2.0.json",)),
+        },
+        dev_split="dev",
+        metric="squad_v2_em_f1",
+        citation="Rajpurkar et al. 2018",
+        notes=_NOT_OFFLINE + "Evaluate with format_options {allow_no_answer: true}, else every question is answered.",
+        hub=HubSource(
+            dataset="rajpurkar/squad_v2",
+            config="squad_v2",
+            splits={"train": "train", "dev": "validation"},
+            columns=_SQUAD_COLUMNS,
+        ),
+    ),
+    TaskDef(
+        name="hellaswag",
+        format="multiple_choice",
+        description="HellaSwag (English commonsense sentence completion, 4 endings).",
+        reader="multiple_choice_jsonl",
+        splits={
+            "train": Split(files=("english/hellaswag/train.jsonl",)),
+            "dev": Split(files=("english/hellaswag/dev.jsonl",)),
+        },
+        dev_split="dev",
+        metric="accuracy",
+        citation="Zellers et al. 2019",
+        notes=_NOT_OFFLINE + "The test split has no labels.",
+        # The context is `ctx` (ctx_a + ctx_b); labels are the strings "0".."3".
+        hub=HubSource(
+            dataset="Rowan/hellaswag",
+            splits={"train": "train", "dev": "validation"},
+            columns={"context": "ctx", "choices": "endings", "label": "label"},
+        ),
+    ),
+    TaskDef(
+        name="ccg",
+        format="tagging",
+        description="CCG supertagging on CCGbank (English; about 1,300 supertags in its training sections).",
+        reader="conll",
+        splits={
+            "train": Split(files=("english/ccg/train.tsv",)),
+            "dev": Split(files=("english/ccg/dev.tsv",)),
+        },
+        dev_split="dev",
+        labels_from="train",
+        metric="token_accuracy",
+        citation="Hockenmaier and Steedman 2007",
+        notes="CCGbank is licensed (LDC2005T13): never offline, no Hub source. Convert it to `word<TAB>supertag` "
+        "lines (CoNLL) under english/ccg/, or declare the files in the spec (docs/tasks.md).",
     ),
     TaskDef(
         name="mlm_wiki",

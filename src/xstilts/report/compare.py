@@ -80,10 +80,12 @@ class Comparisons:
     def get(self, a: str, b: str, target: str) -> Comparison | None:
         """None when the two conditions share no finished seed and language on `target`."""
         if (a, b, target) not in self._cache:
-            self._cache[(a, b, target)] = self._compare(a, b, target)
+            plain = self.difference(a, b, target)
+            self._cache[(a, b, target)] = self._with_statistics(plain) if plain else None
         return self._cache[(a, b, target)]
 
-    def _compare(self, a: str, b: str, target: str) -> Comparison | None:
+    def difference(self, a: str, b: str, target: str) -> Comparison | None:
+        """The paired difference alone, without intervals or tests (cheap); None as for `get`."""
         exp = self.exp
         seeds = tuple(s for s in exp.seeds_of(a, target) if s in exp.seeds_of(b, target))
         if not seeds:
@@ -97,7 +99,7 @@ class Comparisons:
             return None
         value = exp.value
         diff = {(s, lang): value(a, target, s, lang) - value(b, target, s, lang) for s in seeds for lang in langs}
-        base = Comparison(
+        return Comparison(
             a=a,
             b=b,
             target=target,
@@ -108,7 +110,6 @@ class Comparisons:
             per_seed=tuple(fmean(diff[(s, lang)] for lang in langs) for s in seeds),
             examples={lang: exp.examples_count(a, target, seeds[0], lang) or 0 for lang in langs},
         )
-        return self._with_statistics(base)
 
     def _with_statistics(self, c: Comparison) -> Comparison:
         st = self.settings

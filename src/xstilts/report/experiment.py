@@ -21,6 +21,7 @@ import yaml
 
 from xstilts.data import load_examples, subsample
 from xstilts.errors import UserError
+from xstilts.report.grid import grid_points
 from xstilts.report.stats import ExampleScores, example_scores
 from xstilts.results import label
 from xstilts.scoring import read_predictions
@@ -65,7 +66,13 @@ class Experiment:
             if not needed.is_file():
                 raise UserError(f"{self.dir}: not an experiment directory (no {needed.name})")
         self.spec: dict[str, Any] = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
-        self.conditions: dict[str, list[dict]] = {c: list(s or []) for c, s in self.spec["intermediate"].items()}
+        # Conditions at every grid point, labelled as the store labels their runs ("sick [intermediate_size=500]"):
+        # the grid's size, model and training options are written into each stage's settings, so the size and scale
+        # sections find their axes in the stage lists as they do for conditions written out by hand.
+        points = grid_points(self.spec)
+        self.conditions: dict[str, list[dict]] = {p.condition: p.stages for p in points}
+        self.variant_of: dict[str, str] = {p.condition: p.variant for p in points}
+        self._spec_models: dict[str, dict[str, Any]] = {p.condition: p.model for p in points}
         self.targets: tuple[str, ...] = tuple(t["task"] for t in self.spec["targets"])
         self.seeds: tuple[int, ...] = tuple(self.spec["seeds"])
         # A read-only connection to a WAL database creates -wal/-shm files it cannot remove again. With no -wal file
@@ -81,7 +88,7 @@ class Experiment:
 
     def _read_store(self, db: sqlite3.Connection) -> None:
         self.runs: dict[Cell, Run] = {}
-        # A grid point's runs appear as their own conditions ("sick [intermediate_size=500]"), never merged.
+        # A grid point's runs are their own conditions ("sick [intermediate_size=500]"), never merged.
         has_variant = "variant" in [row[1] for row in db.execute("PRAGMA table_info(runs)")]  # older stores lack it
         variant_column = "variant" if has_variant else "''"
         for condition, target, seed, chain, eval_key, variant in db.execute(
@@ -164,8 +171,9 @@ class Experiment:
         after subsampling; the spec's max_train_examples is only an upper bound (None = all)."""
         for (c, _, _), run in self.runs.items():
             stage = self.stages.get(run.chain[position]) if c == condition and position < len(run.chain) else None
-            if stage is not None and stage.log.get("examples"):
-                return int(stage.log["examples"])
+            counts = stage.log.get("examples") if stage is not None else None
+            if counts:  # the runner logs {task: examples}; a multi-task stage counts every task's examples
+                return int(sum(counts.values())) if isinstance(counts, dict) else int(counts)
         return self.conditions[condition][position].get("max_train_examples")
 
     # -- models and baselines ----------------------------------------------------------------------------------
@@ -175,15 +183,15 @@ class Experiment:
             stage = self.stages.get(run.eval_key)
             if c == condition and stage and stage.config.get("model"):
                 return model_label(stage.config["model"])
-        own = next((s["model"] for s in self.conditions[condition] if s.get("model")), None)
-        return model_label(own or self.spec.get("model") or {})
+        return model_label(self._spec_models.get(condition) or self.spec.get("model") or {})
 
     def baseline(self, condition: str | None = None) -> str | None:
-        """The condition without intermediate stages, using the same model as `condition` when there is one."""
+        """The condition without intermediate stages at the same grid point as `condition` (so with the same model
+        and training options), else with the same model, else the first."""
         empty = [c for c, stages in self.conditions.items() if not stages]
         if condition is not None:
-            same = [c for c in empty if self.model(c) == self.model(condition)]
-            empty = same or empty
+            empty = [c for c in empty if self.variant_of.get(c) == self.variant_of.get(condition)] or empty
+            empty = [c for c in empty if self.model(c) == self.model(condition)] or empty
         return empty[0] if empty else None
 
     # -- per-example statistics --------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""`xstilts similarity DIR`: the entry function and its rich tables; xstilts.cli wires it to its parser. Nothing
+heavy is imported until the command runs (every other command starts without torch)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from xstilts.similarity import METHODS
+
+FILE = "similarity.json"
+
+
+def methods_arg(text: str) -> tuple[str, ...]:
+    """--methods: a comma-separated subset of the methods, in the order given."""
+    chosen = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown method {unknown[0] if unknown else text!r}; known: {','.join(METHODS)}"
+        )
+    return tuple(dict.fromkeys(chosen))
+
+
+def layers_arg(text: str) -> tuple[int, ...]:
+    """--fisher-layers: comma-separated layer indices, negative from the top (-1 is the last layer)."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"layer indices must be integers such as -1 or 10,11, got {text!r}") from None
+
+
+def cmd_similarity(args: argparse.Namespace) -> None:
+    from xstilts.report.experiment import Experiment
+    from xstilts.similarity.compute import Settings, similarity
+
+    settings = Settings(
+        methods=args.methods,
+        examples=args.examples,
+        k=args.k,
+        seed=args.seed,
+        fisher_layers=args.fisher_layers,
+        cka_reference=args.cka_reference,
+    )
+    exp = Experiment(Path(args.dir))
+    result = similarity(exp, settings, tuple(args.target or ()))
+    console = Console()
+    for entry in result["targets"]:
+        for table in tables(entry, settings.methods, settings.k):
+            console.print(table)
+    path = write_atomic(exp.dir / FILE, result)
+    console.print(f"similarity: {path}")
+
+
+def write_atomic(path: Path, data: dict[str, Any]) -> Path:
+    """Written beside, then renamed over: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Table]:
+    """Per target: the conditions with their measured gain and every method's score (rank), and the quality of
+    each method's ranking."""
+    title = f"{entry['target']}: similarity to each intermediate condition (baseline '{entry['baseline']}')"
+    if entry.get("note"):
+        table = Table(title=title)
+        table.add_column("note")
+        table.add_row(entry["note"])
+        return [table]
+    scores = Table(title=title)
+    for column in ("condition", f"gain ({entry.get('metric') or '?'})", *methods):
+        scores.add_column(column, justify="left" if column == "condition" else "right")
+    ranks = {m: _ranks(entry["candidates"], m) for m in methods}
+    for row in entry["candidates"]:
+        cells = [
+            f"{_number(row['similarity'].get(m), 4)} (#{ranks[m][row['condition']]})"
+            if row["similarity"].get(m) is not None
+            else "n/a"
+            for m in methods
+        ]
+        gain = "-" if row["gain"] is None else f"{row['gain']:+.2f}"
+        scores.add_row(row["condition"], gain, *cells)
+    ranking = Table(title=f"{entry['target']}: how well each ranking predicts the measured gains")
+    columns = (
+        "method",
+        "conditions",
+        "Spearman",
+        f"NDCG@{k}",
+        "regret@1 (%)",
+        f"regret@{k} (%)",
+        "ranked first",
+        "best",
+    )
+    for column in columns:
+        ranking.add_column(column, justify="left" if column in ("method", "ranked first", "best") else "right")
+    for method in methods:
+        q = entry["quality"].get(method)
+        if q is None:
+            ranking.add_row(method, "0", *["-"] * (len(columns) - 2))
+            continue
+        ranking.add_row(
+            method,
+            str(q["n"]),
+            _number(q["spearman"]),
+            _number(q["ndcg"]),
+            _number(q["regret_1"], 2),
+            _number(q["regret"], 2),
+            q["top"],
+            q["best"],
+        )
+    return [scores, ranking]
+
+
+def _ranks(rows: list[dict[str, Any]], method: str) -> dict[str, int]:
+    scored = [r for r in rows if r["similarity"].get(method) is not None]
+    order = sorted(scored, key=lambda r: (-r["similarity"][method], r["condition"]))
+    return {r["condition"]: i + 1 for i, r in enumerate(order)}

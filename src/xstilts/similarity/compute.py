@@ -1,0 +1,338 @@
+"""`similarity(DIR)`: for each target and each intermediate condition, a similarity score by every method, the
+ranking of the conditions per target, and the ranking's quality against the gains measured in the store.
+
+Methods (a target's side and a condition's side are described in xstilts.similarity.sources):
+
+* textemb (Vu et al. 2020): the pretrained encoder's last layer, mean-pooled over each input's tokens, averaged
+  over a sample of the task's training text; cosine between the two task vectors.
+* taskemb (Vu et al. 2020): the diagonal empirical Fisher information of the task loss w.r.t. encoder parameters,
+  computed with the model fine-tuned on that task on a sample of its training data; cosine between the two Fisher
+  vectors (cosine ignores each vector's scale, so normalising a vector changes nothing). Vu et al. use a subset
+  of the parameters; here `fisher_layers` chooses the transformer layers, by default the last one (the layer that
+  fine-tuning changes most, and a vector of 1.8M numbers rather than 21M for me5-small).
+* semb (Poth et al. 2021): sentence embeddings of each dataset from a sentence encoder, averaged; cosine. The
+  experiment's own model is the sentence encoder (multilingual-e5 is one): each input gets e5's "query: " prefix
+  (`semb_prefix`), is mean-pooled and L2-normalised, as e5 embeds text.
+* cka (Kornblith et al. 2019): linear CKA between the representations of the target's sample under the encoder the
+  condition's last intermediate stage left and under a reference encoder: by default the baseline's encoder after
+  target training (`cka_reference: target`), so a high score says the intermediate stage already represents the
+  target's inputs the way training on the target does; with `cka_reference: pretrained` a high score says it left
+  them as the pretrained model had them. Either way the ranking puts the highest CKA first.
+
+Per target the candidates are the conditions whose baseline (xstilts.report.experiment.Experiment.baseline: the
+condition without intermediate stages at the same grid point) is the same. A condition's measured gain is the
+report's paired difference: the mean over the seeds both finished of the mean over the languages both have."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from statistics import fmean
+from typing import Any, Literal
+
+import numpy as np
+
+from xstilts import __version__, checkpoint
+from xstilts.data import load_examples, subsample
+from xstilts.errors import UserError
+from xstilts.formats import make_format
+from xstilts.model import TaskModel
+from xstilts.models.loading import load_encoder, load_tokenizer
+from xstilts.report.compare import Comparisons
+from xstilts.report.compare import Settings as ReportSettings
+from xstilts.report.experiment import Experiment, Unavailable
+from xstilts.similarity import METHODS
+from xstilts.similarity.cka import linear_cka
+from xstilts.similarity.ranking import quality
+from xstilts.similarity.represent import (
+    cosine,
+    diagonal_fisher,
+    layer_prefixes,
+    loss_and_metric,
+    mean_pooled,
+    token_rows,
+    with_prefix,
+)
+from xstilts.similarity.sources import Sample, Side, Sources, Trained
+from xstilts.spec import ModelSpec
+from xstilts.tasks import REGISTRY, TaskDef, register
+
+ENCODERS_IN_MEMORY = 3  # about 0.5 GB each for me5-small in fp32
+DESCRIPTOR_MAX_LENGTH = 512  # input lengths are counted up to the encoder's usual limit, not the sample's cut
+
+
+@dataclass(frozen=True)
+class Settings:
+    methods: tuple[str, ...] = METHODS
+    examples: int = 64  # examples drawn from each task's training data (the Fisher takes one backward pass each)
+    k: int = 3  # for NDCG@k and regret@k
+    seed: int = 0  # which examples are drawn
+    fisher_layers: tuple[int, ...] | None = None  # transformer layers whose parameters TaskEmb uses; None = the last
+    cka_reference: Literal["target", "pretrained"] = "target"
+    semb_prefix: str = "query: "
+    max_length: int = 128  # tokens per input for the model passes
+    batch_size: int = 16
+
+
+class Similarity:
+    """Computes each piece once: a trained model is loaded once per use, representations and Fisher vectors are
+    cached by (checkpoint, sample)."""
+
+    def __init__(self, exp: Experiment, settings: Settings):
+        self.exp, self.st = exp, settings
+        register(tuple(TaskDef.model_validate(t) for t in exp.spec.get("tasks") or []))
+        try:
+            self.root = exp.data_root()
+        except Unavailable as why:
+            raise UserError(f"{exp.dir}: {why}") from None
+        self.sources = Sources(exp)
+        self.comparisons = Comparisons(exp, ReportSettings())
+        self._examples: dict[Sample, tuple[list, int]] = {}
+        self._cache: dict[tuple, Any] = {}
+        self._loaded: OrderedDict[str, Any] = OrderedDict()
+        self.descriptors: dict[str, dict[str, Any]] = {}
+        self._methods: dict[str, Callable[[Side, Side], float]] = {
+            "textemb": self.textemb,
+            "taskemb": self.taskemb,
+            "semb": self.semb,
+            "cka": self.cka,
+        }
+
+    # -- data and models ---------------------------------------------------------------------------------------
+    def examples(self, sample: Sample) -> list:
+        """The similarity sample: drawn (seeded) from the same subset the stage trained on."""
+        if sample not in self._examples:
+            task = REGISTRY[sample.task]
+            pooled = [e for lang in sample.languages for e in load_examples(task, sample.split, lang, self.root)]
+            subset = subsample(pooled, sample.limit, sample.data_seed)  # as the runner drew it
+            self._examples[sample] = (subsample(subset, self.st.examples, self.st.seed), len(subset))
+        return self._examples[sample][0]
+
+    def tokenizer(self, model: dict[str, Any]) -> Any:
+        return self._once(("tokenizer", _model_key(model)), lambda: load_tokenizer(_model_spec(model)))
+
+    def features(self, sample: Sample, model: dict[str, Any], max_length: int | None = None) -> list:
+        task = REGISTRY[sample.task]
+        fmt = make_format(task.format, sample.format_options)
+        length = max_length or self.st.max_length
+        return fmt.encode(self.examples(sample), self.tokenizer(model), task, length)
+
+    def encoder(self, model: dict[str, Any], trained: Trained | None) -> Any:
+        """The pretrained encoder (trained None) or a stage's, loaded into the pretrained architecture. The last
+        ENCODERS_IN_MEMORY stay loaded: the pretrained and the target's encoder serve every candidate in turn."""
+        key = trained.key if trained else f"pretrained {_model_key(model)}"
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
+        while len(self._loaded) >= ENCODERS_IN_MEMORY:
+            self._loaded.popitem(last=False)  # free the least recently used before loading the next
+        encoder = load_encoder(_model_spec(model))
+        if trained is not None:
+            state = checkpoint.read(self.exp.dir, trained.key, checkpoint.ENCODER)
+            checkpoint.load_into(encoder, state, f"stage {trained.key}")
+        self._loaded[key] = encoder.eval()
+        return self._loaded[key]
+
+    def task_model(self, trained: Trained, sample: Sample) -> TaskModel:
+        task = REGISTRY[sample.task]
+        fmt = make_format(task.format, sample.format_options)
+        encoder = self.encoder(trained.model, trained)
+        head = fmt.make_head(encoder.config, task)
+        heads = checkpoint.heads_of(checkpoint.read(self.exp.dir, trained.key, checkpoint.HEADS))
+        checkpoint.load_into(head, heads.get(sample.task, {}), f"stage {trained.key} head '{sample.task}'")
+        return TaskModel(encoder, head, fmt).eval()
+
+    def _once(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # -- the methods -------------------------------------------------------------------------------------------
+    def _text_vector(self, side: Side, sentence: bool) -> np.ndarray:
+        vectors = [
+            self._once(("text", sentence, _model_key(side.model), s), lambda s=s: self._embed(side.model, s, sentence))
+            for s in side.samples
+        ]
+        return np.mean(vectors, axis=0)  # each task of a curriculum counts once
+
+    def _embed(self, model: dict[str, Any], sample: Sample, sentence: bool) -> np.ndarray:
+        rows = token_rows(self.features(sample, model))
+        tokenizer = self.tokenizer(model)
+        if sentence and self.st.semb_prefix:
+            prefix = tokenizer(self.st.semb_prefix, add_special_tokens=False)["input_ids"]
+            rows = with_prefix(rows, prefix, self.st.max_length)
+        pooled = mean_pooled(self.encoder(model, None), rows, tokenizer.pad_token_id, self.st.batch_size, sentence)
+        return pooled.mean(axis=0)
+
+    def textemb(self, condition: Side, target: Side) -> float:
+        return cosine(self._text_vector(condition, False), self._text_vector(target, False))
+
+    def semb(self, condition: Side, target: Side) -> float:
+        return cosine(self._text_vector(condition, True), self._text_vector(target, True))
+
+    def _fisher(self, side: Side) -> np.ndarray:
+        if side.trained is None:
+            raise Unavailable(side.why_untrained)
+        trained = side.trained
+        vectors = [
+            self._once(("fisher", trained.key, s), lambda s=s: self._fisher_of(trained, s)) for s in trained.samples
+        ]
+        return np.mean(vectors, axis=0)  # a multi-task stage: the mean over its tasks, each with its own head
+
+    def _fisher_of(self, trained: Trained, sample: Sample) -> np.ndarray:
+        model = self.task_model(trained, sample)
+        prefixes = layer_prefixes(model.encoder, self.st.fisher_layers)
+        return diagonal_fisher(
+            model, self.features(sample, trained.model), self.tokenizer(trained.model).pad_token_id, prefixes
+        )
+
+    def taskemb(self, condition: Side, target: Side) -> float:
+        return cosine(self._fisher(condition), self._fisher(target))
+
+    def _representations(self, trained: Trained | None, model: dict[str, Any], sample: Sample) -> np.ndarray:
+        def compute() -> np.ndarray:
+            rows = token_rows(self.features(sample, model))
+            encoder = self.encoder(model, trained)
+            return mean_pooled(encoder, rows, self.tokenizer(model).pad_token_id, self.st.batch_size)
+
+        return self._once(("reps", trained.key if trained else None, _model_key(model), sample), compute)
+
+    def cka(self, condition: Side, target: Side) -> float:
+        if condition.trained is None:
+            raise Unavailable(condition.why_untrained)
+        reference = target.trained if self.st.cka_reference == "target" else None
+        if self.st.cka_reference == "target" and reference is None:
+            raise Unavailable(f"no target-trained reference encoder: {target.why_untrained}")
+        probe = target.samples[0]
+        x = self._representations(condition.trained, condition.model, probe)
+        y = self._representations(reference, target.model, probe)
+        return linear_cka(x, y)
+
+    # -- descriptors -------------------------------------------------------------------------------------------
+    def describe(self, side: Side) -> list[str]:
+        """Descriptors of every task a side reads (format, labels, input length, training size, and the fine-tuned
+        model's loss and metric on its sample); returns their names."""
+        for sample in side.samples:
+            if sample.name not in self.descriptors:
+                self.descriptors[sample.name] = self._descriptor(sample, side)
+        return [s.name for s in side.samples]
+
+    def _descriptor(self, sample: Sample, side: Side) -> dict[str, Any]:
+        task = REGISTRY[sample.task]
+        lengths = [len(row) for row in token_rows(self.features(sample, side.model, DESCRIPTOR_MAX_LENGTH))]
+        self.examples(sample)
+        out: dict[str, Any] = {
+            "task": sample.task,
+            "format": task.format,
+            "labels": len(task.labels) or None,
+            "mean_input_tokens": float(np.mean(lengths)) if lengths else None,
+            "train_examples": self._examples[sample][1],
+            "sample": len(self.examples(sample)),
+        }
+        trained = side.trained if side.trained and sample in side.trained.samples else None
+        if trained is None:
+            return out
+        model = self.task_model(trained, sample)
+        tokenizer = self.tokenizer(trained.model)
+        loss, metrics = loss_and_metric(
+            model,
+            task,
+            self.examples(sample),
+            self.features(sample, trained.model),
+            tokenizer,
+            sample.languages[0],
+            self.st.max_length,
+            self.st.batch_size,
+        )
+        report = self.exp.stages[trained.key].log.get("report") or {}
+        out.update(
+            checkpoint=trained.key,
+            loss=_finite(loss),
+            metrics=metrics,
+            final_training_loss=_finite(report.get("final_loss")),
+        )
+        return out
+
+    # -- per target --------------------------------------------------------------------------------------------
+    def rank(self, target: str, baseline: str) -> dict[str, Any]:
+        candidates = [c for c, stages in self.exp.conditions.items() if stages and self.exp.baseline(c) == baseline]
+        entry: dict[str, Any] = {"target": target, "baseline": baseline, "metric": self.exp.metrics.get(target)}
+        side_t = self.sources.target(baseline, target)
+        if side_t is None or not candidates:
+            why = "no intermediate conditions" if side_t else f"'{baseline}' has not finished training on {target}"
+            return {**entry, "note": why, "candidates": [], "quality": {}}
+        entry.update(seed=side_t.seed, tasks=self.describe(side_t), candidates=[])
+        for condition in candidates:
+            entry["candidates"].append(self._candidate(condition, target, baseline, side_t))
+        entry["quality"] = self._quality(entry["candidates"])
+        return entry
+
+    def _candidate(self, condition: str, target: str, baseline: str, side_t: Side) -> dict[str, Any]:
+        comp = self.comparisons.difference(condition, baseline, target)
+        row: dict[str, Any] = {"condition": condition, "gain": None, "score": None, "seeds": []}
+        if comp is not None:
+            own = [self.exp.value(condition, target, s, lang) for s in comp.seeds for lang in comp.languages]
+            row.update(gain=comp.average, score=fmean(own), seeds=list(comp.seeds))
+        side = self.sources.condition(condition, target, prefer=side_t.seed)
+        if side is None:
+            row.update(similarity=dict.fromkeys(self.st.methods), notes={"all": "intermediate training not finished"})
+            return row
+        row.update(checkpoint_seed=side.seed, tasks=self.describe(side), similarity={}, notes={})
+        for method in self.st.methods:
+            try:
+                row["similarity"][method] = self._methods[method](side, side_t)
+            except Unavailable as why:
+                row["similarity"][method], row["notes"][method] = None, str(why)
+        return row
+
+    def _quality(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        out = {}
+        for method in self.st.methods:
+            usable = [r for r in rows if r["gain"] is not None and r["similarity"].get(method) is not None]
+            if not usable:
+                out[method] = None
+                continue
+            result = quality(
+                [r["condition"] for r in usable],
+                [r["similarity"][method] for r in usable],
+                [r["gain"] for r in usable],
+                [r["score"] for r in usable],
+                self.st.k,
+            )
+            out[method] = asdict(result)
+        return out
+
+
+def similarity(exp: Experiment, settings: Settings, targets: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything `xstilts similarity` writes to similarity.json, as plain JSON data."""
+    unknown = [t for t in targets if t not in exp.targets]
+    if unknown:
+        raise UserError(
+            f"--target: {unknown[0]!r} is not a target of this experiment (its targets: {', '.join(exp.targets)})"
+        )
+    job = Similarity(exp, settings)
+    baselines = list(dict.fromkeys(b for c in exp.conditions if (b := exp.baseline(c)) is not None))
+    ranked = [job.rank(t, b) for t in (targets or exp.targets) for b in baselines]
+    return {
+        "experiment": str(exp.dir.resolve()),
+        "xstilts": __version__,
+        "written": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "settings": {**asdict(settings), "methods": list(settings.methods)},
+        "targets": ranked,
+        "descriptors": job.descriptors,
+    }
+
+
+def _model_spec(model: dict[str, Any]) -> ModelSpec:
+    return ModelSpec.model_validate(model)
+
+
+def _model_key(model: dict[str, Any]) -> str:
+    return repr(sorted(model.items()))
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

@@ -48,6 +48,7 @@ def test_registry_names():
         "classification_jsonl",
         "multiple_choice_jsonl",
         "csqa_jsonl",
+        "bucc",
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from xstilts.formats.base import Feature, Format, FormatBase
 from xstilts.formats.classification import Classification
+from xstilts.formats.corpus_retrieval import BitextMining, CandidateRanking
 from xstilts.formats.mlm import MaskedLM
 from xstilts.formats.multiple_choice import MultipleChoice
 from xstilts.formats.retrieval import Retrieval
@@ -14,7 +15,8 @@ from xstilts.formats.span_qa import SpanQA
 from xstilts.formats.tagging import Tagging
 
 FORMATS: dict[str, type[FormatBase]] = {
-    f.name: f for f in (Classification, MultipleChoice, Tagging, SpanQA, Retrieval, MaskedLM)
+    f.name: f
+    for f in (Classification, MultipleChoice, Tagging, SpanQA, Retrieval, BitextMining, CandidateRanking, MaskedLM)
 }
 
 

@@ -149,6 +149,8 @@ def example_scores(
     value the task's own scorer gives (then a resample would not be scored as the task scores it)."""
     if len(predictions) != len(examples) or not examples:
         raise ValueError(f"{len(predictions)} predictions for {len(examples)} examples of {task.name} {lang}")
+    if task.format not in _ROWS_BY_FORMAT:  # BUCC F1, mAP@20, nDCG: a corpus or query is the unit, not an example
+        raise ValueError(f"{task.name}: {task.metric} does not split into per-example statistics")
     rows_of, combine = _ROWS_BY_FORMAT[task.format]
     scores = ExampleScores(metric, np.asarray([rows_of(predictions, examples, task, lang, metric)], float), combine)
     official = make_format(task.format).score_exported(predictions, examples, task, lang)[metric]

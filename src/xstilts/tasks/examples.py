@@ -52,10 +52,32 @@ class TranslationPair:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrievalCorpus:
+    """Queries and candidates with ids, and the gold (query id, candidate id) links, scored as one unit. BUCC: the
+    non-English sentences mine their translations among the English ones. LAReQA, Mewsli-X: each query ranks the
+    whole candidate pool."""
+
+    name: str  # where it came from, for messages (e.g. "de-en.test")
+    query_ids: tuple[str, ...]
+    queries: tuple[str, ...]
+    candidate_ids: tuple[str, ...]
+    candidates: tuple[str, ...]
+    gold: tuple[tuple[str, str], ...]  # sorted, so that an example's repr is its content (feature cache key)
+
+
+@dataclass(frozen=True, slots=True)
 class TextExample:
     """Raw text, for masked-language modelling."""
 
     text: str
 
 
-Example = TextExample | ClassificationExample | MultipleChoiceExample | TaggingExample | SpanQAExample | TranslationPair
+Example = (
+    TextExample
+    | ClassificationExample
+    | MultipleChoiceExample
+    | TaggingExample
+    | SpanQAExample
+    | TranslationPair
+    | RetrievalCorpus
+)

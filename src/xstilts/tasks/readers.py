@@ -22,6 +22,7 @@ from xstilts.tasks.examples import (
     ClassificationExample,
     Example,
     MultipleChoiceExample,
+    RetrievalCorpus,
     SpanQAExample,
     TaggingExample,
     TextExample,
@@ -400,6 +401,51 @@ def read_tatoeba(path: Path, split: str, labels: tuple[str, ...] | None = None) 
     return [TranslationPair(s, t) for s, t in zip(sources, targets, strict=True)]
 
 
+def read_bucc(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """BUCC 2018 in XTREME's layout: `{xx}-en.{dev,test}.{xx}` and the English `{xx}-en.{dev,test}.en` beside it,
+    `id<TAB>sentence` per line, and `{xx}-en.{dev,test}.gold` with `xx_id<TAB>en_id` per gold pair. The whole file
+    pair is one example (mining is scored per corpus). XTREME's download script deletes the test gold
+    (`rm $base_dir/*test.gold`); keep it from BUCC's training-gold archive to score test."""
+    query_ids, queries = _id_sentences(path)
+    candidate_ids, candidates = _id_sentences(path.with_suffix(".en"))
+    gold_path = path.with_suffix(".gold")
+    if not gold_path.is_file():
+        why = "file not found (XTREME's download deletes BUCC test gold: take it from BUCC's training-gold archive)"
+        raise DataError(gold_path, why)
+    known = (set(query_ids), set(candidate_ids))
+    gold = set()
+    for line, text in _lines(gold_path):
+        if not text.strip():
+            continue
+        fields = text.split("\t")
+        _check_columns(gold_path, line, fields, 2)
+        for field, ids, side in zip(fields, known, (path.name, path.with_suffix(".en").name), strict=True):
+            if field not in ids:
+                raise DataError(gold_path, f"id {field!r} is not in {side}", line=line)
+        gold.add((fields[0], fields[1]))
+    if not gold:
+        raise DataError(gold_path, "no gold pairs")
+    return [RetrievalCorpus(path.stem, query_ids, queries, candidate_ids, candidates, tuple(sorted(gold)))]
+
+
+def _id_sentences(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`id<TAB>sentence` lines (BUCC): the ids and the sentences, in file order; ids must be unique."""
+    ids: dict[str, None] = {}
+    sentences = []
+    for line, text in _lines(path):
+        if not text.strip():
+            continue
+        fields = text.split("\t", 1)
+        _check_columns(path, line, fields, 2)
+        if fields[0] in ids:
+            raise DataError(path, f"id {fields[0]!r} occurs twice", line=line)
+        ids[fields[0]] = None
+        sentences.append(fields[1])
+    if not sentences:
+        raise DataError(path, "no examples")
+    return tuple(ids), tuple(sentences)
+
+
 def _str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
@@ -418,4 +464,5 @@ READERS: dict[str, Reader] = {
     "classification_jsonl": read_classification_jsonl,
     "multiple_choice_jsonl": read_multiple_choice_jsonl,
     "tatoeba": read_tatoeba,
+    "bucc": read_bucc,
 }

@@ -22,6 +22,7 @@ _UDPOS_DEV_LANGS = tuple(
 _UDPOS_TEST_LANGS = tuple(
     "af ar bg el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh".split()
 )
+_BUCC_LANGS = tuple("de fr ru zh".split())
 _XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
 _XQUAD_LANGS = tuple("ar de el en es hi ro ru th tr vi zh".split())
 _MLQA_LANGS = tuple("ar de en es hi vi zh".split())
@@ -194,6 +195,27 @@ TASKS: tuple[TaskDef, ...] = (
         citation="Clark et al. 2020",
         notes="Offline: train in en/ko/sw only and no dev, so no TyDiQA evaluation; its English train set is "
         "the offline stand-in for SQuAD.",
+    ),
+    TaskDef(
+        name="bucc2018",
+        format="bitext_mining",
+        description="BUCC 2018 parallel sentence mining (XTREME): each non-English sentence mines its translation "
+        "among the English sentences by margin score; F1 at the threshold that is best on dev. No training.",
+        reader="bucc",
+        splits={
+            "dev": Split(files=("xtreme/bucc2018/{lang}-en.dev.{lang}",), languages=_BUCC_LANGS),
+            # Dev first: its gold pairs tune the margin threshold that test is scored at (formats/corpus_retrieval).
+            "test": Split(
+                files=("xtreme/bucc2018/{lang}-en.dev.{lang}", "xtreme/bucc2018/{lang}-en.test.{lang}"),
+                languages=_BUCC_LANGS,
+            ),
+        },
+        train_split=None,
+        eval_split="test",
+        metric="bucc_f1",
+        citation="Zweigenbaum et al. 2018",
+        notes="Not in the offline copy. Test needs {lang}-en.test.gold, which XTREME's download deletes: take it "
+        "from BUCC's training-gold archive. max_eval_examples counts corpora here; leave it unset.",
     ),
     TaskDef(
         name="tatoeba",

@@ -27,7 +27,7 @@ COUNTS = {
         "xnli": 15,
         "xcopa": 11,
         "udpos": 38,
-        "panx": 48,
+        "wikiann": 48,
         "xquad": 12,
         "mlqa": 7,
         "tydiqa": 9,
@@ -172,7 +172,7 @@ def test_full_xtreme_r_averages_ten_tasks_with_lareqa_in_retrieval():
         "xnli": {"accuracy": 80.0},
         "xcopa": {"accuracy": 70.0},
         "udpos": {"f1": 75.0},
-        "panx": {"f1": 65.0},
+        "wikiann": {"f1": 65.0},
         "xquad": {"exact_match": 60.0, "f1": 80.0},  # 70
         "mlqa": {"exact_match": 50.0, "f1": 70.0},  # 60
         "tydiqa": {"exact_match": 45.0, "f1": 65.0},  # 55

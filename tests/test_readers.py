@@ -49,6 +49,7 @@ def test_registry_names():
         "multiple_choice_jsonl",
         "csqa_jsonl",
         "bucc",
+        "xglue_tsv",
     }
 
 

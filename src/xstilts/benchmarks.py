@@ -119,7 +119,7 @@ XTREME = Benchmark(
 
 # XTREME-R (Ruder et al., EMNLP 2021): ten tasks, 50 languages. Drops PAWS-X and BUCC; adds XCOPA, Mewsli-X and
 # LAReQA; adds languages to UD-POS (UD v2.7: lt pl ro uk wo), WikiANN, Tatoeba and XQuAD (ro). XTREME-R calls PAN-X
-# "WikiANN-NER": the same data, kept here under our task name `panx`.
+# "WikiANN-NER": the same data, declared as task `wikiann` (catalog/xtreme_r.py) so that XTREME-R specs use its name.
 #
 # This is the paper's definition. The official evaluate.py (--xtreme_version xtreme-r) differs:
 # - its groups put XCOPA in both `classification` and `multi_choice`, and its `retrieval` group is Tatoeba and
@@ -137,7 +137,7 @@ XTREME_R = Benchmark(
         _task("xnli", "XNLI", "classification", "accuracy", _XNLI),
         _task("xcopa", "XCOPA", "classification", "accuracy", "et ht id it qu sw ta th tr vi zh"),
         _task("udpos", "UD-POS", "structured prediction", "f1", _UDPOS + " lt pl ro uk wo"),
-        _task("panx", "WikiANN-NER (PAN-X)", "structured prediction", "f1", _PANX + " az gu lt pa pl qu ro uk"),
+        _task("wikiann", "WikiANN-NER (PAN-X)", "structured prediction", "f1", _PANX + " az gu lt pa pl qu ro uk"),
         _task("xquad", "XQuAD", "QA", QA_METRICS, _XQUAD + " ro"),
         _task("mlqa", "MLQA", "QA", QA_METRICS, _MLQA),
         _task("tydiqa", "TyDiQA-GoldP", "QA", QA_METRICS, _TYDIQA),

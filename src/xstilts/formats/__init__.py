@@ -10,13 +10,24 @@ from xstilts.formats.classification import Classification
 from xstilts.formats.corpus_retrieval import BitextMining, CandidateRanking
 from xstilts.formats.mlm import MaskedLM
 from xstilts.formats.multiple_choice import MultipleChoice
+from xstilts.formats.ranking import Ranking
 from xstilts.formats.retrieval import Retrieval
 from xstilts.formats.span_qa import SpanQA
 from xstilts.formats.tagging import Tagging
 
 FORMATS: dict[str, type[FormatBase]] = {
     f.name: f
-    for f in (Classification, MultipleChoice, Tagging, SpanQA, Retrieval, BitextMining, CandidateRanking, MaskedLM)
+    for f in (
+        Classification,
+        MultipleChoice,
+        Tagging,
+        SpanQA,
+        Retrieval,
+        BitextMining,
+        CandidateRanking,
+        Ranking,
+        MaskedLM,
+    )
 }
 
 

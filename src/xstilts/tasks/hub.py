@@ -39,7 +39,8 @@ def _load(source: HubSource, split: str, lang: str) -> Iterator[Any]:
     config = source.config.format(lang=lang) if source.config else None
     for hub_split in source.splits[split]:
         try:
-            yield datasets.load_dataset(source.dataset, config, split=hub_split)
+            # a split name may hold {lang} too (XGLUE's "validation.de")
+            yield datasets.load_dataset(source.dataset, config, split=hub_split.format(lang=lang))
         except Exception as err:  # the Hub client raises many unrelated types; all mean "could not load"
             raise DataError(f"hub:{source.dataset}/{config or ''}:{hub_split}", f"cannot load: {err}") from None
 
@@ -54,8 +55,13 @@ class _HubRow:
         return field in self.source.columns
 
     def get(self, field: str) -> Any:
+        # "a+b": the text columns a and b joined by a space (XGLUE WPR's page title and snippet as one document)
+        parts = [self._column(name) for name in self.source.columns[field].split("+")]
+        return parts[0] if len(parts) == 1 else " ".join(parts)
+
+    def _column(self, name: str) -> Any:
         value = self.row
-        for key in self.source.columns[field].split("."):
+        for key in name.split("."):
             value = value[key]
         return value
 
@@ -113,6 +119,7 @@ def _span_qa(row: _HubRow) -> Example:
 
 _CONVERTERS: dict[str, Callable[[_HubRow], Example | None]] = {
     "classification": _classification,
+    "ranking": _classification,  # graded pairs (XGLUE WPR) are classification rows
     "tagging": _tagging,
     "multiple_choice": _multiple_choice,
     "span_qa": _span_qa,

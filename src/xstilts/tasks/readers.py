@@ -192,6 +192,30 @@ def read_pair_tsv(path: Path, split: str, labels: tuple[str, ...] | None = None)
 _SICK_SETS = {"train": "TRAIN", "dev": "TRIAL", "test": "TEST"}
 
 
+def read_xglue_tsv(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """XGLUE's NC, QADSM, WPR and QAM files (xglue_full_dataset/{TASK}/xglue.{task}.{lang}.{split}; Data_Format.txt):
+    tab-separated, no header, the first field is text_a (news title, query, question), the last the label, and the
+    fields between are joined by a space into text_b (news body; ad title and description; page title and snippet;
+    passage). A label written as a 0-based index of the label set is read as that label: WPR's 0..4 grades and
+    QAM's 0/1 (the order of the Hub's ClassLabel names). XGLUE's test files have no label column and are refused."""
+    examples: list[Example] = []
+    width = None
+    for line, text in _lines(path):
+        if not text.strip():
+            continue
+        fields = text.split("\t")
+        width = width or len(fields)
+        if width < 3:
+            raise DataError(path, f"expected text, text and label columns, got {width} column(s)", line=line)
+        _check_columns(path, line, fields, width)
+        label = fields[-1].strip()
+        if labels is not None and label not in labels and label.isdigit() and int(label) < len(labels):
+            label = labels[int(label)]
+        _check_label(path, line, label, labels)
+        examples.append(ClassificationExample(fields[0], " ".join(fields[1:-1]), label))
+    return _nonempty(path, examples)
+
+
 def read_sick(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
     """SICK.txt: one file for all splits, selected by the SemEval_set column."""
     if split not in _SICK_SETS:
@@ -465,4 +489,5 @@ READERS: dict[str, Reader] = {
     "multiple_choice_jsonl": read_multiple_choice_jsonl,
     "tatoeba": read_tatoeba,
     "bucc": read_bucc,
+    "xglue_tsv": read_xglue_tsv,
 }

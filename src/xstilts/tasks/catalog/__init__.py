@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xstilts.tasks.catalog import english, xtreme
+from xstilts.tasks.catalog import english, xglue, xtreme, xtreme_r
 from xstilts.tasks.definition import TaskDef
 
-TASKS: tuple[TaskDef, ...] = xtreme.TASKS + english.TASKS
+TASKS: tuple[TaskDef, ...] = xtreme.TASKS + xtreme_r.TASKS + xglue.TASKS + english.TASKS

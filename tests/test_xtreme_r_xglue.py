@@ -1,0 +1,192 @@
+"""XTREME-R's and XGLUE's own tasks: WikiANN is PAN-X under XTREME-R's name; XGLUE NC, QADSM, WPR and QAM read XGLUE's
+files (written to tmp_path in its layout: none are offline) and its Hub copy (a stand-in `datasets`); WPR's nDCG groups
+rows into queries as XGLUE's script does; the benchmark objects name only declared tasks."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from xstilts.benchmarks import XGLUE, XTREME_R, score
+from xstilts.cli import main
+from xstilts.data import load_examples
+from xstilts.errors import DataError
+from xstilts.formats.ranking import Ranking, query_groups
+from xstilts.tasks import REGISTRY, get_task
+from xstilts.tasks.examples import ClassificationExample
+
+# --- WikiANN ---------------------------------------------------------------------------------------------------
+
+
+def test_wikiann_is_panx_under_xtreme_r_name(data: Path):
+    wikiann, panx = get_task("wikiann"), get_task("panx")
+    different = {"name", "description", "notes"}
+    assert wikiann.model_dump(exclude=different) == panx.model_dump(exclude=different)
+    assert load_examples(wikiann, "dev", "sw", data) == load_examples(panx, "dev", "sw", data)
+
+
+def test_xtreme_r_scores_wikiann_results():
+    results = {"wikiann": {lang: {"f1": 60.0} for lang in XTREME_R.task("wikiann").languages}}
+    assert score(XTREME_R, results).tasks["wikiann"].score == pytest.approx(60.0)
+
+
+def test_benchmarks_name_declared_tasks():
+    # XGLUE's CoNLL NER and UD v2.5 POS are not declared (not XTREME's PAN-X / UD-POS); everything else is.
+    named = {t.name for benchmark in (XTREME_R, XGLUE) for t in benchmark.tasks}
+    assert named - set(REGISTRY) == {"xglue_ner", "xglue_pos", "mewslix", "lareqa"}
+
+
+# --- XGLUE files ---------------------------------------------------------------------------------------------
+
+
+def write_xglue(root: Path, task: str, lang: str, split: str, rows: list[tuple[str, ...]]) -> Path:
+    path = root / "xglue_full_dataset" / task.upper() / f"xglue.{task}.{lang}.{split}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join("\t".join(row) + "\n" for row in rows))
+    return path
+
+
+WPR_DEV = [  # query, page title, snippet, grade (0-4, as XGLUE writes it)
+    ("wetter berlin", "Wetter Berlin", "Vorhersage für heute", "4"),
+    ("wetter berlin", "Berlin Tourismus", "Sehenswürdigkeiten", "1"),
+    ("wetter berlin", "Wetter", "Allgemein", "2"),
+    ("bahn fahrplan", "Fahrplan", "Deutsche Bahn Auskunft", "3"),
+    ("bahn fahrplan", "Bahnhof", "Öffnungszeiten", "0"),
+]
+
+
+def test_xglue_rows_become_text_pairs_with_named_labels(tmp_path: Path):
+    write_xglue(tmp_path, "wpr", "de", "dev", WPR_DEV)
+    write_xglue(tmp_path, "nc", "fr", "dev", [("Un titre", "Le corps de l'article", "sports")])
+    write_xglue(tmp_path, "qam", "de", "dev", [("Wer?", "Niemand.", "1"), ("Wo?", "Hier.", "0")])
+    first = load_examples(get_task("wpr"), "dev", "de", tmp_path)[0]
+    assert first == ClassificationExample("wetter berlin", "Wetter Berlin Vorhersage für heute", "Perfect")
+    assert load_examples(get_task("nc"), "dev", "fr", tmp_path) == [
+        ClassificationExample("Un titre", "Le corps de l'article", "sports")
+    ]
+    assert [e.label for e in load_examples(get_task("qam"), "dev", "de", tmp_path)] == ["True", "False"]
+
+
+def test_xglue_file_with_an_unknown_label_names_its_line(tmp_path: Path):
+    write_xglue(tmp_path, "qadsm", "fr", "dev", [("q", "titre", "desc", "Good"), ("q", "titre", "desc", "Great")])
+    with pytest.raises(DataError, match=r"xglue\.qadsm\.fr\.dev:2: label 'Great' is not one of the allowed labels"):
+        load_examples(get_task("qadsm"), "dev", "fr", tmp_path)
+
+
+def test_xglue_unlabelled_test_file_is_refused(tmp_path: Path):
+    # XGLUE's test files are query, title, snippet: the snippet would be read as a label, which it is not.
+    path = write_xglue(tmp_path, "wpr", "de", "dev", [(q, t, s) for q, t, s, _ in WPR_DEV])
+    with pytest.raises(DataError, match=str(path.name)):
+        load_examples(get_task("wpr"), "dev", "de", tmp_path)
+
+
+# --- WPR: nDCG per query -----------------------------------------------------------------------------------
+
+
+def ranking_examples(rows: list[tuple[str, int]]) -> list[ClassificationExample]:
+    grades = get_task("wpr").labels
+    return [ClassificationExample(query, "page", grades[grade]) for query, grade in rows]
+
+
+def test_queries_are_runs_of_the_same_query_text():
+    examples = ranking_examples([("a", 0), ("a", 1), ("b", 2), ("a", 3)])
+    assert query_groups(examples) == [range(0, 2), range(2, 3), range(3, 4)]
+
+
+def test_wpr_ndcg_by_hand():
+    wpr = get_task("wpr")
+    gold = [("q1", 2), ("q1", 0), ("q1", 1), ("q2", 0), ("q2", 3), ("q3", 4), ("q1", 1), ("q1", 1)]
+    predicted = [2, 1, 1, 4, 0, 0, 3, 0]
+    examples = ranking_examples(gold)
+    result = Ranking().score([wpr.labels[g] for g in predicted], examples, wpr, "de")
+    d2, d3 = 1 / math.log2(3), 1 / math.log2(4)
+    first = (2 + (0 + 1) / 2 * (d2 + d3)) / (2 + 1 * d2)  # docs 2 and 3 tie on predicted grade 1: mean gain 0.5
+    second = (0 + 3 * d2) / 3  # the page graded 0 was ranked first
+    # q3 has one page and is skipped; the second run of q1 is its own query, ranked perfectly (equal gains)
+    assert result == {"ndcg": pytest.approx(100 * (first + second + 1.0) / 3)}
+
+
+def test_wpr_ndcg_agrees_with_xglue_script_computation():
+    # xglue_evaluate.py simple_ndcg: sklearn's ndcg_score per query (guid), queries of one row skipped, mean.
+    from sklearn.metrics import ndcg_score
+
+    rng = np.random.default_rng(0)
+    queries = [f"q{q}" for q in rng.integers(0, 12, 200)]
+    gold, predicted = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+    examples = ranking_examples(list(zip(queries, gold.tolist(), strict=True)))
+    wpr = get_task("wpr")
+    ours = Ranking().score([wpr.labels[p] for p in predicted], examples, wpr, "de")["ndcg"]
+    official = [
+        ndcg_score([gold[list(group)]], [predicted[list(group)]]) for group in query_groups(examples) if len(group) > 1
+    ]
+    assert ours == pytest.approx(100 * float(np.mean(official)))
+
+
+# --- the Hub copy ---------------------------------------------------------------------------------------------
+
+
+class ClassLabel:
+    def __init__(self, names):
+        self.names = names
+
+
+class Rows(list):
+    features: dict = {}
+
+
+def test_xglue_hub_rows_join_title_and_snippet(monkeypatch):
+    calls = []
+
+    def load_dataset(path, config, split):
+        calls.append((path, config, split))
+        rows = Rows(
+            [{"query": "q", "web_page_title": "Title", "web_page_snippet": "snippet text", "relavance_label": 3}]
+        )
+        rows.features = {"relavance_label": ClassLabel(["Bad", "Fair", "Good", "Excellent", "Perfect"])}
+        return rows
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    [example] = load_examples(get_task("wpr"), "dev", "pt", Path("."), source="hub")
+    assert example == ClassificationExample("q", "Title snippet text", "Excellent")
+    assert calls == [("microsoft/xglue", "wpr", "validation.pt")]
+
+
+# --- WPR through the whole chain -----------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_wpr_trains_on_english_and_scores_ndcg(tmp_path: Path, me5_dir: Path, capsys):
+    rng = np.random.default_rng(1)
+    train = [(f"query {i % 6}", f"page {i}", "snippet", str(rng.integers(0, 5))) for i in range(24)]
+    write_xglue(tmp_path / "data", "wpr", "en", "train", train)
+    dev = write_xglue(tmp_path / "data", "wpr", "de", "dev", WPR_DEV)
+    spec = {
+        "name": "wpr",
+        "data_dir": str(tmp_path / "data"),
+        "model": {"name": "me5-small", "num_layers": 2},
+        "train": {"batch_size": 8, "epochs": 1},
+        "intermediate": {"none": []},
+        "targets": [{"task": "wpr", "eval_languages": ["de"]}],
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["run", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "run")]) == 0
+    with sqlite3.connect(tmp_path / "run" / "results.sqlite") as db:
+        (eval_key,) = db.execute("SELECT eval_key FROM runs WHERE target = 'wpr'").fetchone()
+        stored = dict(
+            db.execute("SELECT metric, value FROM results WHERE stage_key = ? AND language = 'de'", (eval_key,))
+        )
+    assert set(stored) == {"ndcg"} and 0.0 < stored["ndcg"] <= 100.0
+    predictions = tmp_path / "run" / "stages" / eval_key / "predictions-de.jsonl"
+    assert len(predictions.read_text().splitlines()) == len(WPR_DEV) and dev.is_file()
+    capsys.readouterr()
+    args = ["score-predictions", "--task", "wpr", "--lang", "de", "--predictions", str(predictions)]
+    assert main([*args, "--data", str(tmp_path / "data")]) == 0
+    assert json.loads(capsys.readouterr().out)["ndcg"] == pytest.approx(stored["ndcg"])

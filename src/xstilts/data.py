@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from functools import cache
 from pathlib import Path
@@ -25,9 +26,12 @@ def load_examples(task: TaskDef, split: str, lang: str, root: Path, source: Sour
         from xstilts.tasks.hub import load_from_hub
 
         return load_from_hub(task, split, lang)
+    # An open label set (labels_from: train) comes from the training data, so other splits may hold labels
+    # it lacks (a CCG supertag seen only in dev): they are read, and can never be predicted.
+    allowed = task.labels if task.labels and task.labels_from == "declaration" else None
     examples: list[Example] = []
     for path in split_files(task, split, lang, root):
-        examples.extend(READERS[task.reader](path, split, task.labels or None))
+        examples.extend(READERS[task.reader](path, split, allowed))
     return examples
 
 
@@ -50,9 +54,16 @@ def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path) -> str:
-    """Content hash of every file a stage reads, so changed data means a new stage key."""
+def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path, source: Source = "files") -> str:
+    """Content hash of every file a stage reads, so changed data means a new stage key. From the Hub, the
+    declared sources (dataset, configuration, splits) stand for the content, which is not downloaded to plan."""
     digest = hashlib.sha256()
+    if source == "hub":
+        hub = [s.model_dump(mode="json") for s in task.hub if split in s.splits]
+        if not hub:
+            raise DataError(f"hub:{task.name}", f"no Hub source is declared for split '{split}'")
+        digest.update(json.dumps([hub, split, langs], sort_keys=True).encode())
+        return "hub:" + digest.hexdigest()[:16]
     for lang in langs:
         for path in split_files(task, split, lang, root):
             if not path.is_file():

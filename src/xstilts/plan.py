@@ -20,6 +20,7 @@ from xstilts.errors import SpecError
 from xstilts.formats import Format, make_format
 from xstilts.spec import Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
 from xstilts.tasks import REGISTRY, TaskDef, register
+from xstilts.tasks.labels import with_training_labels
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ class _Planner:
         self.stages.setdefault(stage.key, stage)
         return stage.key
 
+    def task(self, name: str, field_name: str) -> TaskDef:
+        task = with_training_labels(_task(name, field_name), self.root, self.spec.data_source)
+        REGISTRY[task.name] = task  # an open label set, filled in from the data, for the runner and the scorers
+        return task
+
     def train(
         self,
         entries: tuple[TaskEntry, ...],
@@ -182,22 +188,25 @@ class _Planner:
         parts, data = [], ""
         for i, entry in enumerate(entries):
             at = f"{where}.tasks[{i}]" if len(entries) > 1 else where
-            task = _task(entry.task, f"{at}.task")
-            if not _format(task, entry.format_options, at).trains or task.train_split is None:
+            task = self.task(entry.task, f"{at}.task")
+            split = entry.split or task.train_split
+            if not _format(task, entry.format_options, at).trains or split is None:
                 raise SpecError(f"{at}.task", f"task '{task.name}' has no training split (its format is {task.format})")
+            if split not in task.splits:
+                raise SpecError(f"{at}.split", f"task '{task.name}' has no split '{split}'; it has {list(task.splits)}")
             languages_field = f"{at}.train_languages" if at.startswith("targets") else f"{at}.languages"
-            _check_languages(task, task.train_split, entry.languages, languages_field)
-            data += fingerprint(task, task.train_split, entry.languages, self.root)
+            _check_languages(task, split, entry.languages, languages_field)
+            data += fingerprint(task, split, entry.languages, self.root, self.spec.data_source)
             dev_split = None
             if config.selection == "best_dev":
                 if task.dev_split is None:
                     raise SpecError(f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev")
                 dev_split = task.dev_split
-                data += fingerprint(task, dev_split, ("en",), self.root)
+                data += fingerprint(task, dev_split, ("en",), self.root, self.spec.data_source)
             parts.append(
                 TaskPart(
                     task.name,
-                    task.train_split,
+                    split,
                     entry.languages,
                     entry.max_train_examples,
                     entry.format_options,
@@ -224,9 +233,9 @@ class _Planner:
 
     def target(self, condition: str, seed: int, chain: tuple[str, ...], index: int) -> Run:
         target, where = self.spec.targets[index], f"targets[{index}]"
-        task = _task(target.task, f"{where}.task")
+        task = self.task(target.task, f"{where}.task")
         train_name = target.train_task or task.train_task
-        train_task = _task(train_name, f"{where}.train_task") if train_name else task
+        train_task = self.task(train_name, f"{where}.train_task") if train_name else task
         if (train_task.format, train_task.labels) != (task.format, task.labels):
             raise SpecError(f"{where}.train_task", f"'{train_task.name}' and '{task.name}' differ in format or labels")
         if task.eval_split is None:
@@ -238,6 +247,7 @@ class _Planner:
         if _format(task, target.format_options, where).trains:
             entry = TaskEntry(
                 task=train_task.name,
+                split=target.train_split,
                 languages=target.train_languages,
                 max_train_examples=target.max_train_examples,
                 format_options=target.format_options,
@@ -257,7 +267,7 @@ class _Planner:
             data_seed=self.spec.data_seed,
             parent=parent,
             model=self.spec.model,
-            data=fingerprint(task, task.eval_split, langs, self.root),
+            data=fingerprint(task, task.eval_split, langs, self.root, self.spec.data_source),
             task_version=task.version,
             format_options=target.format_options,
         )

@@ -71,6 +71,7 @@ class TaskEntry(_Strict):
 
     task: str
     languages: tuple[str, ...] = ("en",)  # several languages are mixed into one training set
+    split: str | None = None  # the split that trains (default: the task's train split), e.g. translate_train
     max_train_examples: int | None = Field(None, ge=1)  # a seeded subset; subsets of one data_seed are nested
     format_options: dict[str, Any] = {}  # e.g. doc_stride for span QA; each format validates its own
 
@@ -94,6 +95,7 @@ class StageSpec(_Strict):
 
     task: str | None = None
     languages: tuple[str, ...] = ("en",)
+    split: str | None = None  # default: the task's train split; e.g. translate_train (XTREME's translated data)
     max_train_examples: int | None = Field(None, ge=1)
     format_options: dict[str, Any] = {}
     tasks: tuple[TaskEntry, ...] = ()
@@ -116,6 +118,7 @@ class StageSpec(_Strict):
             TaskEntry(
                 task=self.task,
                 languages=self.languages,
+                split=self.split,
                 max_train_examples=self.max_train_examples,
                 format_options=self.format_options,
             ),
@@ -128,6 +131,7 @@ class TargetSpec(_Strict):
     task: str
     train_task: str | None = None  # train on another task with the same format and labels (e.g. SICK -> XNLI)
     train_languages: tuple[str, ...] = ("en",)
+    train_split: str | None = None  # default: the training task's train split; e.g. translate_train
     eval_languages: tuple[str, ...] | None = None  # default: every language of the task's eval split
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)

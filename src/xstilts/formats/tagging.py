@@ -46,7 +46,9 @@ class Tagging(FormatBase):
             targets, previous = [], None
             for word in encoded.word_ids(i):
                 first = word is not None and word != previous
-                targets.append(tag_ids[e.tags[word]] if first else IGNORE)
+                # A tag outside the label set (one an open set never saw in training) keeps the word's place
+                # with id 0: decoding needs only the position, and scoring compares the gold tag itself.
+                targets.append(tag_ids.get(e.tags[word], 0) if first else IGNORE)
                 previous = word
             ids = encoded["input_ids"][i]
             features.append(Feature(ids, targets, len(ids)))

@@ -14,13 +14,18 @@ def register(tasks: tuple[TaskDef, ...]) -> None:
     from xstilts.tasks.readers import READERS
 
     for i, task in enumerate(tasks):
-        if task.name in REGISTRY and REGISTRY[task.name] != task:
+        if task.name in REGISTRY and _as_declared(REGISTRY[task.name]) != task:
             raise SpecError(f"tasks[{i}].name", f"'{task.name}' is already a declared task; choose another name")
         if task.reader not in READERS:
             raise SpecError(
                 f"tasks[{i}].reader", f"unknown reader '{task.reader}'; known: {', '.join(sorted(READERS))}"
             )
         REGISTRY[task.name] = task
+
+
+def _as_declared(task: TaskDef) -> TaskDef:
+    """A registered task as declared: a plan fills in an open label set (labels_from: train) from the data."""
+    return task.model_copy(update={"labels": ()}) if task.labels_from == "train" else task
 
 
 def get_task(name: str) -> TaskDef:

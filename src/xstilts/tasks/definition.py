@@ -45,7 +45,8 @@ class HubSource(_Frozen):
     config: str | None = None  # may contain {lang}; None for a dataset with a single configuration
     # our split name -> the hub's split, or several whose rows are concatenated (ANLI's train_r1..train_r3)
     splits: dict[str, tuple[str, ...]]
-    # example field -> hub column; "a.b" is field b of the dict column a (CommonsenseQA's choices.text)
+    # example field -> hub column; "a.b" is field b of the dict column a (CommonsenseQA's choices.text); "a+b" joins
+    # the text columns a and b with a space (XGLUE WPR's web_page_title+web_page_snippet). Split names may hold {lang}.
     columns: dict[str, str]
     choice_columns: tuple[str, ...] = ()  # one column per answer (SocialIQA answerA..answerC) instead of a list
     # hub label as text -> ours: SocialIQA's "1".."3" and CommonsenseQA's "A".."E" to 0-based answer indices
@@ -95,6 +96,8 @@ class TaskDef(_Frozen):
                 raise ValueError(f"{self.name}: {role} '{split}' is not one of the declared splits")
         if self.format in ("classification", "tagging") and not self.labels and self.labels_from == "declaration":
             raise ValueError(f"{self.name}: a {self.format} task needs a label set (or labels_from: train)")
+        if self.labels_from == "train" and (self.labels or self.format not in ("classification", "tagging")):
+            raise ValueError(f"{self.name}: labels_from: train is for classification and tagging tasks without labels")
         if self.labels_from == "train" and self.train_split is None:
             raise ValueError(f"{self.name}: labels_from: train needs a training split")
         unknown = sorted({split for source in self.hub for split in source.splits} - set(self.splits))

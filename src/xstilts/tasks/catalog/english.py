@@ -239,6 +239,7 @@ TASKS: tuple[TaskDef, ...] = (
             "dev": Split(files=("english/ccg/dev.tsv",)),
         },
         dev_split="dev",
+        eval_split="dev",  # supertagging accuracy, to check a CCG intermediate model
         labels_from="train",
         metric="token_accuracy",
         citation="Hockenmaier and Steedman 2007",

@@ -20,10 +20,12 @@ from rich.console import Console
 
 from xstilts import checkpoint, feature_cache
 from xstilts.data import Source, load_examples, subsample
+from xstilts.distributed import Parallel
 from xstilts.errors import ModelError
 from xstilts.evaluate import evaluate
 from xstilts.formats import make_format
 from xstilts.hardware import device, use_bf16
+from xstilts.launcher import launch_stage
 from xstilts.locks import try_lock
 from xstilts.model import TaskModel
 from xstilts.models.loading import encoder_config, load_encoder, load_tokenizer
@@ -39,6 +41,8 @@ POLL_SECONDS = 5.0  # how often a runner looks again when every remaining stage 
 
 
 class Runner:
+    parallel: Parallel | None = None  # set by xstilts.worker, in a process of an `accelerate launch`
+
     def __init__(
         self,
         spec: Spec,
@@ -129,11 +133,18 @@ class Runner:
         store.mark(stage.key, stage.kind, stage.task, config, "running", {"pid": os.getpid()})
         started = time.perf_counter()
         try:
-            log, rows = {"train": self.train_stage, "evaluate": self.eval_stage}[stage.kind](stage)
+            log, rows = {"train": self._train_here_or_launched, "evaluate": self.eval_stage}[stage.kind](stage)
         except BaseException as err:
             store.mark(stage.key, stage.kind, stage.task, config, "failed", {"error": f"{type(err).__name__}: {err}"})
             raise
         store.finish_stage(stage.key, stage.kind, stage.task, config, time.perf_counter() - started, log, rows)
+
+    def _train_here_or_launched(self, stage: TrainStage) -> tuple[dict, list[ResultRow]]:
+        # With a `launcher:`, the stage trains in the processes of an `accelerate launch` (launcher.py), which
+        # write the same checkpoint; this process records the stage only once the launch has succeeded.
+        if self.spec.launcher is None:
+            return self.train_stage(stage)
+        return launch_stage(self, stage)
 
     # -- data and models -------------------------------------------------------------------------------
     def examples(self, task: str, split: str, lang: str) -> list[Example]:
@@ -217,6 +228,7 @@ class Runner:
             self._dev_score(stage, models, tokenizer, bf16),
             label=f"{stage.task} [{stage.key[:8]}]",
             probabilities=probabilities,
+            parallel=self.parallel,
         )
         log = {
             "init": init,
@@ -225,9 +237,7 @@ class Runner:
             "bf16": bf16,
             "report": asdict(report),
         }
-        heads = {name: model.head for name, model in models.items()}
-        encoder = next(iter(models.values())).encoder
-        checkpoint.save(self.dir, stage.key, encoder, heads, {"stage": stage_record(stage), **log})
+        self.save_checkpoint(stage.key, models, {"stage": stage_record(stage), **log})
         mix = f", batches per task {report.batches}" if len(sizes) > 1 else ""
         self.console.print(
             f"        {report.steps} steps in {report.seconds:.0f}s, final loss "
@@ -235,6 +245,10 @@ class Runner:
             highlight=False,
         )
         return log, []
+
+    def save_checkpoint(self, key: str, models: dict[str, TaskModel], info: dict) -> None:
+        heads = {name: model.head for name, model in models.items()}
+        checkpoint.save(self.dir, key, next(iter(models.values())).encoder, heads, info)
 
     def _dev_score(self, stage: TrainStage, models: dict[str, TaskModel], tokenizer: Any, bf16: bool):  # noqa: ANN202
         """The mean over tasks of each task's first metric on English dev (higher is better), or None."""

@@ -173,6 +173,27 @@ class GridSpec(_Strict):
         return axes
 
 
+class LauncherSpec(_Strict):
+    """Runs every training stage under `accelerate launch` (DDP, or FSDP / DeepSpeed from an accelerate config
+    file; docs/distributed.md). It decides only where a stage runs, never what it computes, so it is not part
+    of any stage key; precision stays the stage's `train.precision`. Unset fields come from the config file."""
+
+    num_processes: int | None = Field(None, ge=1)  # in total, over every machine
+    num_machines: int | None = Field(None, ge=1)
+    main_process_ip: str | None = None  # needed with several machines
+    main_process_port: int | None = Field(None, ge=1, le=65535)  # default: a free port (one machine)
+    config_file: Path | None = None  # an accelerate config file; relative to the spec file
+    prefix: tuple[str, ...] = ()  # a command that starts the launch on every machine, e.g. [srun, --ntasks-per-node=1]
+
+    @model_validator(mode="after")
+    def _complete(self) -> LauncherSpec:
+        if self.num_processes is None and self.config_file is None:
+            raise ValueError("give num_processes, or a config_file that sets it")
+        if (self.num_machines or 1) > 1 and not self.main_process_ip:
+            raise ValueError("several machines need main_process_ip (the address of machine 0)")
+        return self
+
+
 class Spec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     data_dir: Path | None = None
@@ -185,6 +206,7 @@ class Spec(_Strict):
     targets: tuple[TargetSpec, ...] = Field(min_length=1)
     tasks: tuple[TaskDef, ...] = ()  # your own tasks, declared like the built-in ones (docs/tasks.md)
     grid: GridSpec = GridSpec()
+    launcher: LauncherSpec | None = None  # None: training stages run inside the runner's own process
 
     @field_validator("model", mode="before")
     @classmethod
@@ -288,6 +310,12 @@ def load_spec(path: Path) -> Spec:
     spec = parse_spec(raw, str(path))
     if spec.data_dir is not None and not spec.data_dir.is_absolute():
         spec = spec.model_copy(update={"data_dir": (path.parent / spec.data_dir).resolve()})
+    config = spec.launcher.config_file if spec.launcher else None
+    if config is not None:
+        config = (path.parent / config).resolve()
+        if not config.is_file():
+            raise SpecError("launcher.config_file", f"accelerate config file {config} does not exist")
+        spec = spec.model_copy(update={"launcher": spec.launcher.model_copy(update={"config_file": config})})
     return spec
 
 

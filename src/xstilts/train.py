@@ -10,6 +10,8 @@ Features, and the TrainConfig options that control them:
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
 - several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.sampling)
+- data parallel over processes (DDP, FSDP, DeepSpeed) under accelerate: each takes a shard of every batch
+  (parallel; xstilts.distributed)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from xstilts.distributed import OneProcess, Parallel, TaskModels
 from xstilts.errors import UserError
 from xstilts.formats import Feature
 from xstilts.model import TaskModel
@@ -100,10 +103,11 @@ def train(
     dev_score: Callable[[], float] | None = None,
     label: str = "train",
     probabilities: Mapping[str, float] | None = None,
+    parallel: Parallel | None = None,
 ) -> TrainReport:
     """Train in place. Several tasks share one encoder: each micro-batch comes from a task drawn with
     `probabilities` (default: proportional to size). With dev_score (higher is better), the weights of the
-    best epoch are kept."""
+    best epoch are kept. `parallel` (xstilts.distributed) splits every batch over processes."""
     from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
 
     if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler
@@ -113,7 +117,8 @@ def train(
     names = list(models)
     sizes = {name: len(features[name]) for name in names}
     probabilities = dict(probabilities or {n: sizes[n] / sum(sizes.values()) for n in names})
-    container = nn.ModuleDict(models)  # shared encoder parameters are counted once
+    parallel = parallel or OneProcess()
+    container = TaskModels(models)  # shared encoder parameters are counted once
     encoder = models[names[0]].encoder
     device = next(encoder.parameters()).device
     if config.freeze_embeddings:
@@ -126,6 +131,7 @@ def train(
         _param_groups(container, config.weight_decay), lr=config.learning_rate, fused=_fused_ok(device)
     )
     schedule = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total), total)
+    forward, optimizer = parallel.prepare(container, optimizer)  # the schedule keeps the inner optimizer
     streams = {n: _batches([f.length for f in features[n]], config.batch_size, rng) for n in names}
     best: tuple[float, dict] | None = None
     report = TrainReport(0, 0, 0, 0.0, float("nan"), probabilities=probabilities, batches=dict.fromkeys(names, 0))
@@ -138,18 +144,20 @@ def train(
             loss_sum = 0.0
             for _ in range(config.grad_accum_steps):
                 name = rng.choices(names, weights=[probabilities[n] for n in names])[0] if len(names) > 1 else names[0]
-                model, indices = models[name], next(streams[name])
+                model, batch_indices = models[name], next(streams[name])
+                indices, weight = parallel.shard(batch_indices)
                 batch = model.batch([features[name][i] for i in indices], pad_id)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    loss = model.fmt.loss(model(batch), batch) / config.grad_accum_steps
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(f"{label}: the loss became {loss.item()} at step {report.steps + 1}")
-                loss.backward()
-                loss_sum += loss.item()
+                    loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
+                batch_loss = parallel.mean(loss.detach())  # the same on every process, so all stop together
+                if not torch.isfinite(batch_loss):
+                    raise TrainingDiverged(f"{label}: the loss became {batch_loss.item()} at step {report.steps + 1}")
+                parallel.backward(loss)
+                loss_sum += batch_loss.item()
                 report.batches[name] += 1
-                report.examples += len(indices)
+                report.examples += len(batch_indices)
                 report.tokens += int(batch["attention_mask"].sum())
-            torch.nn.utils.clip_grad_norm_(container.parameters(), config.max_grad_norm)
+            parallel.clip(forward, config.max_grad_norm)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
@@ -163,6 +171,7 @@ def train(
         container.load_state_dict(best[1])
         epoch = report.dev_scores.index(best[0]) + 1
         report.selected = f"best_dev (epoch {epoch} of {len(report.dev_scores)})"
+    report.tokens = parallel.total(report.tokens)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -1,0 +1,112 @@
+"""One training stage in every process of an `accelerate launch`, as launcher.py starts it:
+
+    accelerate launch [options] -m xstilts.worker EXPERIMENT_DIR STAGE_KEY --data DATA_DIR
+
+Each process rebuilds the plan from EXPERIMENT_DIR/spec.resolved.yaml, builds the stage's models and features
+exactly as a single-process runner does (Runner.train_stage) and trains on its shard of every batch
+(xstilts.distributed); process 0 writes the checkpoint. The store is left to the runner that launched this."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from xstilts import checkpoint
+from xstilts.distributed import AcceleratedProcesses
+from xstilts.errors import UserError
+from xstilts.launcher import die_with_parent
+from xstilts.model import TaskModel
+from xstilts.runner import Runner
+
+
+class LaunchedRunner(Runner):
+    """A runner that trains one stage as one of several processes."""
+
+    def __init__(self, *args: Any, accelerator: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.accelerator = accelerator
+        self.parallel = AcceleratedProcesses(accelerator)
+
+    def save_checkpoint(self, key: str, models: dict[str, TaskModel], info: dict) -> None:
+        # Every process takes part in gathering the weights (FSDP and ZeRO-3 shard them); process 0 writes them.
+        state = self.accelerator.get_state_dict(self.parallel.model)
+        if self.accelerator.is_main_process:
+            first = next(iter(models))
+            encoder = _Tensors(_under(state, f"{first}.encoder."))
+            heads = {task: _Tensors(_under(state, f"{task}.head.")) for task in models}
+            log = {**info, "processes": self.accelerator.num_processes}
+            checkpoint.save(self.dir, key, encoder, heads, log)  # type: ignore[arg-type]
+        self.accelerator.wait_for_everyone()
+
+
+class _Tensors:
+    """Gathered tensors standing in for a module: checkpoint.save only calls state_dict()."""
+
+    def __init__(self, state: dict[str, Any]):
+        self.state = state
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state
+
+
+def _under(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {name.removeprefix(prefix): tensor for name, tensor in state.items() if name.startswith(prefix)}
+
+
+def train_one_stage(experiment_dir: Path, key: str, data: Path | None) -> None:
+    from accelerate import Accelerator, DistributedType, PartialState
+    from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
+
+    from xstilts.hardware import use_bf16
+    from xstilts.plan import build_plan
+    from xstilts.spec import load_spec, resolve_data_root
+
+    # Before anything asks hardware.device(): every process uses its own GPU (or the CPU). Accelerator reads
+    # ACCELERATE_USE_CPU itself, PartialState does not.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    os.environ["XSTILTS_DEVICE"] = str(state.device)
+    spec = load_spec(experiment_dir / "spec.resolved.yaml")
+    root = resolve_data_root(spec, data)
+    plan = build_plan(spec, root)
+    stage = plan.stages.get(key)
+    if stage is None or stage.kind != "train":
+        raise UserError(f"{experiment_dir}: its plan has no training stage {key}")
+    bf16 = use_bf16(stage.config.precision, state.device)
+    accelerator = Accelerator(
+        mixed_precision="bf16" if bf16 else "no",  # the stage's precision, never the launcher's
+        step_scheduler_with_optimizer=False,  # the loop steps its schedule once per optimizer step
+        # Unused parameters are normal: the other tasks' heads of a multi-task stage, an encoder's pooler.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+    if sharded and stage.config.selection == "best_dev":
+        raise UserError(f"stage {key}: selection best_dev keeps unsharded copies of the weights; use last with FSDP")
+    console = Console(quiet=not accelerator.is_main_process)
+    runner = LaunchedRunner(spec, plan, root, experiment_dir, console, spec.data_source, accelerator=accelerator)
+    runner.train_stage(stage)
+    accelerator.end_training()
+
+
+def main(argv: list[str] | None = None) -> int:
+    die_with_parent(signal.SIGKILL)  # torchrun's agent died: stop at once
+    parser = argparse.ArgumentParser(prog="python -m xstilts.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=Path, help="the experiment directory")
+    parser.add_argument("key", help="the training stage's key")
+    parser.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    args = parser.parse_args(argv)
+    try:
+        train_one_stage(args.dir, args.key, args.data)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

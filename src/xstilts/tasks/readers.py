@@ -179,13 +179,22 @@ def _multiple_choice(
 # --- sentence-pair classification --------------------------------------------------------------------------
 
 
+# XNLI-MT's files (XTREME's xnli/train-en.tsv and its translate-train files) spell one label "contradictory";
+# XTREME's processors/xnli.py reads it as "contradiction", the spelling of every XNLI dev and test file.
+_LABEL_SPELLINGS = {"contradictory": "contradiction"}
+
+
 def read_pair_tsv(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
-    """XNLI / PAWS-X: `sentence1<TAB>sentence2<TAB>label`, no header."""
+    """XNLI / PAWS-X: `sentence1<TAB>sentence2<TAB>label`, no header. The translate-train files of XTREME's
+    translations bucket have five columns, `en1<TAB>en2<TAB>translated1<TAB>translated2<TAB>label`: the
+    translated pair is read."""
     examples: list[Example] = []
     for line, fields in _csv_rows(path, "\t"):
-        _check_columns(path, line, fields, 3)
-        _check_label(path, line, fields[2], labels)
-        examples.append(ClassificationExample(fields[0], fields[1], fields[2]))
+        if len(fields) != 5:
+            _check_columns(path, line, fields, 3)
+        label = _LABEL_SPELLINGS.get(fields[-1], fields[-1])
+        _check_label(path, line, label, labels)
+        examples.append(ClassificationExample(fields[-3], fields[-2], label))
     return _nonempty(path, examples)
 
 
@@ -389,14 +398,23 @@ def read_squad_json(path: Path, split: str, labels: tuple[str, ...] | None = Non
             context = paragraph["context"]
             for qa in paragraph["qas"]:
                 answers = qa.get("answers", [])
+                if split == "translate_train" and not all(_found(context, answer) for answer in answers):
+                    continue  # translation lost the answer (answer_start -1): XTREME's run_squad skips these too
                 examples.append(_span_example(path, qa, context, answers))
     return _nonempty(path, examples)
 
 
+def _found(context: str, answer: dict) -> bool:
+    start, text = answer.get("answer_start"), answer.get("text")
+    if not isinstance(start, int) or not isinstance(text, str) or start < 0:
+        return False
+    return context[start : start + len(text)] == text
+
+
 def _span_example(path: Path, qa: dict, context: str, answers: list[dict]) -> SpanQAExample:
     for answer in answers:
-        start, text = answer.get("answer_start"), answer.get("text")
-        if not isinstance(start, int) or not isinstance(text, str) or context[start : start + len(text)] != text:
+        if not _found(context, answer):
+            text, start = answer.get("text"), answer.get("answer_start")
             raise DataError(path, f"question {qa.get('id')!r}: answer {text!r} is not at offset {start} of its context")
     return SpanQAExample(
         str(qa.get("id", "")),

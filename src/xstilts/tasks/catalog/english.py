@@ -108,6 +108,11 @@ TASKS: tuple[TaskDef, ...] = (
         splits={
             "train": Split(files=("xtreme/squad/train-v1.1.json",)),
             "dev": Split(files=("xtreme/squad/dev-v1.1.json",)),
+            # XTREME's translate-train for XQuAD and MLQA (`train_split: translate_train` on those targets).
+            "translate_train": Split(
+                files=("xtreme/squad/translate-train/squad.translate.train.en-{lang}.json",),
+                languages=tuple("ar de el es hi ru th tr vi zh".split()),
+            ),
         },
         dev_split="dev",
         metric="squad_em_f1",

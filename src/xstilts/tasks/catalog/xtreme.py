@@ -27,6 +27,12 @@ _XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
 _XQUAD_LANGS = tuple("ar de el en es hi ro ru th tr vi zh".split())
 _MLQA_LANGS = tuple("ar de en es hi vi zh".split())
 _TYDIQA_LANGS = tuple("en ar bn fi id ko ru sw te".split())
+# XTREME's machine-translated training data (translate-train), where XTREME's processors read it: xnli and pawsx
+# (processors/xnli.py, pawsx.py), squad and tydiqa (translate-train/, as the SQuAD-format processors read it).
+# The files are in the XTREME translations bucket (gs://xtreme_translations/<task>/translate-train/).
+_XNLI_TRANSLATED = tuple(lang for lang in _XNLI_LANGS if lang != "en")
+_PAWSX_TRANSLATED = tuple(lang for lang in _PAWSX_LANGS if lang != "en")
+_TYDIQA_TRANSLATED = tuple(lang for lang in _TYDIQA_LANGS if lang != "en")
 _TATOEBA_LANGS = tuple(
     "af ar az bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko lt ml mr nl pl pt ro ru sw ta te th tl "
     "tr uk ur vi zh".split()
@@ -41,6 +47,9 @@ TASKS: tuple[TaskDef, ...] = (
         splits={
             "train": Split(files=("xtreme/xnli/train-{lang}.tsv",)),
             "dev": Split(files=("xtreme/xnli/dev-{lang}.tsv",), languages=_XNLI_LANGS),
+            "translate_train": Split(
+                files=("xtreme/xnli/XNLI-Translated/en-{lang}-translated.tsv",), languages=_XNLI_TRANSLATED
+            ),
         },
         dev_split="dev",
         eval_split="dev",
@@ -64,6 +73,9 @@ TASKS: tuple[TaskDef, ...] = (
         splits={
             "train": Split(files=("xtreme/pawsx/train-{lang}.tsv",)),
             "test": Split(files=("xtreme/pawsx/test-{lang}.tsv",), languages=_PAWSX_LANGS),
+            "translate_train": Split(
+                files=("xtreme/pawsx/translated/en-{lang}-translated.tsv",), languages=_PAWSX_TRANSLATED
+            ),
         },
         eval_split="test",
         labels=("0", "1"),
@@ -188,6 +200,10 @@ TASKS: tuple[TaskDef, ...] = (
             ),
             "dev": Split(
                 files=("xtreme/tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json",), languages=_TYDIQA_LANGS
+            ),
+            "translate_train": Split(
+                files=("xtreme/tydiqa/translate-train/tydiqa.translate.train.en-{lang}.json",),
+                languages=_TYDIQA_TRANSLATED,
             ),
         },
         eval_split="dev",

@@ -45,19 +45,18 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
+    from xstilts.cost import estimate
     from xstilts.plan import build_plan
     from xstilts.spec import load_spec, resolve_data_root
-    from xstilts.status import plan_cost, plan_tree
+    from xstilts.status import cost_lines, plan_tree
 
     spec = load_spec(args.spec)
     root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
-    console.print(plan_tree(plan))
-    cost = plan_cost(plan, root)
-    console.print(
-        f"cost: {cost['train_passes']:,.0f} training example-passes and {cost['eval_examples']:,.0f} evaluated "
-        f"examples (without sharing: {cost['naive_train_passes']:,.0f} and {cost['naive_eval_examples']:,.0f})"
-    )
+    cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source)
+    console.print(plan_tree(plan, cost))
+    for line in cost_lines(cost):
+        console.print(line, highlight=False)
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -174,6 +173,7 @@ def parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show a spec's stages, what they share, and their cost; runs nothing")
     plan.add_argument("spec", type=Path)
     plan.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    plan.add_argument("--out", type=Path, help="experiment directory whose finished stages time the estimate")
     plan.set_defaults(func=cmd_plan)
     status = sub.add_parser("status", help="done, running, failed and pending stages of an experiment")
     status.add_argument("dir", type=Path)

@@ -1,8 +1,10 @@
-"""What a plan will do (`xstilts plan`) and how far an experiment has got (`xstilts status`)."""
+"""What a plan will do (`xstilts plan`; its cost comes from cost.py) and how far an experiment has got
+(`xstilts status`)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
@@ -11,11 +13,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from xstilts import checkpoint
-from xstilts.data import load_examples
+from xstilts.cost import PlanCost
 from xstilts.locks import is_locked
 from xstilts.plan import Plan, Stage, TrainStage
 from xstilts.store import Store
-from xstilts.tasks import REGISTRY
 
 
 def describe(stage: Stage) -> str:
@@ -25,49 +26,35 @@ def describe(stage: Stage) -> str:
     return f"evaluate {stage.task} ({len(stage.languages)} languages) {stage.key}"
 
 
-def plan_tree(plan: Plan) -> Tree:
-    """The DAG as a tree: every stage under the stage whose encoder it starts from."""
+def plan_tree(plan: Plan, cost: PlanCost | None = None) -> Tree:
+    """The DAG as a tree: every stage under the stage whose encoder it starts from, with its estimated time."""
     tree = Tree(f"{len(plan.stages)} unique stages ({plan.naive_stage_count} if nothing were shared)")
     nodes = {}
     for stage in plan.stages.values():
         parent = nodes.get(stage.parent, tree)
-        nodes[stage.key] = parent.add(describe(stage), highlight=False)
+        time = f" ~{duration(cost.stages[stage.key].seconds)}" if cost else ""
+        nodes[stage.key] = parent.add(describe(stage) + time, highlight=False)
     return tree
 
 
-def plan_cost(plan: Plan, root: Path) -> dict[str, float]:
-    """The work a plan implies, counted in examples (training example-passes and evaluated examples), for the
-    unique stages and for the same grid run with no sharing."""
-    sizes: dict[tuple[str, str, str], int] = {}
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
-    def count(task: str, split: str, lang: str) -> int:
-        if (task, split, lang) not in sizes:
-            sizes[(task, split, lang)] = len(load_examples(REGISTRY[task], split, lang, root))
-        return sizes[(task, split, lang)]
 
-    def work(stage: Stage) -> tuple[float, float]:
-        if isinstance(stage, TrainStage):
-            n = 0
-            for part in stage.parts:
-                available = sum(count(part.task, part.split, lang) for lang in part.languages)
-                n += min(available, part.max_train_examples or available)
-            passes = (
-                stage.config.max_steps * stage.config.batch_size * stage.config.grad_accum_steps
-                if stage.config.max_steps
-                else n * stage.config.epochs
-            )
-            return passes, 0.0
-        per_lang = [count(stage.task, stage.split, lang) for lang in stage.languages]
-        return 0.0, float(sum(min(n, stage.max_eval_examples or n) for n in per_lang))
-
-    unique = [work(s) for s in plan.stages.values()]
-    naive = [work(plan.stages[key]) for run in plan.runs for key in (*run.chain, run.eval_key)]
-    return {
-        "train_passes": sum(t for t, _ in unique),
-        "eval_examples": sum(e for _, e in unique),
-        "naive_train_passes": sum(t for t, _ in naive),
-        "naive_eval_examples": sum(e for _, e in naive),
-    }
+def cost_lines(cost: PlanCost) -> list[str]:
+    """The work in examples, the estimated time, and where each estimate's rate came from."""
+    unique, naive = cost.stages.values(), cost.naive
+    sources = Counter(c.source for c in unique)
+    return [
+        f"cost: {sum(c.passes for c in unique):,.0f} training example-passes and "
+        f"{sum(c.examples for c in unique):,.0f} evaluated examples (without sharing: "
+        f"{sum(c.passes for c in naive):,.0f} and {sum(c.examples for c in naive):,.0f})",
+        f"time: about {duration(cost.seconds)} for the unique stages on one runner "
+        f"(without sharing: {duration(cost.naive_seconds)}), as FLOPs over a rate: "
+        + "; ".join(f"{n} stage{'s' * (n > 1)} at a {source}" for source, n in sources.items()),
+    ]
 
 
 @dataclass

@@ -1,0 +1,228 @@
+"""What a plan costs: examples, tokens, FLOPs and estimated seconds per stage and in total (`xstilts plan`).
+
+Work is counted in FLOPs as Kaplan et al. (2020, "Scaling laws for neural language models", sec. 2.1) count it
+for transformers: about 6 x N x tokens to train (forward and backward) and 2 x N x tokens to evaluate, with N the
+encoder's non-embedding parameters (an embedding lookup costs next to nothing; attention over at most 512
+tokens adds a few percent and is left out, and so is the dev scoring of `selection: best_dev`). A stage's tokens
+are its examples times their mean length, measured by featurising the first SAMPLE examples of each data set
+with the model's tokenizer and the stage's format (a plan never trains, so this is what the data costs).
+
+Seconds are FLOPs over a rate in FLOP/s: measured, as estimated FLOPs over recorded seconds, from the stages of
+the same model and kind that the experiment's store has finished, else the device's default rate (DEFAULT_RATES).
+Each stage's estimate says which it used."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xstilts.data import Source, load_examples
+from xstilts.errors import ModelError
+from xstilts.formats import make_format
+from xstilts.plan import EvalStage, Plan, Stage, TrainStage
+from xstilts.spec import ModelSpec
+from xstilts.store import Store
+from xstilts.tasks import REGISTRY
+
+SAMPLE = 64  # examples featurised per data set to measure their mean length in tokens
+FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameters (Kaplan et al. 2020)
+# Effective FLOP/s of whole stages (loading, featurising, saving included) by the count above. cpu: measured from
+# the README quickstart's eight stages (me5-small, 2 cores of an AMD EPYC with AVX512-BF16, bf16 autocast).
+# cuda: an assumption, a third of an A100's 312 TFLOP/s bf16 peak for training; replace it by a measurement
+# (any finished stage of the same model in the experiment's store is used instead).
+DEFAULT_RATES = {"cpu": {"train": 1.3e11, "evaluate": 9.4e10}, "cuda": {"train": 1e14, "evaluate": 1e14}}
+
+
+@dataclass(frozen=True)
+class StageCost:
+    passes: float  # training example-passes (0 for an evaluation)
+    examples: float  # evaluated examples (0 for training)
+    tokens: float
+    flops: float
+    seconds: float
+    source: str  # "rate measured on ..." or "default <device> rate (...)"
+
+
+@dataclass
+class PlanCost:
+    stages: dict[str, StageCost]
+    naive: list[StageCost] = field(default_factory=list)  # every run's chain and evaluation, nothing shared
+
+    @property
+    def seconds(self) -> float:
+        return sum(c.seconds for c in self.stages.values())
+
+    @property
+    def naive_seconds(self) -> float:
+        return sum(c.seconds for c in self.naive)
+
+
+class DataSizes:
+    """Example counts and mean tokens per example of the data sets a plan reads, each read once."""
+
+    def __init__(self, root: Path, source: Source = "files"):
+        self.root, self.source = root, source
+        self._examples: dict[tuple[str, str, str], list[Any]] = {}
+        self._tokens: dict[tuple, float] = {}
+
+    def examples(self, task: str, split: str, lang: str) -> list[Any]:
+        if (task, split, lang) not in self._examples:
+            self._examples[(task, split, lang)] = load_examples(REGISTRY[task], split, lang, self.root, self.source)
+        return self._examples[(task, split, lang)]
+
+    def count(self, task: str, split: str, lang: str) -> int:
+        return len(self.examples(task, split, lang))
+
+    def tokens_per_example(
+        self, task: str, split: str, lang: str, options: dict, max_length: int, tokenizer: Any | None
+    ) -> float:
+        """Mean tokens per example over a sample (every row of multiple-choice and windowed examples); without
+        a tokenizer, max_length: an upper bound."""
+        if tokenizer is None:
+            return float(max_length)
+        key = (task, split, lang, json.dumps(options, sort_keys=True), max_length)
+        if key not in self._tokens:
+            sample = self.examples(task, split, lang)[:SAMPLE]
+            features = make_format(REGISTRY[task].format, options).encode(sample, tokenizer, REGISTRY[task], max_length)
+            rows = sum(_rows(f.input_ids) for f in features)
+            self._tokens[key] = rows / len(sample) if sample else 0.0
+        return self._tokens[key]
+
+
+def _rows(input_ids: list) -> int:
+    """Tokens of one feature: one row of ids, or one row per choice."""
+    return sum(len(row) for row in input_ids) if input_ids and isinstance(input_ids[0], list) else len(input_ids)
+
+
+def stage_work(stage: Stage, sizes: DataSizes) -> tuple[float, float]:
+    """(training example-passes, evaluated examples) of one stage."""
+    if isinstance(stage, TrainStage):
+        config, n = stage.config, 0
+        for part in stage.parts:
+            available = sum(sizes.count(part.task, part.split, lang) for lang in part.languages)
+            n += min(available, part.max_train_examples or available)
+        if config.max_steps:
+            return float(config.max_steps * config.batch_size * config.grad_accum_steps), 0.0
+        return n * config.epochs, 0.0
+    counts = [sizes.count(stage.task, stage.split, lang) for lang in stage.languages]
+    return 0.0, float(sum(min(n, stage.max_eval_examples or n) for n in counts))
+
+
+def non_embedding_parameters(config: Any) -> int:
+    """Per layer: attention's four h x h projections and the two h x ffn feed-forward matrices (BERT, XLM-R)."""
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    ffn = getattr(config, "intermediate_size", 4 * hidden)
+    return layers * (4 * hidden * hidden + 2 * hidden * ffn)
+
+
+class CostModel:
+    """Estimates for the stages of one plan. `tokenizer` and `parameters` are looked up per model; tests pass
+    stand-ins, the CLI the real loaders."""
+
+    def __init__(
+        self,
+        sizes: DataSizes,
+        parameters: Callable[[ModelSpec], int],
+        tokenizer: Callable[[ModelSpec], Any | None],
+        device_type: str = "cpu",
+    ):
+        self.sizes, self.parameters, self.tokenizer = sizes, parameters, tokenizer
+        self.default_rates = DEFAULT_RATES.get(device_type, DEFAULT_RATES["cpu"])
+        self.device_type = device_type
+        self.measured: dict[tuple[str, str], tuple[float, float, int]] = {}  # (model, kind) -> flops, seconds, n
+
+    def tokens(self, stage: Stage) -> float:
+        tokenizer = self.tokenizer(stage.model)
+        if isinstance(stage, EvalStage):
+            per_lang = [
+                min(self.sizes.count(stage.task, stage.split, lang), stage.max_eval_examples or 10**12)
+                * self.sizes.tokens_per_example(
+                    stage.task, stage.split, lang, stage.format_options, stage.eval_max_length, tokenizer
+                )
+                for lang in stage.languages
+            ]
+            return float(sum(per_lang))
+        # A multi-task stage's passes are shared by its parts in proportion to their sizes (the default sampler);
+        # a mixed-language part is measured on its first language.
+        weights = [sum(self.sizes.count(p.task, p.split, lang) for lang in p.languages) or 1 for p in stage.parts]
+        lengths = [
+            self.sizes.tokens_per_example(
+                p.task, p.split, p.languages[0], p.format_options, stage.config.max_length, tokenizer
+            )
+            for p in stage.parts
+        ]
+        mean_tokens = sum(w * n for w, n in zip(weights, lengths, strict=True)) / sum(weights)
+        return stage_work(stage, self.sizes)[0] * mean_tokens
+
+    def flops(self, stage: Stage) -> float:
+        return FLOPS_PER_TOKEN[stage.kind] * self.parameters(stage.model) * self.tokens(stage)
+
+    def learn(self, plan: Plan, experiment_dir: Path | None) -> None:
+        """Rates from the stages of this plan that the store at experiment_dir has finished."""
+        if experiment_dir is None or not (experiment_dir / Store.FILE).is_file():
+            return
+        store = Store(experiment_dir)
+        try:
+            states = store.statuses()
+        finally:
+            store.close()
+        for key, (status, seconds, _, _) in states.items():
+            stage = plan.stages.get(key)
+            if status == "done" and stage is not None and seconds:
+                flops, took, n = self.measured.get(_rate_key(stage), (0.0, 0.0, 0))
+                self.measured[_rate_key(stage)] = (flops + self.flops(stage), took + seconds, n + 1)
+
+    def stage(self, stage: Stage) -> StageCost:
+        passes, evaluated = stage_work(stage, self.sizes)
+        tokens = self.tokens(stage)
+        flops = FLOPS_PER_TOKEN[stage.kind] * self.parameters(stage.model) * tokens
+        measured = self.measured.get(_rate_key(stage))
+        if measured:
+            rate = measured[0] / measured[1]
+            source = f"rate measured on {measured[2]} finished {stage.kind} stages of {stage.model.name}"
+            source += f" ({rate:.2g} FLOP/s)"
+        else:
+            rate = self.default_rates[stage.kind]
+            source = f"default {self.device_type} rate ({rate:.2g} FLOP/s)"
+        return StageCost(passes, evaluated, tokens, flops, flops / rate, source)
+
+    def plan(self, plan: Plan) -> PlanCost:
+        costs = {key: self.stage(stage) for key, stage in plan.stages.items()}
+        naive = [costs[key] for run in plan.runs for key in (*run.chain, run.eval_key)]
+        return PlanCost(costs, naive)
+
+
+def _rate_key(stage: Stage) -> tuple[str, str]:
+    return stage.model.model_dump_json(), stage.kind
+
+
+def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files") -> PlanCost:
+    """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded (a hub
+    model offline) leaves max_length tokens per example; a config that cannot be loaded raises ModelError."""
+    from xstilts.hardware import device
+    from xstilts.models.loading import encoder_config, load_tokenizer
+
+    parameters: dict[str, int] = {}
+    tokenizers: dict[str, Any] = {}
+
+    def count_parameters(model: ModelSpec) -> int:
+        key = model.model_dump_json()
+        if key not in parameters:
+            parameters[key] = non_embedding_parameters(encoder_config(model))
+        return parameters[key]
+
+    def tokenizer(model: ModelSpec) -> Any | None:
+        key = model.model_dump_json()
+        if key not in tokenizers:
+            try:
+                tokenizers[key] = load_tokenizer(model)
+            except ModelError:
+                tokenizers[key] = None
+        return tokenizers[key]
+
+    model = CostModel(DataSizes(root, source), count_parameters, tokenizer, device().type)
+    model.learn(plan, experiment_dir)
+    return model.plan(plan)

@@ -27,6 +27,7 @@ NOT_OFFLINE: dict[tuple[str, str], set[str] | None] = {
     ("tydiqa", "train"): {"ar", "bn", "fi", "id", "ru", "te"},
     ("bucc2018", "dev"): None,  # BUCC 2018: tests/test_bucc.py writes corpora in its layout
     ("bucc2018", "test"): None,
+    ("lareqa", "test"): None,  # XQuAD-R (tests/test_xtreme_r_xglue.py writes it from XQuAD)
     # XGLUE's own understanding tasks (tests/test_xtreme_r_xglue.py writes files in its layout)
     **{(task, split): None for task in ("nc", "qadsm", "wpr", "qam") for split in ("train", "dev")},
     # The paper's intermediate tasks that only the Hub (or a licence, for CCGbank) provides.

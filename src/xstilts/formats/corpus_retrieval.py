@@ -53,6 +53,12 @@ class _PerCorpus(Retrieval):
         """One corpus's prediction from the embeddings of its distinct query and candidate texts."""
         raise NotImplementedError
 
+    def score_exported(
+        self, exported: Sequence[Any], examples: Sequence[RetrievalCorpus], task: TaskDef, lang: str
+    ) -> dict[str, float]:
+        # Not Tatoeba's line indices: the exported form is the prediction itself, as JSON.
+        return self.score(exported, examples, task, lang)
+
 
 def _single_ids(ids: Sequence[str], texts: Sequence[str]) -> list[str | None]:
     """For each distinct text, its id; None for a text that occurs under several ids. XTREME drops those from the

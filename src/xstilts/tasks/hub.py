@@ -15,6 +15,7 @@ from xstilts.tasks.examples import (
     SpanQAExample,
     TaggingExample,
 )
+from xstilts.tasks.lareqa import Paragraph, lareqa_corpus, sentence_spans
 
 
 def load_from_hub(task: TaskDef, split: str, lang: str) -> list[Example]:
@@ -22,6 +23,8 @@ def load_from_hub(task: TaskDef, split: str, lang: str) -> list[Example]:
     sources = [source for source in task.hub if split in source.splits]
     if not sources:
         raise DataError(f"hub:{task.name}", f"no Hub source is declared for split '{split}'")
+    if task.format in _CORPORA:  # one example per language, built from the rows of every language of the split
+        return _CORPORA[task.format](task, sources, split, lang)
     convert = _CONVERTERS[task.format]
     examples: list[Example] = []
     for source in sources:
@@ -116,6 +119,31 @@ def _span_qa(row: _HubRow) -> Example:
         tuple(row.get("answer_starts")),
     )
 
+
+def _answer_pool(task: TaskDef, sources: list[HubSource], split: str, lang: str) -> list[Example]:
+    """LAReQA from SQuAD-style rows (id, question, context, answer starts), one config per language (XQuAD-R on the
+    Hub): `lang`'s questions against the sentences of every language of the split. The Hub copy has no sentence
+    breaks, so they are inferred (tasks/lareqa.py `sentence_spans`)."""
+    paragraphs: dict[str, list[Paragraph]] = {}
+    for language in task.languages(split):
+        questions: dict[str, list[tuple[str, str, int]]] = {}  # context -> its questions, in row order
+        for source in sources:
+            for rows in _load(source, split, language):
+                for row in (_HubRow(source, r, rows.features) for r in rows):
+                    starts = row.get("answer_starts")
+                    entry = (str(row.get("id")), row.get("question"), int(starts[0]) if len(starts) else -1)
+                    questions.setdefault(row.get("context"), []).append(entry)
+        paragraphs[language] = []
+        for context, asked in questions.items():
+            spans = sentence_spans(context)
+            sentences = tuple(context[start:end] for start, end in spans)
+            paragraphs[language].append(Paragraph(sentences, spans, tuple(asked)))
+    return [lareqa_corpus(paragraphs, lang)]
+
+
+_CORPORA: dict[str, Callable[[TaskDef, list[HubSource], str, str], list[Example]]] = {
+    "candidate_ranking": _answer_pool,
+}
 
 _CONVERTERS: dict[str, Callable[[_HubRow], Example | None]] = {
     "classification": _classification,

@@ -28,6 +28,7 @@ from xstilts.tasks.examples import (
     TextExample,
     TranslationPair,
 )
+from xstilts.tasks.lareqa import Paragraph, lareqa_corpus
 
 Reader = Callable[[Path, str, tuple[str, ...] | None], list[Example]]
 
@@ -470,6 +471,39 @@ def read_bucc(path: Path, split: str, labels: tuple[str, ...] | None = None) -> 
     return [RetrievalCorpus(path.stem, query_ids, queries, candidate_ids, candidates, tuple(sorted(gold)))]
 
 
+def read_lareqa_json(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
+    """LAReQA: XQuAD-R's `xquad-r/{lang}.json` (SQuAD JSON whose paragraphs also carry `sentences` and
+    `sentence_breaks`) asks its questions against the sentences of every `*.json` beside it (tasks/lareqa.py).
+    One example: the whole corpus."""
+    own = _xquad_r_paragraphs(path)
+    if not any(paragraph.questions for paragraph in own):
+        raise DataError(path, "no examples")
+    siblings = sorted(p for p in path.parent.glob("*.json") if p != path)
+    paragraphs = {path.stem: own} | {sibling.stem: _xquad_r_paragraphs(sibling) for sibling in siblings}
+    return [lareqa_corpus(paragraphs, path.stem)]
+
+
+def _xquad_r_paragraphs(path: Path) -> list[Paragraph]:
+    text = _read_text(path)
+    if not text.strip():
+        return []
+    try:
+        document = json.loads(text)
+        return [
+            Paragraph(
+                tuple(paragraph["sentences"]),
+                tuple((start, end) for start, end in paragraph["sentence_breaks"]),
+                tuple((qa["id"], qa["question"], qa["answers"][0]["answer_start"]) for qa in paragraph["qas"]),
+            )
+            for article in document["data"]
+            for paragraph in article["paragraphs"]
+        ]
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise DataError(path, f"not XQuAD-R JSON (paragraphs with sentences, sentence_breaks and qas): {e!r}") from None
+
+
 def _id_sentences(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`id<TAB>sentence` lines (BUCC): the ids and the sentences, in file order; ids must be unique."""
     ids: dict[str, None] = {}
@@ -508,4 +542,5 @@ READERS: dict[str, Reader] = {
     "tatoeba": read_tatoeba,
     "bucc": read_bucc,
     "xglue_tsv": read_xglue_tsv,
+    "lareqa_json": read_lareqa_json,
 }

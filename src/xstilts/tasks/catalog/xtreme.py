@@ -25,6 +25,8 @@ _UDPOS_TEST_LANGS = tuple(
 _BUCC_LANGS = tuple("de fr ru zh".split())
 _XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
 _XQUAD_LANGS = tuple("ar de el en es hi ro ru th tr vi zh".split())
+# XQuAD-R (LAReQA, catalog/xtreme_r.py): XQuAD's 11 languages without Romanian.
+XQUAD_R_LANGS = tuple(lang for lang in _XQUAD_LANGS if lang != "ro")
 _MLQA_LANGS = tuple("ar de en es hi vi zh".split())
 _TYDIQA_LANGS = tuple("en ar bn fi id ko ru sw te".split())
 # XTREME's machine-translated training data (translate-train), where XTREME's processors read it: xnli and pawsx

@@ -4,7 +4,7 @@ because the offline copy has it in XTREME's layout; UD-POS, XQuAD, MLQA, TyDiQA-
 from __future__ import annotations
 
 from xstilts.tasks.catalog import xtreme
-from xstilts.tasks.definition import TaskDef
+from xstilts.tasks.definition import HubSource, Split, TaskDef
 
 _PANX = next(task for task in xtreme.TASKS if task.name == "panx")
 
@@ -18,4 +18,31 @@ WIKIANN = _PANX.model_copy(
     }
 )
 
-TASKS: tuple[TaskDef, ...] = (WIKIANN,)
+LAREQA = TaskDef(
+    name="lareqa",
+    format="candidate_ranking",
+    description="LAReQA (XTREME-R): each XQuAD-R question ranks the sentences of all 11 languages' paragraphs; its "
+    "answer sentence in every language is relevant. mAP@20; no training.",
+    reader="lareqa_json",
+    # One file per language; each reads the others beside it for the multilingual pool (tasks/lareqa.py).
+    splits={"test": Split(files=("xtreme/lareqa/xquad-r/{lang}.json",), languages=xtreme.XQUAD_R_LANGS)},
+    train_split=None,
+    eval_split="test",
+    metric="map@20",
+    citation="Roy et al. 2020",
+    notes="Not offline (XTREME-R's download puts XQuAD-R in lareqa/xquad-r/). Sentences are embedded alone by the "
+    "retrieval pooling, without training; XTREME-R fine-tunes a dual encoder on SQuAD and encodes each answer "
+    "sentence with its paragraph. The Hub copy has no sentence breaks: they are inferred from punctuation.",
+    hub=HubSource(
+        dataset="google-research-datasets/xquad_r",
+        config="{lang}",
+        splits={"test": "validation"},
+        columns={"id": "id", "question": "question", "context": "context", "answer_starts": "answers.answer_start"},
+    ),
+)
+
+# Mewsli-X is not declared: no Hub copy could be confirmed, and its official files (google-research
+# dense_representations_for_entity_retrieval/mel/mewsli_x) hold every language's mentions in one file, which a
+# per-language reader cannot select from. The XTREME-R score still lists it (benchmarks.py).
+
+TASKS: tuple[TaskDef, ...] = (WIKIANN, LAREQA)

@@ -8,6 +8,9 @@ order of the gold file (the same format xstilts writes to stages/<key>/predictio
     tagging          the list of tags, one per word, e.g. ["B-PER", "I-PER", "O"]
     span_qa          the answer text, e.g. "1920s"
     retrieval        for each English sentence, the 0-based line of the retrieved non-English sentence
+    ranking          the predicted grade, e.g. "Good" (XGLUE WPR; nDCG per query)
+    bitext_mining    per corpus of the split (BUCC: dev, then test), the mined pairs [[margin, xx_id, en_id], ...]
+    candidate_ranking  per corpus, [[query id, [its 20 best candidate ids]], ...] (LAReQA)
 """
 
 from __future__ import annotations

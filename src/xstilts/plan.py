@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from xstilts.data import fingerprint
 from xstilts.errors import SpecError
 from xstilts.formats import Format, make_format
-from xstilts.spec import Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
+from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
 from xstilts.tasks import REGISTRY, TaskDef, register
 from xstilts.tasks.labels import with_training_labels
 
@@ -118,7 +118,11 @@ def stage_record(stage: Stage) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        record = value.model_dump(mode="json")
+        for name, info in type(value).model_fields.items():
+            if info.json_schema_extra == KEYED_UNLESS_DEFAULT and getattr(value, name) == info.default:
+                del record[name]  # an option added later, at its old behaviour: finished stages keep their keys
+        return record
     raise TypeError(f"cannot record {type(value).__name__} in a stage")
 
 

@@ -6,6 +6,7 @@ only when it has finished."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -23,7 +24,7 @@ from xstilts.data import Source, load_examples, subsample
 from xstilts.distributed import Parallel
 from xstilts.errors import ModelError
 from xstilts.evaluate import evaluate
-from xstilts.formats import make_format
+from xstilts.formats import Feature, make_format
 from xstilts.hardware import device, use_bf16
 from xstilts.launcher import launch_stage
 from xstilts.locks import try_lock
@@ -202,13 +203,18 @@ class Runner:
         config, tokenizer = stage.config, self.tokenizer(stage.model)
         tasks = [(REGISTRY[p.task], p.format_options) for p in stage.parts]
         models, init = self.build_models(stage, tasks, self._head_map(stage), strict=isinstance(stage.handoff, dict))
-        features, examples = {}, {}
+        features, examples, groups = {}, {}, {}
         for part in stage.parts:
-            pooled = [e for lang in part.languages for e in self.examples(part.task, part.split, lang)]
-            examples[part.task] = subsample(pooled, part.max_train_examples, stage.data_seed)
-            model = models[part.task]
-            features[part.task] = feature_cache.encode(
-                model.fmt, examples[part.task], tokenizer, REGISTRY[part.task], config.max_length
+            pooled = [(lang, e) for lang in part.languages for e in self.examples(part.task, part.split, lang)]
+            chosen = subsample(pooled, part.max_train_examples, stage.data_seed)  # type: ignore[arg-type]
+            examples[part.task] = [e for _, e in chosen]
+            by_language = config.language_batches == "per_language" and len(part.languages) > 1
+            features[part.task], groups[part.task] = self._features(
+                models[part.task],
+                part.task,
+                chosen if by_language else [("", e) for _, e in chosen],  # one group: batches mix languages
+                tokenizer,
+                config.max_length,
             )
         sizes = {name: len(f) for name, f in features.items()}
         probabilities = task_probabilities(sizes, stage.sampler) if len(sizes) > 1 else None
@@ -229,6 +235,7 @@ class Runner:
             label=f"{stage.task} [{stage.key[:8]}]",
             probabilities=probabilities,
             parallel=self.parallel,
+            groups=groups,
         )
         log = {
             "init": init,
@@ -245,6 +252,19 @@ class Runner:
             highlight=False,
         )
         return log, []
+
+    def _features(
+        self, model: TaskModel, task: str, chosen: list[tuple[str, Example]], tokenizer: Any, max_length: int
+    ) -> tuple[list[Feature], list[str]]:
+        """Features of (group, example) pairs in order, and each feature's group. Examples are featurised one
+        group at a time, because one example may give several features (QA windows)."""
+        features: list[Feature] = []
+        groups: list[str] = []
+        for group, members in itertools.groupby(chosen, key=lambda pair: pair[0]):
+            encoded = feature_cache.encode(model.fmt, [e for _, e in members], tokenizer, REGISTRY[task], max_length)
+            features += encoded
+            groups += [group] * len(encoded)
+        return features, groups
 
     def save_checkpoint(self, key: str, models: dict[str, TaskModel], info: dict) -> None:
         heads = {name: model.head for name, model in models.items()}

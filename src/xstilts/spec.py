@@ -32,6 +32,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Marks an option added after experiments were run: while it has its default (the old behaviour), it is left out
+# of stage keys, so finished stages keep their keys (xstilts.plan.stage_record).
+KEYED_UNLESS_DEFAULT = {"keyed": "unless_default"}
+
+
 class TrainConfig(_Strict):
     """Everything that decides how one training stage runs. These defaults are the only ones."""
 
@@ -50,6 +55,8 @@ class TrainConfig(_Strict):
     selection: Literal["last", "best_dev"] = "last"  # which checkpoint a stage hands on
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto = bf16 autocast where the hardware has it
     freeze_embeddings: bool = False  # freeze the word-embedding matrix (changes the computation)
+    # A task trained on several languages: batches mix them (default) or each holds one language.
+    language_batches: Literal["mixed", "per_language"] = Field("mixed", json_schema_extra=KEYED_UNLESS_DEFAULT)
 
 
 def _check_train_overrides(overrides: dict[str, Any]) -> dict[str, Any]:

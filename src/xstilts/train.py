@@ -10,6 +10,7 @@ Features, and the TrainConfig options that control them:
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
 - several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.sampling)
+- one language per batch when a task trains on several (language_batches: per_language); mixed by default
 - data parallel over processes (DDP, FSDP, DeepSpeed) under accelerate: each takes a shard of every batch
   (parallel; xstilts.distributed)
 """
@@ -20,7 +21,7 @@ import copy
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -55,16 +56,30 @@ class TrainReport:
     batches: dict[str, int] = field(default_factory=dict)  # the realised number of batches per task
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, groups: Sequence[Hashable] | None = None
+) -> list[list[int]]:
+    """Shuffled batches of similar lengths. With `groups` (e.g. each feature's language), no batch mixes two
+    groups; without, the batches are exactly those of a single group."""
     order = list(range(len(lengths)))
     rng.shuffle(order)
     window = batch_size * LENGTH_WINDOW
     batches = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    for members in _by_group(order, groups):
+        for start in range(0, len(members), window):
+            chunk = sorted(members[start : start + window], key=lambda i: lengths[i])
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def _by_group(order: list[int], groups: Sequence[Hashable] | None) -> list[list[int]]:
+    if groups is None:
+        return [order]
+    members: dict[Hashable, list[int]] = {}
+    for i in order:  # keeps the shuffled order inside each group
+        members.setdefault(groups[i], []).append(i)
+    return list(members.values())
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -87,10 +102,12 @@ def optimizer_steps(num_examples: int | Sequence[int], config: TrainConfig) -> i
     return max(1, math.ceil(steps_per_epoch(sizes, config) * config.epochs))
 
 
-def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+def _batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, groups: Sequence[Hashable] | None
+) -> Iterator[list[int]]:
     """One task's micro-batches forever, reshuffled every pass."""
     while True:
-        yield from length_grouped_batches(lengths, batch_size, rng)
+        yield from length_grouped_batches(lengths, batch_size, rng, groups)
 
 
 def train(
@@ -104,10 +121,12 @@ def train(
     label: str = "train",
     probabilities: Mapping[str, float] | None = None,
     parallel: Parallel | None = None,
+    groups: Mapping[str, Sequence[Hashable]] | None = None,
 ) -> TrainReport:
     """Train in place. Several tasks share one encoder: each micro-batch comes from a task drawn with
     `probabilities` (default: proportional to size). With dev_score (higher is better), the weights of the
-    best epoch are kept. `parallel` (xstilts.distributed) splits every batch over processes."""
+    best epoch are kept. `parallel` (xstilts.distributed) splits every batch over processes. `groups` (per task,
+    one value per feature, e.g. its language) keeps each batch inside one group."""
     from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
 
     if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler
@@ -132,7 +151,8 @@ def train(
     )
     schedule = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total), total)
     forward, optimizer = parallel.prepare(container, optimizer)  # the schedule keeps the inner optimizer
-    streams = {n: _batches([f.length for f in features[n]], config.batch_size, rng) for n in names}
+    groups = groups or {}
+    streams = {n: _batches([f.length for f in features[n]], config.batch_size, rng, groups.get(n)) for n in names}
     best: tuple[float, dict] | None = None
     report = TrainReport(0, 0, 0, 0.0, float("nan"), probabilities=probabilities, batches=dict.fromkeys(names, 0))
     started = time.perf_counter()

@@ -13,6 +13,8 @@ from xstilts.report.compare import Comparisons, Settings
 from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
 from xstilts.report.effects import order_section, scale_section, size_section
 from xstilts.report.experiment import Experiment
+from xstilts.report.similarity import descriptor_section, similarity_section
+from xstilts.report.similarity import read as read_similarity
 from xstilts.report.transfer import coverage_section, transfer_section
 
 
@@ -26,7 +28,7 @@ class ReportPaths:
 
 def sections(experiment: Experiment, settings: Settings | None = None) -> list[Section]:
     comparisons = Comparisons(experiment, settings or Settings())
-    return [
+    parts = [
         coverage_section(experiment),
         transfer_section(experiment, comparisons),
         language_section(experiment, comparisons),
@@ -34,6 +36,10 @@ def sections(experiment: Experiment, settings: Settings | None = None) -> list[S
         size_section(experiment, comparisons),
         scale_section(experiment, comparisons),
     ]
+    similarity = read_similarity(experiment)  # written by `xstilts similarity DIR`, when it has been run
+    if similarity is not None:
+        parts += [similarity_section(similarity), descriptor_section(similarity)]
+    return parts
 
 
 def build_report(experiment_dir: Path, out_dir: Path | None = None, settings: Settings | None = None) -> ReportPaths:

@@ -112,3 +112,20 @@ def model_lines(models: Sequence[str], series: dict[str, Sequence[float]], ylabe
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(title, fontsize=9)
     return _png(fig)
+
+
+def similarity_panels(panels: dict[str, Sequence[tuple[str, float, float]]], title: str) -> bytes:
+    """One panel per method: each condition's similarity score (x) against its measured gain (y), labelled, so a
+    method that predicts transfer shows the points rising from left to right."""
+    fig = _new(max(4.0, 3.0 * len(panels)), 3.2)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for k, (ax, (method, points)) in enumerate(zip(axes, panels.items(), strict=True)):
+        ax.scatter([x for _, x, _ in points], [y for _, _, y in points], s=30, color=_COLOURS[k % len(_COLOURS)])
+        for name, x, y in points:
+            ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xlabel(f"{method} similarity", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("gain over baseline (points)")
+    fig.suptitle(title, fontsize=9)
+    return _png(fig)

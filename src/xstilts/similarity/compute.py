@@ -280,7 +280,10 @@ class Similarity:
         if side is None:
             row.update(similarity=dict.fromkeys(self.st.methods), notes={"all": "intermediate training not finished"})
             return row
-        row.update(checkpoint_seed=side.seed, tasks=self.describe(side), similarity={}, notes={})
+        checkpoint_key = side.trained.key if side.trained else None
+        row.update(
+            checkpoint=checkpoint_key, checkpoint_seed=side.seed, tasks=self.describe(side), similarity={}, notes={}
+        )
         for method in self.st.methods:
             try:
                 row["similarity"][method] = self._methods[method](side, side_t)

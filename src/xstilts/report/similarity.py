@@ -1,0 +1,164 @@
+"""Sections (f) and (g), present when `xstilts similarity DIR` has written DIR/similarity.json: does a task's
+similarity to the target predict its gain, and how do the tasks differ in complexity? The report only reads the
+file (the similarity methods need the checkpoints, the model and minutes of compute; the report needs neither)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from xstilts.report import figures
+from xstilts.report.document import Bullets, Figure, Section, Table
+from xstilts.report.experiment import Experiment
+
+FILE = "similarity.json"
+
+
+def read(exp: Experiment) -> dict[str, Any] | None:
+    path = exp.dir / FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None  # a file from elsewhere: the report goes on without the sections rather than fail
+
+
+def _n(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _stem(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_")
+
+
+def similarity_section(data: dict[str, Any]) -> Section:
+    st = data["settings"]
+    methods, k = st["methods"], st["k"]
+    layers = "the last layer" if st.get("fisher_layers") is None else f"layers {st['fisher_layers']}"
+    blocks: list = [
+        "Does an intermediate task's similarity to the target predict its gain? Each method scores every "
+        "condition against the target; conditions are ranked by score and the ranking is compared with the measured "
+        f"gains: Spearman's rho, NDCG@{k} (relevance: the target score reached, as a fraction) and regret@1 and "
+        f"@{k} (how far the best of the top-ranked falls below the best condition, in % of its score; 0 = found).",
+        f"Settings: {', '.join(methods)}; {st['examples']} examples sampled per task (seed {st['seed']}); TaskEmb on "
+        f"{layers}; CKA against the {st['cka_reference']} encoder; SEmb prefix {st['semb_prefix']!r}. Written "
+        f"{data.get('written', '?')} by `xstilts similarity`. With few conditions these measures rest on few "
+        "points: with two, Spearman is ±1 and regret@k for k >= 2 is 0 whatever the method.",
+    ]
+    for entry in data["targets"]:
+        blocks += _target(entry, methods, k)
+    return Section("Task similarity", blocks)
+
+
+def _target(entry: dict[str, Any], methods: list[str], k: int) -> list:
+    name = f"{entry['target']} (baseline '{entry['baseline']}')"
+    if entry.get("note"):
+        return [f"{name}: {entry['note']}."]
+    rows, notes, panels = [], [], {m: [] for m in methods}
+    for c in entry["candidates"]:
+        gain = "missing" if c["gain"] is None else f"{c['gain']:+.2f}"
+        rows.append([c["condition"], gain, *(_n(c["similarity"].get(m), 4) for m in methods)])
+        notes += [f"{c['condition']}, {m}: {why}" for m, why in (c.get("notes") or {}).items()]
+        for m in methods:
+            if c["gain"] is not None and c["similarity"].get(m) is not None:
+                panels[m].append((c["condition"], c["similarity"][m], c["gain"]))
+    stem = _stem("similarity", entry["target"], entry["baseline"])
+    seeds = f"checkpoints of seed {entry.get('seed')}"
+    blocks: list = [
+        Table(
+            stem,
+            f"{name}: gain ({entry.get('metric')}) and similarity by method; {seeds}",
+            ["condition", "gain", *methods],
+            rows,
+            notes,
+        )
+    ]
+    header = ["method", "conditions", "Spearman", f"NDCG@{k}", "regret@1 (%)", f"regret@{k} (%)", "first", "best"]
+    quality = []
+    for m in methods:
+        q = entry["quality"].get(m)
+        cells = (
+            [
+                str(q["n"]),
+                _n(q["spearman"]),
+                _n(q["ndcg"]),
+                _n(q["regret_1"], 2),
+                _n(q["regret"], 2),
+                q["top"],
+                q["best"],
+            ]
+            if q
+            else ["0", "-", "-", "-", "-", "-", "-"]
+        )
+        quality.append([m, *cells])
+    blocks.append(
+        Table(
+            _stem("ranking", entry["target"], entry["baseline"]),
+            f"{name}: how well each method's ranking predicts the measured gains",
+            header,
+            quality,
+        )
+    )
+    drawn = {m: p for m, p in panels.items() if p}
+    if drawn:
+        png = figures.similarity_panels(drawn, f"{name}: similarity vs measured gain")
+        blocks.append(Figure(stem, f"{name}: each condition's similarity (x) and measured gain (y), per method.", png))
+    return blocks
+
+
+def descriptor_section(data: dict[str, Any]) -> Section:
+    """The task descriptors, and the same joined with each condition's gain on each target."""
+    desc = data.get("descriptors") or {}
+    header = ["task", "format", "labels", "mean tokens", "training examples", "loss", "metric", "final train loss"]
+    rows = [[name, *_descriptor_cells(d)] for name, d in desc.items()]
+    blocks: list = [
+        "How complex is each task? Format, label count, mean input length in tokens (the experiment's tokenizer, up "
+        "to 512), the number of training examples the stage used, and the loss and metric of the model fine-tuned on "
+        "it (the intermediate stage's checkpoint, or the baseline's target training) on the sampled examples, with "
+        "the last training loss its stage logged. Loss and metric are on training data: they say how well the task "
+        "was fitted, not how well it generalises.",
+        Table("task_descriptors", "Task descriptors", header, rows),
+    ]
+    joined = []
+    for entry in data["targets"]:
+        for c in entry["candidates"]:
+            tasks = c.get("tasks") or []
+            gain = "missing" if c["gain"] is None else f"{c['gain']:+.2f}"
+            cells = (
+                [
+                    " + ".join(str(x) for x in col)
+                    for col in zip(*(_descriptor_cells(desc[t]) for t in tasks), strict=True)
+                ]
+                if tasks
+                else ["-"] * 7
+            )
+            joined.append([entry["target"], c["condition"], gain, *cells])
+    if joined:
+        blocks.append(
+            Table(
+                "descriptors_and_gains",
+                "Gains joined with the descriptors of the condition's tasks",
+                ["target", "condition", "gain", *header[1:]],
+                joined,
+            )
+        )
+    else:
+        blocks.append(Bullets(["No condition has been scored yet."]))
+    return Section("Task descriptors", blocks)
+
+
+def _descriptor_cells(d: dict[str, Any]) -> list[str]:
+    metrics = ", ".join(f"{m} {v:.1f}" for m, v in (d.get("metrics") or {}).items()) or "-"
+    labels = "-" if d.get("labels") is None else str(d["labels"])
+    tokens = _n(d.get("mean_input_tokens"), 1)
+    return [
+        d["format"],
+        labels,
+        tokens,
+        f"{d['train_examples']:,}",
+        _n(d.get("loss")),
+        metrics,
+        _n(d.get("final_training_loss")),
+    ]

@@ -190,6 +190,42 @@ def test_missing_accelerate_config_file_is_refused(tmp_path: Path):
     assert err.value.field == "launcher.config_file" and str(tmp_path / "a.yaml") in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("kind", "changes", "words"),
+    [
+        ("FSDP", {"selection": "best_dev"}, "selection best_dev"),
+        ("DEEPSPEED", {"selection": "best_dev"}, "selection best_dev"),
+        ("DEEPSPEED", {"grad_accum_steps": 2}, "grad_accum_steps"),
+    ],
+)
+def test_settings_that_sharded_training_cannot_honour_are_refused(kind, changes, words):
+    from accelerate import DistributedType
+
+    from xstilts.errors import UserError
+    from xstilts.worker import _refuse_unsupported
+
+    with pytest.raises(UserError, match=words):
+        _refuse_unsupported(DistributedType[kind], TrainConfig(**changes), "k")
+    _refuse_unsupported(DistributedType.MULTI_GPU, TrainConfig(**changes), "k")  # DDP keeps whole weights
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["ddp.yml", "fsdp_xlmr_xl.yml", "deepspeed_zero3_xlmr_xxl.yml"])
+def test_example_accelerate_configs_are_read_by_accelerate(name: str):
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+
+    command = accelerate_command(LauncherSpec(config_file=REPO / "examples" / "accelerate" / name), ["x.py"])
+    args, _, _ = _validate_launch_command(launch_command_parser().parse_args(command[3:]))
+    assert args.num_processes == 8 and args.mixed_precision == "no"
+    assert (args.use_fsdp, args.use_deepspeed) == (name.startswith("fsdp"), name.startswith("deepspeed"))
+    if args.use_fsdp:
+        assert (args.fsdp_version, args.fsdp_transformer_layer_cls_to_wrap) == (2, "XLMRobertaXLLayer")
+    if args.use_deepspeed:
+        assert (args.zero_stage, args.zero3_save_16bit_model) == (3, True)
+
+
 if __name__ == "__main__":  # one process of the equivalence test, under `accelerate launch`
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from accelerate import Accelerator, DistributedType, PartialState
+from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
 from rich.console import Console
 
 from xstilts import checkpoint
@@ -23,6 +25,7 @@ from xstilts.errors import UserError
 from xstilts.launcher import die_with_parent
 from xstilts.model import TaskModel
 from xstilts.runner import Runner
+from xstilts.spec import TrainConfig
 
 
 class LaunchedRunner(Runner):
@@ -60,9 +63,6 @@ def _under(state: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def train_one_stage(experiment_dir: Path, key: str, data: Path | None) -> None:
-    from accelerate import Accelerator, DistributedType, PartialState
-    from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
-
     from xstilts.hardware import use_bf16
     from xstilts.plan import build_plan
     from xstilts.spec import load_spec, resolve_data_root
@@ -84,13 +84,20 @@ def train_one_stage(experiment_dir: Path, key: str, data: Path | None) -> None:
         # Unused parameters are normal: the other tasks' heads of a multi-task stage, an encoder's pooler.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
-    sharded = accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
-    if sharded and stage.config.selection == "best_dev":
-        raise UserError(f"stage {key}: selection best_dev keeps unsharded copies of the weights; use last with FSDP")
+    _refuse_unsupported(accelerator.distributed_type, stage.config, key)
     console = Console(quiet=not accelerator.is_main_process)
     runner = LaunchedRunner(spec, plan, root, experiment_dir, console, spec.data_source, accelerator=accelerator)
     runner.train_stage(stage)
     accelerator.end_training()
+
+
+def _refuse_unsupported(kind: DistributedType, config: TrainConfig, key: str) -> None:
+    """Settings the one training loop cannot honour when the weights are sharded (docs/distributed.md)."""
+    if kind in (DistributedType.FSDP, DistributedType.DEEPSPEED) and config.selection == "best_dev":
+        raise UserError(f"stage {key}: selection best_dev scores unsharded weights; use selection last with {kind}")
+    if kind == DistributedType.DEEPSPEED and config.grad_accum_steps > 1:
+        # DeepSpeed's engine steps and scales by its own accumulation count, not by the loop's.
+        raise UserError(f"stage {key}: grad_accum_steps > 1 under DeepSpeed; raise batch_size or num_processes")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,7 @@ def test_registry_names():
         "bucc",
         "xglue_tsv",
         "lareqa_json",
+        "mewslix_jsonl",
     }
 
 

@@ -42,9 +42,9 @@ def test_xtreme_r_scores_wikiann_results():
 
 
 def test_benchmarks_name_declared_tasks():
-    # XGLUE's CoNLL NER and UD v2.5 POS (not XTREME's PAN-X / UD-POS) and Mewsli-X are not declared.
+    # XGLUE's CoNLL NER and UD v2.5 POS are not declared (not XTREME's PAN-X / UD-POS); everything else is.
     named = {t.name for benchmark in (XTREME_R, XGLUE) for t in benchmark.tasks}
-    assert named - set(REGISTRY) == {"xglue_ner", "xglue_pos", "mewslix"}  # Mewsli-X: see catalog/xtreme_r.py
+    assert named - set(REGISTRY) == {"xglue_ner", "xglue_pos"}
 
 
 # --- XGLUE files ---------------------------------------------------------------------------------------------
@@ -306,3 +306,85 @@ def test_lareqa_ranks_real_xquad_answers(tmp_path: Path, data: Path, me5_dir: Pa
     args = ["score-predictions", "--task", "lareqa", "--lang", "de", "--predictions", str(predictions)]
     assert main([*args, "--data", str(tmp_path / "data")]) == 0
     assert json.loads(capsys.readouterr().out)["map@20"] == pytest.approx(stored["de"])
+
+
+# --- Mewsli-X --------------------------------------------------------------------------------------------------
+
+
+def mention(example_id: str, lang: str, text: str, start: int, end: int, entity: str) -> dict:
+    sentences = [{"start": s, "end": e} for s, e in sentence_spans(text)]
+    context = {"document_title": "t", "document_url": "u", "document_id": "d", "language": lang, "text": text}
+    span = {"start": start, "end": end, "text": text[start:end]}
+    return {
+        "context": {**context, "sentence_spans": sentences},
+        "mention": {"example_id": example_id, "mention_span": span, "entity_id": entity},
+    }
+
+
+def entity(entity_id: str, description: str) -> dict:
+    spans = [{"start": s, "end": e} for s, e in sentence_spans(description)]
+    return {"entity_id": entity_id, "title": entity_id, "description": description, "sentence_spans": spans}
+
+
+def write_mewslix(root: Path) -> None:
+    folder = root / "xtreme" / "mewslix"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "Der Kanzler traf {Obama} in Berlin. Danach flog er heim."
+    mentions = [
+        mention("de-1", "de", text, 28, 34, "Q64"),
+        mention("de-2", "de", text, 0, 11, "Q4970706"),
+        mention("en-1", "en", "Paris is big. It is in France.", 23, 29, "Q142"),
+    ]
+    entities = [
+        entity("Q64", "Berlin ist die Hauptstadt.\nSie liegt an der Spree."),
+        entity("Q142", "France is a country."),
+        entity("Q4970706", "Bundeskanzler ist ein Amt."),
+    ]
+    for name, rows in (("wikinews_mentions-test.jsonl", mentions), ("candidate_set_entities.jsonl", entities)):
+        (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def test_mewslix_mentions_are_marked_in_their_sentence(tmp_path: Path):
+    write_mewslix(tmp_path)
+    [pool] = load_examples(get_task("mewslix"), "test", "de", tmp_path)
+    # XTREME-R's baseline text: the mention, then its sentence with the mention in braces (old braces -> parens)
+    assert pool.queries[0] == "Berlin: Der Kanzler traf (Obama) in { Berlin } ."
+    assert pool.queries[2] == "France: It is in { France } ."
+    assert pool.query_languages == ("de", "de", "en")
+    assert pool.candidates[0] == "Berlin ist die Hauptstadt. Sie liegt an der Spree."
+    assert pool.gold == (("de-1", "Q64"), ("de-2", "Q4970706"), ("en-1", "Q142"))
+
+
+def test_mewslix_scores_the_queries_of_the_evaluated_language():
+    pool = RetrievalCorpus(
+        "m", ("d1", "d2", "e1"), ("a", "b", "c"), ("X", "Y"), ("x", "y"), (("d1", "X"), ("d2", "Y"), ("e1", "X"))
+    )
+    pool = dataclasses.replace(pool, query_languages=("de", "de", "en"))
+    rankings = [[("d1", ["Y", "X"]), ("d2", ["Y", "X"]), ("e1", ["Y", "X"])]]
+    mewslix = get_task("mewslix")
+    # de: reciprocal ranks 1/2 and 1; en: 1/2
+    assert CandidateRanking().score(rankings, [pool], mewslix, "de") == {"map@20": pytest.approx(75.0)}
+    assert CandidateRanking().score(rankings, [pool], mewslix, "en") == {"map@20": pytest.approx(50.0)}
+
+
+def test_mewslix_runs_through_a_model(tmp_path: Path, tiny_model_dir: Path):
+    from xstilts.evaluate import evaluate
+    from xstilts.formats import make_format
+    from xstilts.model import TaskModel
+    from xstilts.models.loading import load_encoder, load_tokenizer
+    from xstilts.spec import ModelSpec
+
+    write_mewslix(tmp_path)
+    spec = ModelSpec(name=str(tiny_model_dir))
+    encoder, tokenizer = load_encoder(spec), load_tokenizer(spec)
+    mewslix = get_task("mewslix")
+    fmt = make_format(mewslix.format)
+    model = TaskModel(encoder, fmt.make_head(encoder.config, mewslix), fmt)
+    examples = load_examples(mewslix, "test", "de", tmp_path)
+    predictions, scores = evaluate(model, mewslix, examples, "de", tokenizer, 64, 8, bf16=False)
+    [rankings] = predictions
+    assert [qid for qid, _ in rankings] == ["de-1", "de-2", "en-1"]
+    assert all(sorted(ranking) == ["Q142", "Q4970706", "Q64"] for _, ranking in rankings)  # the whole pool of 3
+    assert 100 / 3 <= scores["map@20"] <= 100.0  # each de query's entity is at rank 3 at worst
+    exported = json.loads(json.dumps(fmt.export(predictions)))
+    assert fmt.score_exported(exported, examples, mewslix, "de") == scores

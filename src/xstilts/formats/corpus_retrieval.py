@@ -114,7 +114,8 @@ class BitextMining(_PerCorpus):
 
 class CandidateRanking(_PerCorpus):
     """Each query ranks the whole candidate pool by cosine; mAP@20 against the gold links (XTREME-R's LAReQA and
-    Mewsli-X metric, `map_at_k`). The prediction is, per query, the ids of its 20 best candidates."""
+    Mewsli-X metric, `map_at_k`). The prediction is, per query, the ids of its 20 best candidates. A corpus whose
+    queries carry languages (Mewsli-X) is scored on the queries in the language being evaluated."""
 
     name = "candidate_ranking"
     depth = 20
@@ -144,7 +145,10 @@ class CandidateRanking(_PerCorpus):
             relevant: dict[str, set[str]] = {}
             for query_id, candidate_id in corpus.gold:
                 relevant.setdefault(query_id, set()).add(candidate_id)
-            for query_id, ranking in rankings:
+            languages = corpus.query_languages or (lang,) * len(rankings)
+            for (query_id, ranking), language in zip(rankings, languages, strict=True):
+                if language != lang:  # a corpus of several languages' queries (Mewsli-X) is scored per language
+                    continue
                 gold = relevant.get(query_id, set())
                 relevance.append([cid in gold for cid in ranking])
                 counts.append(len(gold))

@@ -63,6 +63,8 @@ class RetrievalCorpus:
     candidate_ids: tuple[str, ...]
     candidates: tuple[str, ...]
     gold: tuple[tuple[str, str], ...]  # sorted, so that an example's repr is its content (feature cache key)
+    # Mewsli-X keeps every language's queries in one corpus: each query's language, so each is scored in its own.
+    query_languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

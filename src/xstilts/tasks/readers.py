@@ -29,6 +29,7 @@ from xstilts.tasks.examples import (
     TranslationPair,
 )
 from xstilts.tasks.lareqa import Paragraph, lareqa_corpus
+from xstilts.tasks.mewslix import read_mewslix_jsonl
 
 Reader = Callable[[Path, str, tuple[str, ...] | None], list[Example]]
 
@@ -543,4 +544,5 @@ READERS: dict[str, Reader] = {
     "bucc": read_bucc,
     "xglue_tsv": read_xglue_tsv,
     "lareqa_json": read_lareqa_json,
+    "mewslix_jsonl": read_mewslix_jsonl,
 }

@@ -23,6 +23,7 @@ from xstilts.formats import make_format
 from xstilts.report import Settings, build_report
 from xstilts.report.curricula import order_pairs, size_axes
 from xstilts.report.document import Table, latex_escape, to_latex
+from xstilts.spec import parse_spec
 from xstilts.store import SCHEMA
 from xstilts.tasks import REGISTRY
 
@@ -161,6 +162,48 @@ def _evaluate(db, out, eval_key, target, langs, seed, model, quality, rng, data)
         )
 
 
+def build_grid_experiment(out: Path, data: Path, axes: dict, seeds: tuple[int, ...] = (1, 2)) -> Path:
+    """An experiment over a spec `grid:` as `xstilts run` leaves it: one run per grid point, labelled by its variant
+    in the runs table. The gain grows with the intermediate size and is larger for the model named "big"."""
+    spec = {
+        "name": "grid",
+        "data_dir": str(data),
+        "seeds": list(seeds),
+        "intermediate": {"none": [], "sick": [{"task": "sick", "max_train_examples": 1000}]},
+        "targets": [{"task": "xnli", "eval_languages": list(LANGS["xnli"])}],
+        "grid": axes,
+    }
+    parsed = parse_spec(spec)
+    out.mkdir(parents=True)
+    (out / "spec.resolved.yaml").write_text(yaml.safe_dump(json.loads(parsed.model_dump_json()), sort_keys=False))
+    db = sqlite3.connect(out / "results.sqlite")
+    db.executescript(SCHEMA)
+    rng = random.Random(2)
+    for variant, point in parsed.variants():
+        for condition, stages in point.intermediate.items():
+            size = stages[0].max_train_examples if stages else 0
+            lift = 0.04 * np.log10(size) if stages else 0.0
+            lift *= 2 if point.model.name == "big" and stages else 1
+            for seed in seeds:
+                cell = (condition, "xnli", seed, variant)
+                chain = [_key(cell, "sick")] if stages else []
+                chain.append(_key(cell, "train"))
+                eval_key = _key(cell, "eval")
+                db.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", (*cell[:3], json.dumps(chain), eval_key, variant)
+                )
+                for key, task in zip(chain, ["sick", "xnli"][-len(chain) :], strict=True):
+                    log = {"examples": {task: size or 100}}  # as the runner logs it: examples per task
+                    db.execute(
+                        "INSERT INTO stages VALUES (?, 'train', ?, '{}', 'done', 1, 0, ?)", (key, task, json.dumps(log))
+                    )
+                quality = 0.5 + lift + 0.02 * (seed % 2)
+                _evaluate(db, out, eval_key, "xnli", LANGS["xnli"], seed, point.model.name, quality, rng, data)
+    db.commit()
+    db.close()
+    return out
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
@@ -249,6 +292,37 @@ def test_model_scale_compares_each_model_with_its_own_baseline(tmp_path: Path, d
     assert (tmp_path / "out" / "scale_xnli.png").is_file()
     # sick_big's gain is over none_big, not over the first baseline of the spec
     assert "| sick_big |" in markdown and "| none_big |" not in markdown
+
+
+def test_a_grid_over_intermediate_size_gives_a_size_curve(tmp_path: Path, data: Path) -> None:
+    exp = build_grid_experiment(tmp_path / "exp", data, {"intermediate_size": [100, 300, 1000]})
+    markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
+    assert "Complete grid" in markdown  # every grid point's runs are found under their labels
+    assert "| sick [intermediate_size=100] |" in markdown  # a transfer-matrix row per grid point
+    assert "sick (stage 1) -> xnli: gain by intermediate data size" in markdown
+    assert re.search(r"\| sick \[intermediate_size=300\] \| 300 \| [+-]\d", markdown)  # examples from the stage log
+    assert re.search(r"Fit: a = [+-]\d", markdown)
+    assert (tmp_path / "out" / "size_sick_1_xnli.png").is_file()
+
+
+def test_a_grid_over_models_gives_a_scale_curve(tmp_path: Path, data: Path) -> None:
+    exp = build_grid_experiment(tmp_path / "exp", data, {"model": ["small", "big"]})
+    report = build_report(exp, tmp_path / "out", FAST)
+    markdown = report.markdown.read_text()
+    assert "| curriculum | small | big |" in markdown and (tmp_path / "out" / "scale_xnli.png").is_file()
+    # each model's gain is over its own grid point's baseline: "sick [model=big]" against "none [model=big]"
+    db = sqlite3.connect(exp / "results.sqlite")
+    avg = {
+        (c, v): value
+        for c, v, value in db.execute(
+            "SELECT condition, variant, AVG(value) FROM runs JOIN results ON stage_key = eval_key "
+            "WHERE language = 'avg' GROUP BY condition, variant"
+        )
+    }
+    gain = avg[("sick", "model=big")] - avg[("none", "model=big")]
+    row = next(line for line in markdown.splitlines() if line.startswith("| sick (en, 1,000) |"))
+    assert row.split("|")[3].strip().startswith(f"{gain:+.1f}")
+    assert "The grid has no size axis" in markdown
 
 
 # -- the spec's axes and the renderers -----------------------------------------------------------------------

@@ -75,29 +75,12 @@ def _target(entry: dict[str, Any], methods: list[str], k: int) -> list:
             notes,
         )
     ]
-    header = ["method", "conditions", "Spearman", f"NDCG@{k}", "regret@1 (%)", f"regret@{k} (%)", "first", "best"]
-    quality = []
-    for m in methods:
-        q = entry["quality"].get(m)
-        cells = (
-            [
-                str(q["n"]),
-                _n(q["spearman"]),
-                _n(q["ndcg"]),
-                _n(q["regret_1"], 2),
-                _n(q["regret"], 2),
-                q["top"],
-                q["best"],
-            ]
-            if q
-            else ["0", "-", "-", "-", "-", "-", "-"]
-        )
-        quality.append([m, *cells])
+    quality = [[m, *quality_cells(entry["quality"].get(m))] for m in methods]
     blocks.append(
         Table(
             _stem("ranking", entry["target"], entry["baseline"]),
             f"{name}: how well each method's ranking predicts the measured gains",
-            header,
+            quality_header(k),
             quality,
         )
     )
@@ -106,6 +89,25 @@ def _target(entry: dict[str, Any], methods: list[str], k: int) -> list:
         png = figures.similarity_panels(drawn, f"{name}: similarity vs measured gain")
         blocks.append(Figure(stem, f"{name}: each condition's similarity (x) and measured gain (y), per method.", png))
     return blocks
+
+
+def quality_header(k: int) -> list[str]:
+    return ["method", "conditions", "Spearman", f"NDCG@{k}", "regret@1 (%)", f"regret@{k} (%)", "first", "best"]
+
+
+def quality_cells(q: dict[str, Any] | None) -> list[str]:
+    """A method's ranking quality as table cells after the method's name (see quality_header)."""
+    if q is None:
+        return ["0", "-", "-", "-", "-", "-", "-"]
+    return [
+        str(q["n"]),
+        _n(q["spearman"]),
+        _n(q["ndcg"]),
+        _n(q["regret_1"], 2),
+        _n(q["regret"], 2),
+        q["top"],
+        q["best"],
+    ]
 
 
 def descriptor_section(data: dict[str, Any]) -> Section:

@@ -76,6 +76,8 @@ def _number(value: float | None, digits: int = 3) -> str:
 def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Table]:
     """Per target: the conditions with their measured gain and every method's score (rank), and the quality of
     each method's ranking."""
+    from xstilts.report.similarity import quality_cells, quality_header
+
     title = f"{entry['target']}: similarity to each intermediate condition (baseline '{entry['baseline']}')"
     if entry.get("note"):
         table = Table(title=title)
@@ -96,33 +98,10 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
         gain = "-" if row["gain"] is None else f"{row['gain']:+.2f}"
         scores.add_row(row["condition"], gain, *cells)
     ranking = Table(title=f"{entry['target']}: how well each ranking predicts the measured gains")
-    columns = (
-        "method",
-        "conditions",
-        "Spearman",
-        f"NDCG@{k}",
-        "regret@1 (%)",
-        f"regret@{k} (%)",
-        "ranked first",
-        "best",
-    )
-    for column in columns:
-        ranking.add_column(column, justify="left" if column in ("method", "ranked first", "best") else "right")
+    for i, column in enumerate(quality_header(k)):
+        ranking.add_column(column, justify="right" if 0 < i < 6 else "left")
     for method in methods:
-        q = entry["quality"].get(method)
-        if q is None:
-            ranking.add_row(method, "0", *["-"] * (len(columns) - 2))
-            continue
-        ranking.add_row(
-            method,
-            str(q["n"]),
-            _number(q["spearman"]),
-            _number(q["ndcg"]),
-            _number(q["regret_1"], 2),
-            _number(q["regret"], 2),
-            q["top"],
-            q["best"],
-        )
+        ranking.add_row(method, *quality_cells(entry["quality"].get(method)))
     return [scores, ranking]
 
 

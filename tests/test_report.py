@@ -230,6 +230,7 @@ def test_full_grid_has_every_section_and_finds_the_axes(full_report) -> None:
     assert "One model in this grid (me5-small)" in markdown
     assert "3 seeds; 40 examples in each of 4 languages" in markdown  # panx: the data behind each number
     assert "XTREME n/a" in markdown
+    assert "## Task similarity" not in markdown  # only once `xstilts similarity` has written similarity.json
 
 
 def test_every_figure_and_table_is_written(full_report) -> None:

@@ -189,9 +189,9 @@ def test_every_method_scores_every_condition(result: dict, experiment: Path) -> 
     # the text methods read every task of a curriculum, and the pretrained encoder: the same for every condition
     tasks = {r["condition"]: r["tasks"] for r in entry["candidates"]}
     assert tasks == {
-        "sick": ["sick (en, train)"],
-        "siqa": ["siqa (en, train)"],
-        "sick_siqa": ["sick (en, train)", "siqa (en, train)"],
+        "sick": ["sick (en, train, 16)"],
+        "siqa": ["siqa (en, train, 16)"],
+        "sick_siqa": ["sick (en, train, 16)", "siqa (en, train, 16)"],
     }
     # TaskEmb and CKA of sick_siqa use its last stage, the siqa stage trained after sick, not siqa's own stage
     with sqlite3.connect(experiment / "results.sqlite") as db:
@@ -225,8 +225,10 @@ def test_gains_and_ranking_quality_come_from_the_store(result: dict, experiment:
 @integration
 def test_descriptors_of_every_task(result: dict) -> None:
     descriptors = result["descriptors"]
-    assert set(descriptors) == {"panx (en, train)", "sick (en, train)", "siqa (en, train)"}
-    panx, sick, siqa = (descriptors[k] for k in ("panx (en, train)", "sick (en, train)", "siqa (en, train)"))
+    assert set(descriptors) == {"panx (en, train, 16)", "sick (en, train, 16)", "siqa (en, train, 16)"}
+    panx, sick, siqa = (
+        descriptors[k] for k in ("panx (en, train, 16)", "sick (en, train, 16)", "siqa (en, train, 16)")
+    )
     assert (panx["format"], panx["labels"], panx["train_examples"], panx["sample"]) == ("tagging", 7, 16, 5)
     assert (sick["format"], sick["labels"], siqa["format"], siqa["labels"]) == (
         "classification",

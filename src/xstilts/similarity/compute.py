@@ -43,7 +43,7 @@ from xstilts.model import TaskModel
 from xstilts.models.loading import load_encoder, load_tokenizer
 from xstilts.report.compare import Comparisons
 from xstilts.report.compare import Settings as ReportSettings
-from xstilts.report.experiment import Experiment, Unavailable
+from xstilts.report.experiment import Experiment, Unavailable, model_label
 from xstilts.similarity import METHODS
 from xstilts.similarity.cka import linear_cka
 from xstilts.similarity.ranking import quality
@@ -215,10 +215,16 @@ class Similarity:
     def describe(self, side: Side) -> list[str]:
         """Descriptors of every task a side reads (format, labels, input length, training size, and the fine-tuned
         model's loss and metric on its sample); returns their names."""
-        for sample in side.samples:
-            if sample.name not in self.descriptors:
-                self.descriptors[sample.name] = self._descriptor(sample, side)
-        return [s.name for s in side.samples]
+        names = [self._descriptor_name(s, side) for s in side.samples]
+        for name, sample in zip(names, side.samples, strict=True):
+            if name not in self.descriptors:
+                self.descriptors[name] = self._descriptor(sample, side)
+        return names
+
+    def _descriptor_name(self, sample: Sample, side: Side) -> str:
+        # Under a model grid the same data is a different input (tokenizer) to a different model: name the model.
+        several = len({self.exp.model(c) for c in self.exp.conditions}) > 1
+        return f"{sample.name} [{model_label(side.model)}]" if several else sample.name
 
     def _descriptor(self, sample: Sample, side: Side) -> dict[str, Any]:
         task = REGISTRY[sample.task]

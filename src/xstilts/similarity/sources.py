@@ -29,7 +29,8 @@ class Sample:
 
     @property
     def name(self) -> str:
-        return f"{self.task} ({'+'.join(self.languages)}, {self.split})"
+        """E.g. "sick (en, train, 2000)": two stages that read different subsets of a task get different names."""
+        return f"{self.task} ({'+'.join(self.languages)}, {self.split}, {self.limit or 'all'})"
 
 
 @dataclass(frozen=True)

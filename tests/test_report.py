@@ -162,14 +162,16 @@ def _evaluate(db, out, eval_key, target, langs, seed, model, quality, rng, data)
         )
 
 
-def build_grid_experiment(out: Path, data: Path, axes: dict, seeds: tuple[int, ...] = (1, 2)) -> Path:
+def build_grid_experiment(
+    out: Path, data: Path, axes: dict, seeds: tuple[int, ...] = (1, 2), intermediate: dict | None = None
+) -> Path:
     """An experiment over a spec `grid:` as `xstilts run` leaves it: one run per grid point, labelled by its variant
     in the runs table. The gain grows with the intermediate size and is larger for the model named "big"."""
     spec = {
         "name": "grid",
         "data_dir": str(data),
         "seeds": list(seeds),
-        "intermediate": {"none": [], "sick": [{"task": "sick", "max_train_examples": 1000}]},
+        "intermediate": intermediate or {"none": [], "sick": [{"task": "sick", "max_train_examples": 1000}]},
         "targets": [{"task": "xnli", "eval_languages": list(LANGS["xnli"])}],
         "grid": axes,
     }
@@ -186,13 +188,13 @@ def build_grid_experiment(out: Path, data: Path, axes: dict, seeds: tuple[int, .
             lift *= 2 if point.model.name == "big" and stages else 1
             for seed in seeds:
                 cell = (condition, "xnli", seed, variant)
-                chain = [_key(cell, "sick")] if stages else []
-                chain.append(_key(cell, "train"))
+                tasks = [stage.task for stage in stages] + ["xnli"]
+                chain = [_key(cell, i, task) for i, task in enumerate(tasks)]
                 eval_key = _key(cell, "eval")
                 db.execute(
                     "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)", (*cell[:3], json.dumps(chain), eval_key, variant)
                 )
-                for key, task in zip(chain, ["sick", "xnli"][-len(chain) :], strict=True):
+                for key, task in zip(chain, tasks, strict=True):
                     log = {"examples": {task: size or 100}}  # as the runner logs it: examples per task
                     db.execute(
                         "INSERT INTO stages VALUES (?, 'train', ?, '{}', 'done', 1, 0, ?)", (key, task, json.dumps(log))
@@ -304,6 +306,15 @@ def test_a_grid_over_intermediate_size_gives_a_size_curve(tmp_path: Path, data: 
     assert re.search(r"\| sick \[intermediate_size=300\] \| 300 \| [+-]\d", markdown)  # examples from the stage log
     assert re.search(r"Fit: a = [+-]\d", markdown)
     assert (tmp_path / "out" / "size_sick_1_xnli.png").is_file()
+
+
+def test_a_size_grid_over_a_two_stage_curriculum_cuts_every_stage(tmp_path: Path, data: Path) -> None:
+    two = {"none": [], "sick_siqa": [{"task": "sick"}, {"task": "siqa"}]}
+    exp = build_grid_experiment(tmp_path / "exp", data, {"intermediate_size": [100, 300, 1000]}, intermediate=two)
+    markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
+    assert "sick+siqa (every stage) -> xnli: gain by intermediate data size" in markdown
+    assert "| sick_siqa [intermediate_size=300] | 600 |" in markdown  # 300 examples in each of the two stages
+    assert (tmp_path / "out" / "size_sick_siqa_all_xnli.png").is_file()
 
 
 def test_a_grid_over_models_gives_a_scale_curve(tmp_path: Path, data: Path) -> None:

@@ -69,23 +69,33 @@ def order_pairs(conditions: dict[str, Stages]) -> list[OrderPair]:
 
 @dataclass(frozen=True)
 class SizeAxis:
-    position: int  # the stage whose max_train_examples varies
+    position: int | None  # the stage whose max_train_examples varies; None: every stage, by the same size
     task: str
     conditions: tuple[str, ...]  # ordered by that stage's max_train_examples (None, all examples, last)
 
 
+def _size(stages: Stages, position: int | None) -> float:
+    """The size a condition sits at on an axis; None (all examples) sorts last."""
+    size = stages[position if position is not None else 0].get("max_train_examples")
+    return size or float("inf")
+
+
 def size_axes(conditions: dict[str, Stages]) -> list[SizeAxis]:
     """Series of two or more conditions whose stage lists are identical except for max_train_examples of one
-    stage."""
-    groups: dict[tuple[int, str], list[str]] = defaultdict(list)
+    stage, or (curricula of several stages, as a grid over intermediate_size makes them) of every stage, each
+    condition with one size for all its stages."""
+    groups: dict[tuple[int | None, str], list[str]] = defaultdict(list)
     for name, stages in conditions.items():
         for i in range(len(stages)):
             rest = [canonical(s, ("max_train_examples",) if j == i else ()) for j, s in enumerate(stages)]
             groups[(i, json.dumps(rest))].append(name)
+        if len(stages) > 1 and len({s.get("max_train_examples") for s in stages}) == 1:
+            groups[(None, json.dumps([canonical(s, ("max_train_examples",)) for s in stages]))].append(name)
     axes = []
     for (position, _), names in groups.items():
-        sizes = {conditions[n][position].get("max_train_examples") for n in names}
-        if len(sizes) >= 2:
-            order = sorted(names, key=lambda n: conditions[n][position].get("max_train_examples") or float("inf"))
-            axes.append(SizeAxis(position, conditions[names[0]][position]["task"], tuple(order)))
+        if len({_size(conditions[n], position) for n in names}) >= 2:
+            order = sorted(names, key=lambda n: _size(conditions[n], position))
+            stages = conditions[names[0]]
+            task = "+".join(s["task"] for s in stages) if position is None else stages[position]["task"]
+            axes.append(SizeAxis(position, task, tuple(order)))
     return axes

@@ -97,14 +97,17 @@ def size_section(exp: Experiment, comparisons: Comparisons) -> Section:
     return Section(title, blocks)
 
 
-def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position: int, task: str, target: str) -> list:
+def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position: int | None, task: str, target: str):
     points: list[tuple[int, Comparison]] = []
+    positions = range(len(exp.conditions[conditions[0]])) if position is None else [position]
     for c in conditions:
         comp = comparisons.get(c, exp.baseline(c), target) if exp.baseline(c) else None
-        n = exp.train_examples(c, position)
+        counts = [exp.train_examples(c, i) for i in positions]
+        n = sum(counts) if all(counts) else None  # every stage cut: the examples of the whole curriculum
         if comp is not None and n:
             points.append((n, comp))
-    name = f"{task} (stage {position + 1}) -> {target}"
+    where = "every stage" if position is None else f"stage {position + 1}"
+    name = f"{task} ({where}) -> {target}"
     if len(points) < 2:
         return [f"{name}: fewer than two sizes have results; no curve."]
     seeds = min(len(c.seeds) for _, c in points)
@@ -119,7 +122,8 @@ def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position:
         text = f"Fit: a = {law.a:+.2f}, b = {law.b:.3g}, c = {law.c:.3g}." + _fit_caveats(law.c, len(data), seeds)
     png = figures.size_curve(data, fit, f"{name}: gain vs intermediate examples")
     rows = [[c.a, f"{n:,}", c.cell(), _p(c)] for n, c in points]
-    stem, header = f"size_{task}_{position + 1}_{target}", ["condition", "examples", "gain [95% CI]", "p"]
+    stem = f"size_{task.replace('+', '_')}_{'all' if position is None else position + 1}_{target}"
+    header = ["condition", "examples", "gain [95% CI]", "p"]
     return [
         Figure(stem, f"{name}: gain vs intermediate training examples. {sample}.", png),
         Table(stem, f"{name}: gain by intermediate data size, {sample}", header, rows, [text]),

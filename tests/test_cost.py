@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -100,10 +101,36 @@ def test_plan_command_prints_measured_token_lengths_and_times(tmp_path: Path, da
     path.write_text(yaml.safe_dump(raw))
     assert main(["plan", str(path), "--out", str(tmp_path / "none")]) == 0
     printed = " ".join(capsys.readouterr().out.split())
-    assert "2 unique stages" in printed and "time: about" in printed and "at a default cpu rate" in printed
+    assert "2 unique stages" in printed and "time: about" in printed and "1 stage: default cpu rate" in printed
     sizes = DataSizes(data)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     tokens = sizes.tokens_per_example("panx", "train", "en", {}, 128, tokenizer)
     assert 3 < tokens < 64  # PAN-X sentences are short: far below the max_length upper bound
+
+
+def test_status_time_left_is_the_estimate_of_the_stages_not_done(tmp_path: Path, data: Path):
+    from xstilts.status import progress
+
+    plan = build_plan(spec(), data)
+    sick = next(s for s in plan.stages.values() if s.task == "sick")
+    failed = next(s for s in plan.stages.values() if s.kind == "evaluate")
+    store = Store(tmp_path)
+    store.finish_stage(sick.key, sick.kind, sick.task, stage_record(sick), 10.0, {})
+    store.mark(failed.key, failed.kind, failed.task, stage_record(failed), "failed")
+    store.close()
+    model = cost_model(data)
+    model.learn(plan, tmp_path)
+    cost = model.plan(plan)
+    state = progress(plan, tmp_path, cost)
+    assert state.done == [sick.key] and state.failed == [failed.key]
+    assert state.seconds_left == pytest.approx(cost.seconds - 10.0)
+    assert progress(plan, tmp_path).seconds_left is None  # no estimate given, none claimed
+
+
+def test_a_model_without_a_readable_config_gets_no_time(data: Path):
+    model = CostModel(DataSizes(data), lambda model: None, lambda model: None)
+    cost = model.plan(build_plan(spec(), data))
+    assert all(c.source == "no config for me5-small" for c in cost.stages.values())
+    assert math.isnan(cost.seconds) and cost.stages  # unknown, never a made-up zero

@@ -10,6 +10,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -207,6 +208,36 @@ def test_settings_that_sharded_training_cannot_honour_are_refused(kind, changes,
     with pytest.raises(UserError, match=words):
         _refuse_unsupported(DistributedType[kind], TrainConfig(**changes), "k")
     _refuse_unsupported(DistributedType.MULTI_GPU, TrainConfig(**changes), "k")  # DDP keeps whole weights
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_launch_dies_with_its_runner_even_under_sigkill(tmp_path: Path):
+    # A stand-in runner starts a long child the way launch_stage does, then is SIGKILLed: the child must go too,
+    # or it would go on training a stage that the next runner starts again.
+    runner = (
+        "import signal, subprocess, sys, time\n"
+        "from xstilts.launcher import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+        "                         preexec_fn=lambda: die_with_parent(signal.SIGTERM))\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", runner], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"  # a zombie has exited; only its parent has not reaped it yet
+    except FileNotFoundError:
+        return False
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -60,18 +60,20 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
+    from xstilts.cost import estimate
     from xstilts.plan import build_plan
     from xstilts.spec import load_spec, resolve_data_root
-    from xstilts.status import status_table
+    from xstilts.status import duration, status_table
 
     spec_file = args.dir / "spec.resolved.yaml"
     if not spec_file.is_file():
         raise UserError(f"{args.dir}: not an experiment directory (no spec.resolved.yaml)")
     spec = load_spec(spec_file)
-    plan = build_plan(spec, resolve_data_root(spec, args.data))
-    table, state = status_table(plan, args.dir)
+    root = resolve_data_root(spec, args.data)
+    plan = build_plan(spec, root)
+    table, state = status_table(plan, args.dir, estimate(plan, root, args.dir, spec.data_source))
     console.print(table)
-    left = f", about {state.seconds_left / 60:.0f} min left" if state.seconds_left else ""
+    left = f", about {duration(state.seconds_left)} left (xstilts plan shows how)" if state.seconds_left else ""
     console.print(
         f"{len(state.done)} done, {len(state.running)} running, {len(state.failed)} failed, "
         f"{len(state.pending)} pending{left}"

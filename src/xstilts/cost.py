@@ -14,6 +14,7 @@ Each stage's estimate says which it used."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ class StageCost:
     tokens: float
     flops: float
     seconds: float
-    source: str  # "rate measured on ..." or "default <device> rate (...)"
+    source: str  # "rate measured on ...", "default <device> rate (...)"; "no config for <model>": seconds are nan
 
 
 @dataclass
@@ -125,7 +126,7 @@ class CostModel:
     def __init__(
         self,
         sizes: DataSizes,
-        parameters: Callable[[ModelSpec], int],
+        parameters: Callable[[ModelSpec], int | None],
         tokenizer: Callable[[ModelSpec], Any | None],
         device_type: str = "cpu",
     ):
@@ -157,8 +158,9 @@ class CostModel:
         mean_tokens = sum(w * n for w, n in zip(weights, lengths, strict=True)) / sum(weights)
         return stage_work(stage, self.sizes)[0] * mean_tokens
 
-    def flops(self, stage: Stage) -> float:
-        return FLOPS_PER_TOKEN[stage.kind] * self.parameters(stage.model) * self.tokens(stage)
+    def flops(self, stage: Stage) -> float | None:
+        parameters = self.parameters(stage.model)
+        return None if parameters is None else FLOPS_PER_TOKEN[stage.kind] * parameters * self.tokens(stage)
 
     def learn(self, plan: Plan, experiment_dir: Path | None) -> None:
         """Rates from the stages of this plan that the store at experiment_dir has finished."""
@@ -171,14 +173,16 @@ class CostModel:
             store.close()
         for key, (status, seconds, _, _) in states.items():
             stage = plan.stages.get(key)
-            if status == "done" and stage is not None and seconds:
+            work = self.flops(stage) if status == "done" and stage is not None and seconds else None
+            if work is not None:
                 flops, took, n = self.measured.get(_rate_key(stage), (0.0, 0.0, 0))
-                self.measured[_rate_key(stage)] = (flops + self.flops(stage), took + seconds, n + 1)
+                self.measured[_rate_key(stage)] = (flops + work, took + seconds, n + 1)
 
     def stage(self, stage: Stage) -> StageCost:
         passes, evaluated = stage_work(stage, self.sizes)
-        tokens = self.tokens(stage)
-        flops = FLOPS_PER_TOKEN[stage.kind] * self.parameters(stage.model) * tokens
+        tokens, flops = self.tokens(stage), self.flops(stage)
+        if flops is None:
+            return StageCost(passes, evaluated, tokens, math.nan, math.nan, f"no config for {stage.model.name}")
         measured = self.measured.get(_rate_key(stage))
         if measured:
             rate = measured[0] / measured[1]
@@ -201,17 +205,20 @@ def _rate_key(stage: Stage) -> tuple[str, str]:
 
 def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files") -> PlanCost:
     """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded (a hub
-    model offline) leaves max_length tokens per example; a config that cannot be loaded raises ModelError."""
+    model offline) leaves max_length tokens per example; without a config, a stage gets no time."""
     from xstilts.hardware import device
     from xstilts.models.loading import encoder_config, load_tokenizer
 
-    parameters: dict[str, int] = {}
+    parameters: dict[str, int | None] = {}
     tokenizers: dict[str, Any] = {}
 
-    def count_parameters(model: ModelSpec) -> int:
+    def count_parameters(model: ModelSpec) -> int | None:
         key = model.model_dump_json()
         if key not in parameters:
-            parameters[key] = non_embedding_parameters(encoder_config(model))
+            try:
+                parameters[key] = non_embedding_parameters(encoder_config(model))
+            except ModelError:  # a hub model offline: its stages get no time, the rest still do
+                parameters[key] = None
         return parameters[key]
 
     def tokenizer(model: ModelSpec) -> Any | None:

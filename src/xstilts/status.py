@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import mean
 
 from rich.table import Table
 from rich.tree import Tree
@@ -38,6 +39,8 @@ def plan_tree(plan: Plan, cost: PlanCost | None = None) -> Tree:
 
 
 def duration(seconds: float) -> str:
+    if math.isnan(seconds):  # a model whose config cannot be read offline
+        return "?"
     if seconds < 120:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
@@ -52,8 +55,8 @@ def cost_lines(cost: PlanCost) -> list[str]:
         f"{sum(c.examples for c in unique):,.0f} evaluated examples (without sharing: "
         f"{sum(c.passes for c in naive):,.0f} and {sum(c.examples for c in naive):,.0f})",
         f"time: about {duration(cost.seconds)} for the unique stages on one runner "
-        f"(without sharing: {duration(cost.naive_seconds)}), as FLOPs over a rate: "
-        + "; ".join(f"{n} stage{'s' * (n > 1)} at a {source}" for source, n in sources.items()),
+        f"(without sharing: {duration(cost.naive_seconds)}), as FLOPs over a rate; "
+        + "; ".join(f"{n} stage{'s' * (n > 1)}: {source}" for source, n in sources.items()),
     ]
 
 
@@ -66,34 +69,36 @@ class Progress:
     seconds_left: float | None = None
 
 
-def progress(plan: Plan, experiment_dir: Path) -> Progress:
-    """Each stage's state. A stage marked running whose lock no process holds has crashed: it counts as failed."""
+def progress(plan: Plan, experiment_dir: Path, cost: PlanCost | None = None) -> Progress:
+    """Each stage's state. A stage marked running whose lock no process holds has crashed: it counts as failed.
+    With a cost estimate (cost.py, whose rates come from this store's finished stages), the time left: the
+    estimates of the stages not done, less the time the running ones have already spent."""
     store = Store(experiment_dir)
     try:
         states = store.statuses()
     finally:
         store.close()
     out = Progress()
-    seconds: dict[str, list[float]] = {}
-    for key, stage in plan.stages.items():
-        status, took, _, _ = states.get(key, (None, None, None, None))
+    spent: dict[str, float] = {}
+    for key in plan.stages:
+        status, _, marked_at, _ = states.get(key, (None, None, None, None))
         if status == "done":
             out.done.append(key)
-            seconds.setdefault(stage.kind, []).append(took or 0.0)
         elif status == "running" and is_locked(checkpoint.lock_path(experiment_dir, key)):
             out.running.append(key)
+            spent[key] = time.time() - (marked_at or time.time())
         elif status in ("failed", "running"):
             out.failed.append(key)
         else:
             out.pending.append(key)
-    left = out.running + out.pending + out.failed
-    if all(plan.stages[k].kind in seconds for k in left):
-        out.seconds_left = sum(mean(seconds[plan.stages[k].kind]) for k in left)
+    if cost is not None:
+        left = out.running + out.pending + out.failed
+        out.seconds_left = sum(max(0.0, cost.stages[k].seconds - spent.get(k, 0.0)) for k in left)
     return out
 
 
-def status_table(plan: Plan, experiment_dir: Path) -> tuple[Table, Progress]:
-    state = progress(plan, experiment_dir)
+def status_table(plan: Plan, experiment_dir: Path, cost: PlanCost | None = None) -> tuple[Table, Progress]:
+    state = progress(plan, experiment_dir, cost)
     store = Store(experiment_dir)
     try:
         states = store.statuses()

@@ -271,4 +271,5 @@ if __name__ == "__main__":  # one process of the equivalence test, under `accele
         out = Path(sys.argv[1])
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
         (out / "report.json").write_text(json.dumps({**asdict(report), "processes": accelerator.num_processes}))
+    accelerator.wait_for_everyone()  # leave the process group together, not while process 0 is still writing
     accelerator.end_training()

@@ -14,7 +14,7 @@ from xstilts import __version__
 from xstilts.errors import UserError
 from xstilts.executors import run_on_ray, start_local_runners
 from xstilts.report.cli import cmd_report
-from xstilts.similarity.cli import METHODS, cmd_similarity, layers_arg, methods_arg
+from xstilts.similarity.cli import add_similarity_parser
 
 console = Console()
 
@@ -200,31 +200,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("dir", type=Path)
     report.add_argument("--out", type=Path, help="output directory (default: DIR/report)")
     report.set_defaults(func=cmd_report)
-    similar = sub.add_parser("similarity", help="rank intermediate conditions per target by task similarity")
-    similar.add_argument("dir", type=Path)
-    similar.add_argument("--target", action="append", help="only this target (repeatable; default: every target)")
-    similar.add_argument(
-        "--methods",
-        type=methods_arg,
-        default=METHODS,
-        help=f"comma-separated subset of {','.join(METHODS)} (default: all)",
-    )
-    similar.add_argument("--examples", type=_positive, default=64, help="examples sampled per task (default 64)")
-    similar.add_argument("--k", type=_positive, default=3, help="k of NDCG@k and regret@k (default 3)")
-    similar.add_argument("--seed", type=int, default=0, help="seed of the example samples (default 0)")
-    similar.add_argument(
-        "--fisher-layers",
-        type=layers_arg,
-        default=None,
-        help="transformer layers TaskEmb takes the Fisher of, e.g. -1 or 10,11 (default: the last)",
-    )
-    similar.add_argument(
-        "--cka-reference",
-        choices=["target", "pretrained"],
-        default="target",
-        help="CKA compares with the baseline's target-trained encoder (default) or the pretrained one",
-    )
-    similar.set_defaults(func=cmd_similarity)
+    add_similarity_parser(sub, _positive)
     sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the built-in models").set_defaults(func=cmd_models)
     return p

@@ -124,6 +124,7 @@ def similarity_panels(panels: dict[str, Sequence[tuple[str, float, float]]], tit
         for name, x, y in points:
             ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(0, color="black", linewidth=0.8)
+        ax.margins(x=0.2, y=0.15)  # room for the labels of the outermost points
         ax.set_xlabel(f"{method} similarity", fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("gain over baseline (points)")

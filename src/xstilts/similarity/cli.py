@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from xstilts.similarity import METHODS
+from xstilts.similarity.settings import METHODS, Settings
 
 FILE = "similarity.json"
 
@@ -36,9 +37,44 @@ def layers_arg(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"layer indices must be integers such as -1 or 10,11, got {text!r}") from None
 
 
+def add_similarity_parser(sub: Any, positive: Callable[[str], int]) -> None:
+    """The `similarity` subcommand on xstilts.cli's parser; defaults come from Settings."""
+    defaults = Settings()
+    similar = sub.add_parser("similarity", help="rank intermediate conditions per target by task similarity")
+    similar.add_argument("dir", type=Path)
+    similar.add_argument("--target", action="append", help="only this target (repeatable; default: every target)")
+    similar.add_argument(
+        "--methods",
+        type=methods_arg,
+        default=defaults.methods,
+        help=f"comma-separated subset of {','.join(METHODS)} (default: all)",
+    )
+    similar.add_argument(
+        "--examples",
+        type=positive,
+        default=defaults.examples,
+        help=f"examples sampled per task (default {defaults.examples})",
+    )
+    similar.add_argument("--k", type=positive, default=defaults.k, help=f"k of NDCG@k and regret@k ({defaults.k})")
+    similar.add_argument("--seed", type=int, default=defaults.seed, help="seed of the example samples")
+    similar.add_argument(
+        "--fisher-layers",
+        type=layers_arg,
+        default=defaults.fisher_layers,
+        help="transformer layers TaskEmb takes the Fisher of, e.g. -1 or 10,11 (default: the last)",
+    )
+    similar.add_argument(
+        "--cka-reference",
+        choices=["target", "pretrained"],
+        default=defaults.cka_reference,
+        help="CKA compares with the baseline's target-trained encoder (default) or the pretrained one",
+    )
+    similar.set_defaults(func=cmd_similarity)
+
+
 def cmd_similarity(args: argparse.Namespace) -> None:
     from xstilts.report.experiment import Experiment
-    from xstilts.similarity.compute import Settings, similarity
+    from xstilts.similarity.compute import similarity
 
     settings = Settings(
         methods=args.methods,

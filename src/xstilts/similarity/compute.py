@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from statistics import fmean
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +44,6 @@ from xstilts.models.loading import load_encoder, load_tokenizer
 from xstilts.report.compare import Comparisons
 from xstilts.report.compare import Settings as ReportSettings
 from xstilts.report.experiment import Experiment, Unavailable, model_label
-from xstilts.similarity import METHODS
 from xstilts.similarity.cka import linear_cka
 from xstilts.similarity.ranking import quality
 from xstilts.similarity.represent import (
@@ -56,25 +55,13 @@ from xstilts.similarity.represent import (
     token_rows,
     with_prefix,
 )
+from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
 from xstilts.tasks import REGISTRY, TaskDef, register
 
 ENCODERS_IN_MEMORY = 3  # about 0.5 GB each for me5-small in fp32
 DESCRIPTOR_MAX_LENGTH = 512  # input lengths are counted up to the encoder's usual limit, not the sample's cut
-
-
-@dataclass(frozen=True)
-class Settings:
-    methods: tuple[str, ...] = METHODS
-    examples: int = 64  # examples drawn from each task's training data (the Fisher takes one backward pass each)
-    k: int = 3  # for NDCG@k and regret@k
-    seed: int = 0  # which examples are drawn
-    fisher_layers: tuple[int, ...] | None = None  # transformer layers whose parameters TaskEmb uses; None = the last
-    cka_reference: Literal["target", "pretrained"] = "target"
-    semb_prefix: str = "query: "
-    max_length: int = 128  # tokens per input for the model passes
-    batch_size: int = 16
 
 
 class Similarity:

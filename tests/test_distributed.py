@@ -147,6 +147,19 @@ def test_a_failed_launch_records_nothing_and_names_its_log(tmp_path: Path, data:
     assert not list((out / "stages").glob("*/encoder.safetensors"))
 
 
+def test_a_launcher_without_accelerate_is_refused_before_anything_is_written(
+    tmp_path: Path, data: Path, tiny_model_dir: Path, monkeypatch, capsys
+):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "accelerate" else real(name, *a))
+    out, spec = tmp_path / "run", launcher_spec(tmp_path, data, tiny_model_dir, {"num_processes": 2})
+    assert main(["run", str(spec), "--out", str(out)]) == 2
+    assert "pip install 'xstilts[accelerate]'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_the_launcher_is_not_part_of_any_stage_key(data: Path):
     base = yaml.safe_load(launcher_spec(Path("/tmp"), data, Path("me5-small"), {"num_processes": 2}).read_text())
     with_launcher = build_plan(parse_spec(base), data)

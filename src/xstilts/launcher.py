@@ -7,6 +7,7 @@ middle of one, leaves the stage unrecorded, and the next run trains it again, ex
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import os
 import signal
@@ -51,6 +52,12 @@ def accelerate_command(launcher: LauncherSpec, program: Sequence[str], port: int
     if (launcher.num_machines or 1) > 1:
         command += ["--rdzv_backend", "c10d"]  # torchrun assigns machine ranks, so one command serves every machine
     return [*command, *program]
+
+
+def check_launchable() -> None:
+    """Accelerate is an optional dependency: refuse a launcher before anything is written, not in every launch."""
+    if importlib.util.find_spec("accelerate") is None:
+        raise UserError("spec field 'launcher' needs Hugging Face Accelerate: pip install 'xstilts[accelerate]'")
 
 
 def launch_environment(base: dict[str, str]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from xstilts.errors import ModelError
 from xstilts.evaluate import evaluate
 from xstilts.formats import Feature, make_format
 from xstilts.hardware import device, use_bf16
-from xstilts.launcher import launch_stage
+from xstilts.launcher import check_launchable, launch_stage
 from xstilts.locks import try_lock
 from xstilts.model import TaskModel
 from xstilts.models.loading import encoder_config, load_encoder, load_tokenizer
@@ -76,6 +76,8 @@ class Runner:
     def preflight(self, stages: list[Stage]) -> None:
         """Read every data file and model the pending stages need, so bad input fails before anything is
         written."""
+        if self.spec.launcher is not None and any(stage.kind == "train" for stage in stages):
+            check_launchable()
         for stage in stages:
             self.tokenizer(stage.model)
             encoder_config(stage.model)

@@ -4,6 +4,7 @@ with a tiny random encoder on real data subsets."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sqlite3
@@ -17,7 +18,8 @@ import yaml
 from xstilts.cli import main
 from xstilts.errors import UserError
 from xstilts.similarity.cka import linear_cka
-from xstilts.similarity.ranking import ndcg_at_k, quality, regret_at_k, spearman
+from xstilts.similarity.cli import layers_arg, methods_arg
+from xstilts.similarity.ranking import ndcg_at_k, quality, ranked, regret_at_k, spearman
 
 # -- ranking measures --------------------------------------------------------------------------------------------
 
@@ -45,6 +47,18 @@ def test_regret_at_k_by_hand() -> None:
     assert regret_at_k([60.0, 80.0, 70.0], 2) == 0.0  # the best is in the top 2
     assert regret_at_k([70.0, 60.0, 80.0], 2) == pytest.approx(12.5)
     assert regret_at_k([0.0, 0.0], 1) is None
+
+
+def test_rankings_break_ties_by_name() -> None:
+    assert ranked(["b", "a", "c"], [0.5, 0.5, 0.9]) == ["c", "a", "b"]
+
+
+def test_method_and_layer_arguments() -> None:
+    assert methods_arg("cka, TextEmb,cka") == ("cka", "textemb")  # order kept, case folded, repeats dropped
+    assert layers_arg("-1") == (-1,) and layers_arg("10,11") == (10, 11)
+    for bad, parse in (("semb,fisher", methods_arg), ("", methods_arg), ("last", layers_arg)):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(bad)
 
 
 def test_quality_ranks_by_similarity_and_compares_with_gains() -> None:
@@ -213,9 +227,11 @@ def test_gains_and_ranking_quality_come_from_the_store(result: dict, experiment:
     for row in entry["candidates"]:
         assert row["gain"] == pytest.approx(avg[row["condition"]] - avg["none"])
         assert row["score"] == pytest.approx(avg[row["condition"]])
+    assert entry["baseline_score"] == pytest.approx(avg["none"])
     for method in ("textemb", "taskemb", "semb", "cka"):
         q = entry["quality"][method]
-        ranked = sorted(entry["candidates"], key=lambda r: -r["similarity"][method])
+        ranked = sorted(entry["candidates"], key=lambda r: (-r["similarity"][method], r["condition"]))
+        assert entry["rankings"][method] == [r["condition"] for r in ranked]
         assert q["n"] == 3 and q["k"] == 2 and q["top"] == ranked[0]["condition"]
         assert q["best"] == max(entry["candidates"], key=lambda r: r["gain"])["condition"]
         assert q["regret_1"] == pytest.approx(regret_at_k([r["score"] for r in ranked], 1))
@@ -268,15 +284,28 @@ def test_bad_arguments_exit_2_with_one_message(experiment: Path, capsys) -> None
 def test_a_missing_checkpoint_leaves_the_text_methods(experiment: Path, result: dict) -> None:
     with sqlite3.connect(experiment / "results.sqlite") as db:
         (chain,) = db.execute("SELECT chain FROM runs WHERE condition = 'siqa'").fetchone()
+        (sick_chain,) = db.execute("SELECT chain FROM runs WHERE condition = 'sick'").fetchone()
     folder = experiment / "stages" / json.loads(chain)[0]
     hidden = folder.with_name("hidden")
     folder.rename(hidden)
+    running = "UPDATE stages SET status = ? WHERE key = ?"  # as a runner leaves a stage it is still training
+    with sqlite3.connect(experiment / "results.sqlite") as db:
+        db.execute(running, ("running", json.loads(sick_chain)[0]))
     try:
         assert main(["similarity", str(experiment), "--examples", "3", "--methods", "textemb,cka"]) == 0
         partial = json.loads((experiment / "similarity.json").read_text())
     finally:
         hidden.rename(folder)
+        with sqlite3.connect(experiment / "results.sqlite") as db:
+            db.execute(running, ("done", json.loads(sick_chain)[0]))
+    sick = next(r for r in partial["targets"][0]["candidates"] if r["condition"] == "sick")
+    assert sick["similarity"] == {"textemb": None, "cka": None}
+    assert sick["notes"] == {"all": "intermediate training not finished"}
     siqa = next(r for r in partial["targets"][0]["candidates"] if r["condition"] == "siqa")
     assert siqa["similarity"]["cka"] is None and "no checkpoint of stage" in siqa["notes"]["cka"]
     assert siqa["similarity"]["textemb"] is not None
-    assert partial["targets"][0]["quality"]["cka"]["n"] == 2  # ranked over the conditions that have a score
+    # sick_siqa's first stage is the very sick stage (shared), so it is unfinished too; only siqa is left to rank
+    by_name = {r["condition"]: r for r in partial["targets"][0]["candidates"]}
+    assert by_name["sick_siqa"]["notes"] == {"all": "intermediate training not finished"}
+    quality = partial["targets"][0]["quality"]
+    assert quality["cka"] is None and quality["textemb"]["n"] == 1 and quality["textemb"]["top"] == "siqa"

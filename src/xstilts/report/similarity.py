@@ -66,6 +66,8 @@ def _target(entry: dict[str, Any], methods: list[str], k: int) -> list:
                 panels[m].append((c["condition"], c["similarity"][m], c["gain"]))
     stem = _stem("similarity", entry["target"], entry["baseline"])
     seeds = f"checkpoints of seed {entry.get('seed')}"
+    if entry.get("baseline_score") is not None:
+        seeds = f"baseline score {entry['baseline_score']:.1f}; {seeds}"
     blocks: list = [
         Table(
             stem,

@@ -123,7 +123,7 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
     scores = Table(title=title)
     for column in ("condition", f"gain ({entry.get('metric') or '?'})", *methods):
         scores.add_column(column, justify="left" if column == "condition" else "right")
-    ranks = {m: _ranks(entry["candidates"], m) for m in methods}
+    ranks = {m: {c: i + 1 for i, c in enumerate(entry["rankings"].get(m, []))} for m in methods}
     for row in entry["candidates"]:
         cells = [
             f"{_number(row['similarity'].get(m), 4)} (#{ranks[m][row['condition']]})"
@@ -139,9 +139,3 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
     for method in methods:
         ranking.add_row(method, *quality_cells(entry["quality"].get(method)))
     return [scores, ranking]
-
-
-def _ranks(rows: list[dict[str, Any]], method: str) -> dict[str, int]:
-    scored = [r for r in rows if r["similarity"].get(method) is not None]
-    order = sorted(scored, key=lambda r: (-r["similarity"][method], r["condition"]))
-    return {r["condition"]: i + 1 for i, r in enumerate(order)}

@@ -45,7 +45,7 @@ from xstilts.report.compare import Comparisons
 from xstilts.report.compare import Settings as ReportSettings
 from xstilts.report.experiment import Experiment, Unavailable, model_label
 from xstilts.similarity.cka import linear_cka
-from xstilts.similarity.ranking import quality
+from xstilts.similarity.ranking import quality, ranked
 from xstilts.similarity.represent import (
     cosine,
     diagonal_fisher,
@@ -58,6 +58,7 @@ from xstilts.similarity.represent import (
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
+from xstilts.store import AVERAGE
 from xstilts.tasks import REGISTRY, TaskDef, register
 
 ENCODERS_IN_MEMORY = 3  # about 0.5 GB each for me5-small in fp32
@@ -257,10 +258,17 @@ class Similarity:
         if side_t is None or not candidates:
             why = "no intermediate conditions" if side_t else f"'{baseline}' has not finished training on {target}"
             return {**entry, "note": why, "candidates": [], "quality": {}}
-        entry.update(seed=side_t.seed, tasks=self.describe(side_t), candidates=[])
-        for condition in candidates:
-            entry["candidates"].append(self._candidate(condition, target, baseline, side_t))
-        entry["quality"] = self._quality(entry["candidates"])
+        seeds = self.exp.seeds_of(baseline, target)
+        base_score = fmean(self.exp.value(baseline, target, s, AVERAGE) for s in seeds) if seeds else None
+        entry.update(seed=side_t.seed, tasks=self.describe(side_t), baseline_score=base_score)
+        rows = [self._candidate(condition, target, baseline, side_t) for condition in candidates]
+        entry["candidates"] = rows
+        entry["rankings"] = {
+            m: ranked([r["condition"] for r in scored], [r["similarity"][m] for r in scored])
+            for m in self.st.methods
+            if (scored := [r for r in rows if r["similarity"].get(m) is not None])
+        }
+        entry["quality"] = self._quality(rows)
         return entry
 
     def _candidate(self, condition: str, target: str, baseline: str, side_t: Side) -> dict[str, Any]:

@@ -47,6 +47,11 @@ def regret_at_k(ranked_scores: Sequence[float], k: int) -> float | None:
     return (best - max(ranked_scores[:k])) / best * 100.0
 
 
+def ranked(names: Sequence[str], similarity: Sequence[float]) -> list[str]:
+    """Names by similarity, highest first; ties by name, so a ranking never depends on the input order."""
+    return [names[i] for i in sorted(range(len(names)), key=lambda i: (-similarity[i], names[i]))]
+
+
 @dataclass(frozen=True)
 class Quality:
     """A ranking's agreement with the measured gains over the `n` conditions that have both."""
@@ -66,8 +71,8 @@ def quality(
 ) -> Quality:
     """Rank `names` by similarity (highest first, ties by name) and compare with the measured gains; `scores` are
     the target scores the conditions reached (the baseline's score plus the gain), in points."""
-    order = sorted(range(len(names)), key=lambda i: (-similarity[i], names[i]))
-    ranked_scores = [scores[i] for i in order]
+    order = ranked(names, similarity)
+    ranked_scores = [scores[names.index(name)] for name in order]
     return Quality(
         n=len(names),
         k=k,
@@ -75,6 +80,6 @@ def quality(
         ndcg=ndcg_at_k([s / 100.0 for s in ranked_scores], k),
         regret=regret_at_k(ranked_scores, k),
         regret_1=regret_at_k(ranked_scores, 1),
-        top=names[order[0]],
+        top=order[0],
         best=names[int(np.argmax(gains))],
     )

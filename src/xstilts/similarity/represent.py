@@ -119,16 +119,18 @@ def loss_and_metric(
     max_length: int,
     batch_size: int,
 ) -> tuple[float, dict[str, float]]:
-    """The model's mean loss per example on the sample, and the task's metrics on it (how well it fits its data)."""
+    """The model's loss on the sample (the format's loss per batch, averaged over batches weighted by their size) and
+    the task's metrics on it: how well the model fits its own training data."""
     model.eval()
-    losses = []
-    for feature in features:
-        batch = model.batch([feature], tokenizer.pad_token_id)
+    total, count = 0.0, 0
+    for start in range(0, len(features), batch_size):
+        chunk = features[start : start + batch_size]
+        batch = model.batch(chunk, tokenizer.pad_token_id)
         loss = float(model.fmt.loss(model(batch), batch))
         if math.isfinite(loss):
-            losses.append(loss)
+            total, count = total + loss * len(chunk), count + len(chunk)
     _, metrics = evaluate(model, task, examples, lang, tokenizer, max_length, batch_size, False)
-    return (float(np.mean(losses)) if losses else math.nan), metrics
+    return (total / count if count else math.nan), metrics
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -239,7 +239,7 @@ def test_gains_and_ranking_quality_come_from_the_store(result: dict, experiment:
 
 
 @integration
-def test_descriptors_of_every_task(result: dict) -> None:
+def test_descriptors_of_every_task(result: dict, experiment: Path) -> None:
     descriptors = result["descriptors"]
     assert set(descriptors) == {"panx (en, train, 16)", "sick (en, train, 16)", "siqa (en, train, 16)"}
     panx, sick, siqa = (
@@ -256,6 +256,11 @@ def test_descriptors_of_every_task(result: dict) -> None:
         assert d["mean_input_tokens"] > 3 and math.isfinite(d["loss"]) and d["loss"] > 0
         assert len(d["checkpoint"]) == 16 and d["final_training_loss"] > 0
     assert 0.0 <= sick["metrics"]["accuracy"] <= 100.0 and "f1" in panx["metrics"]
+    # each fitted by its own stage: siqa's by the siqa condition's stage, not by the one trained after sick
+    with sqlite3.connect(experiment / "results.sqlite") as db:
+        chains = {c: json.loads(chain) for c, chain in db.execute("SELECT condition, chain FROM runs")}
+    assert (sick["checkpoint"], siqa["checkpoint"]) == (chains["sick"][0], chains["siqa"][0])
+    assert panx["checkpoint"] == chains["none"][-1]
 
 
 @integration

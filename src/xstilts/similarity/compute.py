@@ -99,6 +99,11 @@ class Similarity:
             self._examples[sample] = (subsample(subset, self.st.examples, self.st.seed), len(subset))
         return self._examples[sample][0]
 
+    def subset_size(self, sample: Sample) -> int:
+        """How many examples the stage trained on (the subset the similarity sample is drawn from)."""
+        self.examples(sample)
+        return self._examples[sample][1]
+
     def tokenizer(self, model: dict[str, Any]) -> Any:
         return self._once(("tokenizer", _model_key(model)), lambda: load_tokenizer(_model_spec(model)))
 
@@ -202,11 +207,16 @@ class Similarity:
     # -- descriptors -------------------------------------------------------------------------------------------
     def describe(self, side: Side) -> list[str]:
         """Descriptors of every task a side reads (format, labels, input length, training size, and the fine-tuned
-        model's loss and metric on its sample); returns their names."""
+        model's loss and metric on its sample); returns their names. The loss and metric come from a side whose
+        checkpoint trained exactly its tasks (a one-stage condition, or a target): in a longer curriculum a task
+        was trained on top of others, so that model says less about the task itself."""
         names = [self._descriptor_name(s, side) for s in side.samples]
         for name, sample in zip(names, side.samples, strict=True):
             if name not in self.descriptors:
-                self.descriptors[name] = self._descriptor(sample, side)
+                self.descriptors[name] = self._descriptor(sample, side.model)
+            own = side.trained is not None and side.samples == side.trained.samples
+            if own and "checkpoint" not in self.descriptors[name]:
+                self.descriptors[name].update(self._fit(sample, side.trained))
         return names
 
     def _descriptor_name(self, sample: Sample, side: Side) -> str:
@@ -214,41 +224,40 @@ class Similarity:
         several = len({self.exp.model(c) for c in self.exp.conditions}) > 1
         return f"{sample.name} [{model_label(side.model)}]" if several else sample.name
 
-    def _descriptor(self, sample: Sample, side: Side) -> dict[str, Any]:
+    def _descriptor(self, sample: Sample, model: dict[str, Any]) -> dict[str, Any]:
         task = REGISTRY[sample.task]
-        lengths = [len(row) for row in token_rows(self.features(sample, side.model, DESCRIPTOR_MAX_LENGTH))]
-        self.examples(sample)
-        out: dict[str, Any] = {
+        lengths = [len(row) for row in token_rows(self.features(sample, model, DESCRIPTOR_MAX_LENGTH))]
+        return {
             "task": sample.task,
             "format": task.format,
             "labels": len(task.labels) or None,
             "mean_input_tokens": float(np.mean(lengths)) if lengths else None,
-            "train_examples": self._examples[sample][1],
+            "train_examples": self.subset_size(sample),
             "sample": len(self.examples(sample)),
         }
-        trained = side.trained if side.trained and sample in side.trained.samples else None
-        if trained is None:
-            return out
-        model = self.task_model(trained, sample)
-        tokenizer = self.tokenizer(trained.model)
+
+    def _fit(self, sample: Sample, trained: Trained) -> dict[str, Any]:
+        """How well the model fine-tuned on the task fits the sample, and the last loss its stage logged."""
+        task = REGISTRY[sample.task]
+        model, tokenizer = self.task_model(trained, sample), self.tokenizer(trained.model)
+        features = self.features(sample, trained.model)
         loss, metrics = loss_and_metric(
             model,
             task,
             self.examples(sample),
-            self.features(sample, trained.model),
+            features,
             tokenizer,
             sample.languages[0],
             self.st.max_length,
             self.st.batch_size,
         )
         report = self.exp.stages[trained.key].log.get("report") or {}
-        out.update(
-            checkpoint=trained.key,
-            loss=_finite(loss),
-            metrics=metrics,
-            final_training_loss=_finite(report.get("final_loss")),
-        )
-        return out
+        return {
+            "checkpoint": trained.key,
+            "loss": _finite(loss),
+            "metrics": metrics,
+            "final_training_loss": _finite(report.get("final_loss")),
+        }
 
     # -- per target --------------------------------------------------------------------------------------------
     def rank(self, target: str, baseline: str) -> dict[str, Any]:

@@ -3,6 +3,8 @@ determines the features (examples, options, task, tokenizer, max length) misses.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from xstilts import feature_cache
@@ -89,3 +91,15 @@ def test_the_cache_can_be_turned_off(data, tokenizer, cache, monkeypatch):
     task, fmt = get_task("sick"), make_format("classification")
     feature_cache.encode(fmt, load_examples(task, "train", "en", data)[:10], tokenizer, task, 64)
     assert not cache.exists()
+
+
+def test_targets_are_json_and_only_the_formats_own_types_are_rebuilt(tmp_path):
+    from xstilts.formats.span_qa import Window
+
+    window = Window(3, 5, 7, ((0, 4), None, (5, 9)))
+    assert feature_cache._untagged(json.loads(json.dumps(feature_cache._tagged(window)))) == window
+    assert feature_cache._untagged(feature_cache._tagged([(1, "en"), None, [2, -100]])) == [(1, "en"), None, [2, -100]]
+    with pytest.raises(ValueError, match="unexpected target type"):
+        feature_cache._untagged({"dataclass": "subprocess:Popen", "fields": {"args": "true"}})
+    with pytest.raises(TypeError):
+        feature_cache._tagged({1, 2})  # not representable: such features are simply not cached

@@ -7,16 +7,18 @@ per (examples, format and its options, task declaration, tokenizer, max length),
 names, so a subset, a changed file or another tokenizer is a different entry, never a stale one.
 
 Token ids are Arrow list columns; the format-specific target (a label id, per-token labels, a QA window, ...)
-is pickled per row so that a new format needs no code here. The cache is local and written only by xstilts;
-delete the folder at any time. ``XSTILTS_FEATURE_CACHE=0`` turns it off.
+is stored as JSON in which tuples and the formats' own dataclasses are tagged, so that a new format needs no
+code here and nothing is ever unpickled (docs/reliability.md, item 9). Delete the folder at any time;
+``XSTILTS_FEATURE_CACHE=0`` turns the cache off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import importlib
 import json
 import os
-import pickle
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +32,7 @@ from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
 
 # Bump when the stored layout or the meaning of a feature changes, so older entries are never read.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 DISABLE_ENV = "XSTILTS_FEATURE_CACHE"
 
 _tokenizer_digests: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -86,10 +88,14 @@ def tokenizer_digest(tokenizer: Any) -> str | None:
 
 
 def _write(path: Path, features: Sequence[Feature]) -> None:
+    try:
+        targets = [json.dumps(_tagged(f.target)) for f in features]
+    except TypeError:  # a target this codec does not know: featurise every time rather than store it wrongly
+        return
     table = pa.table(
         {
             "input_ids": pa.array([f.input_ids for f in features]),
-            "target": pa.array([pickle.dumps(f.target) for f in features], pa.binary()),
+            "target": pa.array(targets, pa.string()),
             "length": pa.array([f.length for f in features], pa.int32()),
         }
     )
@@ -108,10 +114,44 @@ def _read(path: Path) -> list[Feature] | None:
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
             ids = table.column("input_ids").to_pylist()
-            targets = [pickle.loads(t) for t in table.column("target").to_pylist()]
+            targets = [_untagged(json.loads(t)) for t in table.column("target").to_pylist()]
             lengths = table.column("length").to_pylist()
     except FileNotFoundError:
         return None
-    except (OSError, pa.ArrowException, pickle.UnpicklingError, KeyError, EOFError):
+    except (OSError, pa.ArrowException, ValueError, KeyError, TypeError):
         return None  # damaged or from another layout: featurise again and overwrite
     return [Feature(i, t, n) for i, t, n in zip(ids, targets, lengths, strict=True)]
+
+
+# --- targets as JSON: plain values as they are; tuples and the formats' dataclasses tagged ---------------------
+
+_FORMATS_PACKAGE = "xstilts.formats."
+
+
+def _tagged(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_tagged(v) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [_tagged(v) for v in value]}
+    if dataclasses.is_dataclass(value) and type(value).__module__.startswith(_FORMATS_PACKAGE):
+        fields = {f.name: _tagged(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"dataclass": f"{type(value).__module__}:{type(value).__qualname__}", "fields": fields}
+    raise TypeError(f"cannot cache a feature target of type {type(value).__name__}")
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "tuple" in value:
+        return tuple(_untagged(v) for v in value["tuple"])
+    module, name = value["dataclass"].split(":")
+    if not module.startswith(_FORMATS_PACKAGE):  # only the formats' own target types are ever built
+        raise ValueError(f"unexpected target type {value['dataclass']}")
+    cls = getattr(importlib.import_module(module), name)
+    if not dataclasses.is_dataclass(cls):
+        raise ValueError(f"{value['dataclass']} is not a dataclass")
+    return cls(**{k: _untagged(v) for k, v in value["fields"].items()})

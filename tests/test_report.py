@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from xstilts.data import load_examples
+from xstilts.errors import UserError
 from xstilts.formats import make_format
 from xstilts.report import Settings, build_report
 from xstilts.report.curricula import order_pairs, size_axes
@@ -437,3 +438,100 @@ def test_cli_entry_writes_the_report_beside_the_experiment_by_default(tmp_path: 
     cmd_report(argparse.Namespace(dir=exp, out=None))
     assert (exp / "report" / "report.html").is_file() and (exp / "report" / "tables" / "transfer_matrix.tex").is_file()
     assert "report.html" in capsys.readouterr().out
+
+
+# -- the similarity sections (from a hand-written similarity.json) -------------------------------------------
+
+
+def _similarity_json() -> dict:
+    quality = {
+        "n": 2,
+        "k": 3,
+        "spearman": 1.0,
+        "ndcg": 1.0,
+        "regret": 0.0,
+        "regret_1": 0.0,
+        "top": "sick",
+        "best": "sick",
+    }
+    descriptor = {"format": "classification", "labels": 3, "mean_input_tokens": 27.04, "train_examples": 1000}
+    return {
+        "settings": {
+            "methods": ["textemb", "cka"],
+            "examples": 64,
+            "k": 3,
+            "seed": 0,
+            "fisher_layers": None,
+            "cka_reference": "target",
+            "semb_prefix": "query: ",
+        },
+        "written": "2026-11-22 05:00 UTC",
+        "targets": [
+            {
+                "target": "xnli",
+                "baseline": "none",
+                "metric": "accuracy",
+                "seed": 1,
+                "baseline_score": 55.0,
+                "candidates": [
+                    {
+                        "condition": "sick",
+                        "gain": 1.5,
+                        "similarity": {"textemb": 0.91, "cka": 0.7},
+                        "notes": {},
+                        "tasks": ["sick (en, train, 1000)"],
+                    },
+                    {
+                        "condition": "siqa_sick",
+                        "gain": -0.25,
+                        "similarity": {"textemb": 0.88, "cka": None},
+                        "notes": {"cka": "no checkpoint of stage abc (deleted?)"},
+                        "tasks": ["sick (en, train, 1000)"],
+                    },
+                    {
+                        "condition": "sick_siqa",
+                        "gain": None,
+                        "similarity": {"textemb": None, "cka": None},
+                        "notes": {"all": "intermediate training not finished"},
+                    },
+                ],
+                "quality": {"textemb": quality, "cka": None},
+            },
+            {
+                "target": "panx",
+                "baseline": "none",
+                "note": "'none' has not finished training on panx",
+                "candidates": [],
+                "quality": {},
+            },
+        ],
+        "descriptors": {
+            "sick (en, train, 1000)": {
+                **descriptor,
+                "loss": 0.5,
+                "metrics": {"accuracy": 81.25},
+                "final_training_loss": 0.61,
+                "checkpoint": "abc",
+            }
+        },
+    }
+
+
+def test_similarity_sections_render_the_json(tmp_path: Path, data: Path) -> None:
+    exp = build_experiment(tmp_path / "exp", data, {c: GRID[c] for c in ("none", "sick")}, seeds=(1,))
+    (exp / "similarity.json").write_text(json.dumps(_similarity_json()))
+    report = build_report(exp, tmp_path / "out", FAST)
+    markdown = report.markdown.read_text()
+    assert "## Task similarity" in markdown and "## Task descriptors" in markdown
+    assert "| sick | +1.50 | 0.9100 | 0.7000 |" in markdown and "| sick_siqa | missing | - | - |" in markdown
+    assert "siqa_sick, cka: no checkpoint of stage abc (deleted?)" in markdown
+    assert "| textemb | 2 | 1.000 | 1.000 | 0.00 | 0.00 | sick | sick |" in markdown and "| cka | 0 | - |" in markdown
+    assert "panx (baseline 'none'): 'none' has not finished training on panx." in markdown
+    assert "| sick (en, train, 1000) | classification | 3 | 27.0 | 1,000 | 0.500 | accuracy 81.2 | 0.610 |" in markdown
+    assert "| xnli | sick | +1.50 | classification | 3 | 27.0 | 1,000 |" in markdown  # gains joined with descriptors
+    assert (tmp_path / "out" / "similarity_xnli_none.png").is_file()
+    assert {"similarity_xnli_none", "ranking_xnli_none", "task_descriptors"} <= {p.stem for p in report.tables}
+
+    (exp / "similarity.json").write_text('{"settings": ')  # cut short
+    with pytest.raises(UserError, match=r"similarity.json: not readable as JSON \(.*line 1"):
+        build_report(exp, tmp_path / "again", FAST)

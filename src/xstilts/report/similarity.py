@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+from xstilts.errors import UserError
 from xstilts.report import figures
 from xstilts.report.document import Bullets, Figure, Section, Table
 from xstilts.report.experiment import Experiment
@@ -21,8 +22,8 @@ def read(exp: Experiment) -> dict[str, Any] | None:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return None  # a file from elsewhere: the report goes on without the sections rather than fail
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not readable as JSON ({err}); run `xstilts similarity` again or delete it") from None
 
 
 def _n(value: float | None, digits: int = 3) -> str:

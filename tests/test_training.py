@@ -77,6 +77,17 @@ def test_frozen_embeddings_do_not_move(tiny_model_dir):
     assert torch.equal(before, model.encoder.get_input_embeddings().weight)
 
 
+def test_cpu_training_uses_plain_attention_and_gives_the_encoder_back_as_it_was(tiny_model_dir):
+    model, tokenizer, task = tiny(tiny_model_dir)
+    assert model.encoder.config._attn_implementation == "sdpa"
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args: seen.append(module.config._attn_implementation))
+    config = CONFIG.model_copy(update={"max_steps": 2})
+    report = train(model, model.fmt.encode(synthetic_pairs(32, 1), tokenizer, task, 64), config, 0, 1, bf16=False)
+    assert report.attention == "eager" and set(seen) == {"eager"}
+    assert model.encoder.config._attn_implementation == "sdpa"  # evaluation keeps the fused kernel
+
+
 def test_diverging_loss_stops_the_stage(tiny_model_dir):
     model, tokenizer, task = tiny(tiny_model_dir)
     with torch.no_grad():

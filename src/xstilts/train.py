@@ -17,6 +17,7 @@ Features, and the TrainConfig options that control them:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
@@ -54,6 +55,7 @@ class TrainReport:
     selected: str = "last"
     probabilities: dict[str, float] = field(default_factory=dict)  # the sampler's, per task
     batches: dict[str, int] = field(default_factory=dict)  # the realised number of batches per task
+    attention: str = ""  # the encoder's attention implementation while training
 
 
 def length_grouped_batches(
@@ -158,7 +160,8 @@ def train(
     started = time.perf_counter()
     container.train()
 
-    with _progress() as progress:
+    with _progress() as progress, _training_attention(encoder, device) as attention:
+        report.attention = attention
         bar = progress.add_task(label, total=total, loss=float("nan"))
         while report.steps < total:
             loss_sum = 0.0
@@ -194,6 +197,23 @@ def train(
     report.tokens = parallel.total(report.tokens)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextlib.contextmanager
+def _training_attention(encoder: nn.Module, device: torch.device) -> Iterator[str]:
+    """On CPU, train with the plain matmul-softmax attention: with PyTorch's fused CPU kernel (and its dropout)
+    whole training steps of me5-small on real batches were 1.05x (SICK), 1.06x (PAN-X) and 1.17x (SocialIQA)
+    slower (`python bench/attention.py`, BENCHMARKS.md). Evaluation (no dropout) keeps the fused kernel, where
+    the two were level; GPUs keep their fused kernels throughout."""
+    before = getattr(getattr(encoder, "config", None), "_attn_implementation", None)
+    if device.type != "cpu" or before is None or not hasattr(encoder, "set_attn_implementation"):
+        yield before or "default"
+        return
+    encoder.set_attn_implementation("eager")
+    try:
+        yield "eager"
+    finally:
+        encoder.set_attn_implementation(before)
 
 
 def _fused_ok(device: torch.device) -> bool:

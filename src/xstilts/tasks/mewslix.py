@@ -12,7 +12,6 @@ The mentions of all languages are in one file, so the corpus holds them all and 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +96,8 @@ def _records(path: Path, stream: bool = False) -> Iterator[tuple[int, dict[str, 
                     path, f"invalid UTF-8 (byte 0x{data[e.start]:02x})", line=data.count(b"\n", 0, e.start) + 1
                 ) from None
             handle = data.splitlines(keepends=True)  # type: ignore[assignment]
+        from xstilts.tasks.readers import json_object  # not at the top: readers imports this module
+
         for number, raw in enumerate(handle, start=1):
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -104,10 +105,4 @@ def _records(path: Path, stream: bool = False) -> Iterator[tuple[int, dict[str, 
                 raise DataError(path, f"invalid UTF-8 (byte 0x{raw[e.start]:02x})", line=number) from None
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=number) from None
-            if not isinstance(record, dict):
-                raise DataError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
-            yield number, record
+            yield number, json_object(path, number, line)

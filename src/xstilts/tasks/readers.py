@@ -127,13 +127,18 @@ def _jsonl(path: Path) -> Iterator[_Row]:
     for number, line in _lines(path):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=number) from None
-        if not isinstance(obj, dict):
-            raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", line=number)
-        yield _Row(path, number, obj)
+        yield _Row(path, number, json_object(path, number, line))
+
+
+def json_object(path: Path, number: int, line: str) -> dict:
+    """One JSONL line, which must hold a JSON object; DataError names the file and line otherwise."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=number) from None
+    if not isinstance(obj, dict):
+        raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", line=number)
+    return obj
 
 
 def _header_rows(

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from xstilts.data import load_examples
+from xstilts.encoders.loading import load_encoder, load_tokenizer
 from xstilts.formats import make_format
-from xstilts.model import TaskModel
-from xstilts.models.loading import load_encoder, load_tokenizer
 from xstilts.spec import ModelSpec
 from xstilts.tasks import get_task
+from xstilts.tasks.loading import load_examples
+from xstilts.training.task_model import TaskModel
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -41,8 +41,8 @@ DEV_SPLIT = {"sick": "dev", "panx": "dev"}  # SICK: SemEval TRIAL (495 pairs); P
 
 
 def examples(task_name: str, split: str, limit: int | None, seed: int = 0) -> list:
-    from xstilts.data import load_examples, subsample
     from xstilts.tasks import REGISTRY
+    from xstilts.tasks.loading import load_examples, subsample
 
     return subsample(load_examples(REGISTRY[task_name], split, "en", data_root()), limit, seed)
 
@@ -56,15 +56,15 @@ def model_spec(num_layers: int | None = None) -> Any:
 def build_model(task_name: str, seed: int, num_layers: int | None = None) -> Any:
     """The TaskModel as the runner builds it for a stage trained from the pretrained model: pretrained
     encoder, then torch.manual_seed(stage seed), then the format's new head, moved to xstilts' device
-    (src/xstilts/runner.py, `build_model(s)`; written out here so the harness does not depend on the
+    (src/xstilts/experiment/runner.py, `build_model(s)`; written out here so the harness does not depend on the
     runner's private method names, which change)."""
     import torch
 
+    from xstilts.encoders.loading import load_encoder
     from xstilts.formats import make_format
-    from xstilts.hardware import device
-    from xstilts.model import TaskModel
-    from xstilts.models.loading import load_encoder
     from xstilts.tasks import REGISTRY
+    from xstilts.training.device import device
+    from xstilts.training.task_model import TaskModel
 
     task = REGISTRY[task_name]
     encoder = load_encoder(model_spec(num_layers))
@@ -74,14 +74,14 @@ def build_model(task_name: str, seed: int, num_layers: int | None = None) -> Any
 
 
 def tokenizer() -> Any:
-    from xstilts.models.loading import load_tokenizer
+    from xstilts.encoders.loading import load_tokenizer
 
     return load_tokenizer(model_spec())
 
 
 def bf16_default() -> bool:
     """What xstilts' `precision: auto` picks on this machine."""
-    from xstilts.hardware import device, use_bf16
+    from xstilts.training.device import device, use_bf16
 
     return use_bf16("auto", device())
 

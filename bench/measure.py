@@ -90,9 +90,9 @@ def _layer_shapes(token_counts: list[int]) -> list[dict[str, Any]]:
 
 def featurise(params: dict[str, Any]) -> dict[str, Any]:
     """Reading the data files and xstilts' `Format.encode` (tokenisation + targets), per task and split."""
-    from xstilts.data import load_examples
     from xstilts.formats import make_format
     from xstilts.tasks import REGISTRY
+    from xstilts.tasks.loading import load_examples
 
     with common.Clock() as c:
         tok = common.tokenizer()
@@ -141,14 +141,14 @@ class TokenCounter:
 def train(params: dict[str, Any]) -> dict[str, Any]:
     """Train one configuration for `steps` optimizer steps, then score English dev with xstilts' evaluator.
 
-    impl: xstilts (xstilts.train.train) | trainer (transformers.Trainer on the same TaskModel, wrapped to
+    impl: xstilts (xstilts.training.train.train) | trainer (transformers.Trainer on the same TaskModel, wrapped to
     return xstilts' loss). trainer_config: default (fp32, random sampler, default dataloader) | tuned (bf16,
     group_by_length sampler, no pin_memory)."""
     import torch
 
-    from xstilts.evaluate import evaluate
     from xstilts.spec import TrainConfig
     from xstilts.tasks import REGISTRY
+    from xstilts.training.evaluate import evaluate
 
     task_name, impl, seed = params["task"], params["impl"], params.get("seed", 1)
     task = REGISTRY[task_name]
@@ -168,13 +168,13 @@ def train(params: dict[str, Any]) -> dict[str, Any]:
         features = model.fmt.encode(train_examples, tok, task, config.max_length)
     shape = common.encoder_shape(model)
     counter = TokenCounter(model.encoder)
-    from xstilts.train import optimizer_steps
+    from xstilts.training.train import optimizer_steps
 
     steps = optimizer_steps(len(features), config)
     result: dict[str, Any] = {"load_s": load.wall, "encode_s": enc.wall, "shape": shape, "steps": steps}
 
     if impl == "xstilts":
-        from xstilts.train import train as xtrain
+        from xstilts.training.train import train as xtrain
 
         bf16 = common.bf16_default() if params.get("precision", "auto") == "auto" else params["precision"] == "bf16"
         if params.get("what_if") == "fused_adamw":
@@ -284,14 +284,14 @@ def _use_fused_adamw() -> None:
 
 
 def predict(params: dict[str, Any]) -> dict[str, Any]:
-    """Inference over dev examples: xstilts.evaluate.predict (its defaults: length-sorted batches, bf16 autocast
+    """Inference over dev examples: xstilts.training.evaluate.predict (its defaults: length-sorted batches, bf16 autocast
     where native) against Trainer.predict with default arguments (fp32, sequential order) at the same batch
     size. Pretrained encoder, new seeded head: the weights do not change the speed."""
     import numpy as np
 
-    from xstilts.evaluate import predict as xpredict
     from xstilts.spec import TrainConfig
     from xstilts.tasks import REGISTRY
+    from xstilts.training.evaluate import predict as xpredict
 
     task_name, impl, seed = params["task"], params["impl"], params.get("seed", 1)
     task = REGISTRY[task_name]
@@ -360,7 +360,7 @@ def optim(params: dict[str, Any]) -> dict[str, Any]:
     word-embedding matrix; plus gradient clipping. Best of `repeats` after one warm-up step."""
     import torch
 
-    from xstilts.train import _param_groups
+    from xstilts.training.train import _param_groups
 
     model = common.build_model("sick", 1)
     emb = model.encoder.get_input_embeddings().weight
@@ -400,14 +400,14 @@ def optim(params: dict[str, Any]) -> dict[str, Any]:
 def steps(params: dict[str, Any]) -> dict[str, Any]:
     """Where one xstilts training step goes: forward, backward, clip, AdamW step, zero_grad, timed separately
     on real batches (length-grouped, as xstilts draws them), for bf16 autocast and fp32, trained and frozen
-    embeddings. The same operations as xstilts.train.train, in the same order."""
+    embeddings. The same operations as xstilts.training.train.train, in the same order."""
     import random
 
     import torch
 
     from xstilts.spec import TrainConfig
     from xstilts.tasks import REGISTRY
-    from xstilts.train import _param_groups, length_grouped_batches
+    from xstilts.training.train import _param_groups, length_grouped_batches
 
     task_name = params["task"]
     task = REGISTRY[task_name]
@@ -477,9 +477,9 @@ def tatoeba(params: dict[str, Any]) -> dict[str, Any]:
     """Tatoeba retrieval for one language through the format's own steps (what the runner's eval stage does):
     encode, predict (embed), aggregate + score (nearest neighbours), export (nearest neighbours again, for the
     predictions file). num_layers cuts the encoder at the retrieval layer (a possible optimisation)."""
-    from xstilts.evaluate import predict as xpredict
     from xstilts.spec import TrainConfig
     from xstilts.tasks import REGISTRY
+    from xstilts.training.evaluate import predict as xpredict
 
     lang, num_layers = params.get("lang", "de"), params.get("num_layers")
     task = REGISTRY["tatoeba"]
@@ -489,7 +489,7 @@ def tatoeba(params: dict[str, Any]) -> dict[str, Any]:
         model = common.build_model("tatoeba", 1, num_layers=num_layers)
     if num_layers is not None:
         model.head.layer = num_layers  # the cut encoder's last layer is the full encoder's retrieval layer
-    from xstilts.data import load_examples
+    from xstilts.tasks.loading import load_examples
 
     with common.Clock() as read:
         examples = load_examples(task, "test", lang, common.data_root())

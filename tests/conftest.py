@@ -29,7 +29,7 @@ def data() -> Path:
 
 @pytest.fixture(scope="session")
 def me5_dir() -> Path:
-    from xstilts.models.loading import model_path
+    from xstilts.encoders.loading import model_path
     from xstilts.spec import ModelSpec
 
     return Path(model_path(ModelSpec(name="me5-small")))

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from xstilts import checkpoint
 from xstilts.cli import main
+from xstilts.experiment import checkpoint
 from xstilts.tasks.readers import READERS
 
 TRAIN = {"batch_size": 4, "max_length": 32, "eval_batch_size": 8, "eval_max_length": 64, "precision": "fp32"}
@@ -481,8 +481,8 @@ _TOKENIZERS: dict[tuple[str, str | None], Any] = {}
 def tokenizer_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Preflight loads the model's tokenizer before it reads the data: load the tiny model's once for all the
     data cases (~2 s each otherwise). Only the tokenizer is shared; every file is still read by the real CLI."""
-    from xstilts import runner
-    from xstilts.models.loading import load_tokenizer
+    from xstilts.encoders.loading import load_tokenizer
+    from xstilts.experiment import runner
 
     def once(spec):
         key = (spec.name, spec.revision)

@@ -7,7 +7,7 @@ import math
 import pytest
 from rich.console import Console
 
-from xstilts.benchmarks import BENCHMARKS, XGLUE, XTREME, XTREME_R, Benchmark, BenchmarkTask, render, score
+from xstilts.scores.benchmarks import BENCHMARKS, XGLUE, XTREME, XTREME_R, Benchmark, BenchmarkTask, render, score
 
 # Official language counts: google-research/xtreme evaluate.py (TASK2LANGS for XTREME, XTREME_R_TASK2LANGS for
 # XTREME-R, whose empty LAReQA list is replaced by XQuAD-R's 11) and microsoft/XGLUE xglue_evaluate.py (task2lg).

@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from xstilts.cli import main
-from xstilts.data import load_examples
 from xstilts.errors import DataError
 from xstilts.formats.corpus_retrieval import BitextMining
 from xstilts.metrics.retrieval import Candidate
 from xstilts.tasks import get_task
 from xstilts.tasks.examples import RetrievalCorpus
+from xstilts.tasks.loading import load_examples
 
 BUCC = get_task("bucc2018")
 
@@ -194,11 +194,11 @@ def test_score_predictions_reproduces_the_stored_f1(experiment: Path, capsys):
 
 
 def test_a_model_mines_each_sentence_at_most_once_and_its_export_rescores(tmp_path: Path, tiny_model_dir: Path):
-    from xstilts.evaluate import evaluate
+    from xstilts.encoders.loading import load_encoder, load_tokenizer
     from xstilts.formats import make_format
-    from xstilts.model import TaskModel
-    from xstilts.models.loading import load_encoder, load_tokenizer
     from xstilts.spec import ModelSpec
+    from xstilts.training.evaluate import evaluate
+    from xstilts.training.task_model import TaskModel
 
     words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()
     same = [(f"{a} {b} {a}", f"{a} {b} {a}") for a, b in zip(words, words[3:] + words[:3], strict=True)]

@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from xstilts.cli import main
-from xstilts.data import load_examples
 from xstilts.errors import SpecError
+from xstilts.experiment.plan import build_plan
 from xstilts.formats import make_format
 from xstilts.metrics import METRICS
-from xstilts.plan import build_plan
 from xstilts.spec import parse_spec
 from xstilts.tasks import REGISTRY, get_task
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.labels import with_training_labels
+from xstilts.tasks.loading import load_examples
 
 # Three sentences in CCGbank's categories, one word<TAB>supertag per line (the `conll` reader's format).
 TRAIN = """Pierre\tN/N
@@ -60,7 +60,7 @@ def test_the_tag_set_is_every_training_tag_sorted(ccg_root: Path):
 
 
 def test_dev_tags_outside_the_set_are_read_and_scored_as_misses(ccg_root: Path, tiny_model_dir: Path):
-    from xstilts.models.loading import load_tokenizer
+    from xstilts.encoders.loading import load_tokenizer
     from xstilts.spec import ModelSpec
 
     task = with_training_labels(get_task("ccg"), ccg_root)

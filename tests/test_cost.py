@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from xstilts.cli import main
-from xstilts.cost import DEFAULT_RATES, CostModel, DataSizes, _rows, non_embedding_parameters
-from xstilts.plan import build_plan, stage_record
+from xstilts.experiment.cost import DEFAULT_RATES, CostModel, DataSizes, _rows, non_embedding_parameters
+from xstilts.experiment.plan import build_plan, stage_record
+from xstilts.experiment.store import Store
 from xstilts.spec import parse_spec
-from xstilts.store import Store
 
 PARAMETERS = 10**6
 PANX = {"task": "panx", "max_train_examples": 50, "eval_languages": ["de"], "max_eval_examples": 20}
@@ -111,7 +111,7 @@ def test_plan_command_prints_measured_token_lengths_and_times(tmp_path: Path, da
 
 
 def test_status_time_left_is_the_estimate_of_the_stages_not_done(tmp_path: Path, data: Path):
-    from xstilts.status import progress
+    from xstilts.experiment.progress import progress
 
     plan = build_plan(spec(), data)
     sick = next(s for s in plan.stages.values() if s.task == "sick")

@@ -21,15 +21,15 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from xstilts.cli import main
-from xstilts.distributed import AcceleratedProcesses
 from xstilts.errors import SpecError
+from xstilts.experiment.plan import build_plan
 from xstilts.formats import Feature, make_format
-from xstilts.launcher import accelerate_command, free_port, launch_environment
-from xstilts.model import TaskModel
-from xstilts.plan import build_plan
+from xstilts.scale.launcher import accelerate_command, free_port, launch_environment
 from xstilts.spec import LauncherSpec, TrainConfig, parse_spec
 from xstilts.tasks import REGISTRY
-from xstilts.train import train
+from xstilts.training.distributed import AcceleratedProcesses
+from xstilts.training.task_model import TaskModel
+from xstilts.training.train import train
 
 
 def tiny_classifier() -> tuple[TaskModel, list[Feature], TrainConfig]:
@@ -127,7 +127,7 @@ def test_a_spec_with_a_launcher_trains_on_two_processes_and_records_the_stage(
     found = stages(out)
     assert sorted((kind, status) for kind, status, _ in found.values()) == [("evaluate", "done"), ("train", "done")]
     key, (_, _, log) = next((k, v) for k, v in found.items() if v[0] == "train")
-    assert log["processes"] == 2 and "xstilts.worker" in log["command"]
+    assert log["processes"] == 2 and "xstilts.scale.worker" in log["command"]
     assert log["report"]["examples"] == log["report"]["steps"] * 8  # global batches of 8, whatever the sharding
     assert (out / "stages" / key / "encoder.safetensors").is_file()
     assert "launch" in capsys.readouterr().out
@@ -171,12 +171,12 @@ def test_multi_machine_command_uses_rendezvous_and_the_prefix():
     launcher = LauncherSpec(
         num_processes=16, num_machines=2, main_process_ip="10.0.0.1", main_process_port=29500, prefix=("srun",)
     )
-    command = accelerate_command(launcher, ["-m", "xstilts.worker", "DIR", "KEY"])
+    command = accelerate_command(launcher, ["-m", "xstilts.scale.worker", "DIR", "KEY"])
     assert command[:2] == ["srun", sys.executable]
     text = " ".join(command)
     for part in ("--num_processes 16", "--num_machines 2", "--main_process_ip 10.0.0.1", "--rdzv_backend c10d"):
         assert part in text
-    assert text.endswith("-m xstilts.worker DIR KEY")
+    assert text.endswith("-m xstilts.scale.worker DIR KEY")
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_settings_that_sharded_training_cannot_honour_are_refused(kind, changes,
     from accelerate import DistributedType
 
     from xstilts.errors import UserError
-    from xstilts.worker import _refuse_unsupported
+    from xstilts.scale.worker import _refuse_unsupported
 
     with pytest.raises(UserError, match=words):
         _refuse_unsupported(DistributedType[kind], TrainConfig(**changes), "k")
@@ -229,7 +229,7 @@ def test_a_launch_dies_with_its_runner_even_under_sigkill(tmp_path: Path):
     # or it would go on training a stage that the next runner starts again.
     runner = (
         "import signal, subprocess, sys, time\n"
-        "from xstilts.launcher import die_with_parent\n"
+        "from xstilts.scale.launcher import die_with_parent\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
         "                         preexec_fn=lambda: die_with_parent(signal.SIGTERM))\n"
         "print(child.pid, flush=True)\n"

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from xstilts import feature_cache
-from xstilts.data import load_examples
 from xstilts.formats import make_format
 from xstilts.tasks import get_task
+from xstilts.tasks.loading import load_examples
+from xstilts.training import feature_cache
 
 
 @pytest.fixture(scope="module")

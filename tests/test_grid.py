@@ -9,7 +9,7 @@ import yaml
 
 from xstilts.cli import main
 from xstilts.errors import SpecError
-from xstilts.plan import build_plan
+from xstilts.experiment.plan import build_plan
 from xstilts.spec import parse_spec
 
 BASE = {

@@ -8,9 +8,9 @@ import types
 
 import pytest
 
-from xstilts.data import load_examples
 from xstilts.errors import DataError
 from xstilts.tasks import get_task
+from xstilts.tasks.loading import load_examples
 
 
 class ClassLabel:

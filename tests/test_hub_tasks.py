@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from xstilts.data import load_examples
 from xstilts.errors import DataError
+from xstilts.experiment.plan import build_plan
 from xstilts.metrics import METRICS
-from xstilts.plan import build_plan
 from xstilts.spec import parse_spec
 from xstilts.tasks import get_task
 from xstilts.tasks.definition import HubSource, TaskDef
+from xstilts.tasks.loading import load_examples
 
 
 class ClassLabel:

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from xstilts.languages import (
+from xstilts.tasks import REGISTRY
+from xstilts.tasks.languages import (
     BENCHMARK_LANGUAGES,
     LANGUAGE_BY_CODE,
     LANGUAGES,
@@ -18,7 +19,6 @@ from xstilts.languages import (
     group_by,
     language,
 )
-from xstilts.tasks import REGISTRY
 
 FAMILIES = {
     "Afro-Asiatic",

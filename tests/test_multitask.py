@@ -14,14 +14,14 @@ import torch
 import yaml
 
 from xstilts.cli import main
+from xstilts.experiment.plan import build_plan
 from xstilts.formats import make_format
-from xstilts.model import TaskModel
-from xstilts.plan import build_plan
-from xstilts.sampling import task_probabilities
 from xstilts.spec import ModelSpec, TrainConfig, parse_spec
 from xstilts.tasks import get_task
 from xstilts.tasks.examples import ClassificationExample, MultipleChoiceExample
-from xstilts.train import train
+from xstilts.training.sampling import task_probabilities
+from xstilts.training.task_model import TaskModel
+from xstilts.training.train import train
 
 SIZES = {"a": 100, "b": 400, "c": 1600}
 
@@ -64,7 +64,7 @@ def keyword_choices(n: int, seed: int) -> list[MultipleChoiceExample]:
 
 
 def shared_models(tiny_model_dir: Path):
-    from xstilts.models.loading import load_encoder, load_tokenizer
+    from xstilts.encoders.loading import load_encoder, load_tokenizer
 
     spec = ModelSpec(name=str(tiny_model_dir))
     torch.manual_seed(0)
@@ -101,7 +101,7 @@ def test_one_encoder_learns_two_tasks_at_once(tiny_model_dir: Path):
     features = {t: models[t].fmt.encode(train_set, tokenizer, get_task(t), 32) for t, (train_set, _) in data.items()}
     config = TrainConfig(batch_size=16, epochs=4, learning_rate=3e-3, precision="fp32")
     train(models, features, config, 0, 1, bf16=False)
-    from xstilts.evaluate import evaluate
+    from xstilts.training.evaluate import evaluate
 
     for task, (_, test_set) in data.items():
         _, scores = evaluate(models[task], get_task(task), test_set, "en", tokenizer, 32, 32, False)

@@ -99,12 +99,12 @@ def test_linear_cka_properties() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_task_model(tiny_model_dir: Path, data: Path):
-    from xstilts.data import load_examples
+    from xstilts.encoders.loading import load_encoder, load_tokenizer
     from xstilts.formats import make_format
-    from xstilts.model import TaskModel
-    from xstilts.models.loading import load_encoder, load_tokenizer
     from xstilts.spec import ModelSpec
     from xstilts.tasks import REGISTRY
+    from xstilts.tasks.loading import load_examples
+    from xstilts.training.task_model import TaskModel
 
     spec = ModelSpec(name=str(tiny_model_dir))
     task = REGISTRY["sick"]

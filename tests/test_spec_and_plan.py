@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xstilts.errors import DataError, SpecError, UserError
-from xstilts.plan import build_plan
+from xstilts.experiment.plan import build_plan
 from xstilts.spec import load_spec, parse_spec
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from xstilts.data import load_examples
 from xstilts.formats import make_format
 from xstilts.formats.span_qa import Proposal
 from xstilts.metrics import METRICS
 from xstilts.metrics.squad import squad_v2_em_f1
 from xstilts.tasks import get_task
 from xstilts.tasks.examples import SpanQAExample
+from xstilts.tasks.loading import load_examples
 
 CONTEXT = "Super Bowl 50 was played at Levi's Stadium in Santa Clara, California."
 
@@ -78,7 +78,7 @@ def test_the_null_score_wins_only_when_allowed_and_past_the_threshold(options, n
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_dir: Path):
-    from xstilts.models.loading import load_tokenizer
+    from xstilts.encoders.loading import load_tokenizer
     from xstilts.spec import ModelSpec
 
     return load_tokenizer(ModelSpec(name=str(tiny_model_dir)))

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from xstilts.data import load_examples, split_files
 from xstilts.errors import DataError
+from xstilts.experiment.plan import build_plan
 from xstilts.formats import make_format
-from xstilts.model import TaskModel
-from xstilts.plan import build_plan
 from xstilts.spec import ModelSpec, load_spec
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.catalog import TASKS
+from xstilts.tasks.loading import load_examples, split_files
+from xstilts.training.task_model import TaskModel
 
 REPO = Path(__file__).resolve().parents[1]
 # What a real XTREME download has but the offline copy lacks (its README, "Not available"); None = every language.
@@ -61,7 +61,7 @@ CASES = [_case(t.name, split, s.languages) for t in REGISTRY.values() for split,
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir: Path):
-    from xstilts.models.loading import load_encoder, load_tokenizer
+    from xstilts.encoders.loading import load_encoder, load_tokenizer
 
     spec = ModelSpec(name=str(tiny_model_dir))
     return load_encoder(spec), load_tokenizer(spec)

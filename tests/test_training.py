@@ -7,13 +7,13 @@ import random
 import pytest
 import torch
 
-from xstilts.evaluate import predict
 from xstilts.formats import make_format
-from xstilts.model import TaskModel
 from xstilts.spec import ModelSpec, TrainConfig
 from xstilts.tasks import get_task
 from xstilts.tasks.examples import ClassificationExample
-from xstilts.train import TrainingDiverged, length_grouped_batches, optimizer_steps, train
+from xstilts.training.evaluate import predict
+from xstilts.training.task_model import TaskModel
+from xstilts.training.train import TrainingDiverged, length_grouped_batches, optimizer_steps, train
 
 
 def synthetic_pairs(n: int, seed: int) -> list[ClassificationExample]:
@@ -29,7 +29,7 @@ def synthetic_pairs(n: int, seed: int) -> list[ClassificationExample]:
 
 
 def tiny(tiny_model_dir, seed: int = 0):
-    from xstilts.models.loading import load_encoder, load_tokenizer
+    from xstilts.encoders.loading import load_encoder, load_tokenizer
 
     spec = ModelSpec(name=str(tiny_model_dir))
     task, fmt = get_task("sick"), make_format("classification")
@@ -126,7 +126,7 @@ def test_length_grouped_batches_cover_every_example_once():
 
 
 def test_store_uses_wal_and_clipping_is_applied(tiny_model_dir, tmp_path, monkeypatch):
-    from xstilts.store import Store
+    from xstilts.experiment.store import Store
 
     store = Store(tmp_path)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from xstilts.cli import main
-from xstilts.data import load_examples
 from xstilts.errors import DataError
-from xstilts.plan import build_plan
+from xstilts.experiment.plan import build_plan
 from xstilts.spec import parse_spec
 from xstilts.tasks import get_task
+from xstilts.tasks.loading import load_examples
 from xstilts.tasks.readers import read_squad_json
 
 XNLI_TT = "xtreme/xnli/XNLI-Translated/en-{lang}-translated.tsv"

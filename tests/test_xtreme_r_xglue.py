@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 import yaml
 
-from xstilts.benchmarks import XGLUE, XTREME_R, score
 from xstilts.cli import main
-from xstilts.data import load_examples
 from xstilts.errors import DataError
 from xstilts.formats.corpus_retrieval import CandidateRanking
 from xstilts.formats.ranking import Ranking, query_groups
+from xstilts.scores.benchmarks import XGLUE, XTREME_R, score
 from xstilts.tasks import REGISTRY, get_task
 from xstilts.tasks.examples import ClassificationExample, RetrievalCorpus
 from xstilts.tasks.lareqa import sentence_spans
+from xstilts.tasks.loading import load_examples
 
 # --- WikiANN ---------------------------------------------------------------------------------------------------
 
@@ -368,11 +368,11 @@ def test_mewslix_scores_the_queries_of_the_evaluated_language():
 
 
 def test_mewslix_runs_through_a_model(tmp_path: Path, tiny_model_dir: Path):
-    from xstilts.evaluate import evaluate
+    from xstilts.encoders.loading import load_encoder, load_tokenizer
     from xstilts.formats import make_format
-    from xstilts.model import TaskModel
-    from xstilts.models.loading import load_encoder, load_tokenizer
     from xstilts.spec import ModelSpec
+    from xstilts.training.evaluate import evaluate
+    from xstilts.training.task_model import TaskModel
 
     write_mewslix(tmp_path)
     spec = ModelSpec(name=str(tiny_model_dir))

@@ -12,17 +12,17 @@ from rich.table import Table
 
 from xstilts import __version__
 from xstilts.errors import UserError
-from xstilts.executors import run_on_ray, start_local_runners
 from xstilts.report.cli import cmd_report
+from xstilts.scale.executors import run_on_ray, start_local_runners
 from xstilts.similarity.cli import add_similarity_parser
 
 console = Console()
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from xstilts.plan import build_plan
-    from xstilts.results import collect, tables
-    from xstilts.runner import Runner
+    from xstilts.experiment.plan import build_plan
+    from xstilts.experiment.runner import Runner
+    from xstilts.scores.tables import collect, tables
     from xstilts.spec import load_spec, resolve_data_root
 
     spec = load_spec(args.spec)
@@ -45,10 +45,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
-    from xstilts.cost import estimate
-    from xstilts.plan import build_plan
+    from xstilts.experiment.cost import estimate
+    from xstilts.experiment.plan import build_plan
+    from xstilts.experiment.progress import cost_lines, plan_tree
     from xstilts.spec import load_spec, resolve_data_root
-    from xstilts.status import cost_lines, plan_tree
 
     spec = load_spec(args.spec)
     root = resolve_data_root(spec, args.data)
@@ -60,10 +60,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    from xstilts.cost import estimate
-    from xstilts.plan import build_plan
+    from xstilts.experiment.cost import estimate
+    from xstilts.experiment.plan import build_plan
+    from xstilts.experiment.progress import duration, status_table
     from xstilts.spec import load_spec, resolve_data_root
-    from xstilts.status import duration, status_table
 
     spec_file = args.dir / "spec.resolved.yaml"
     if not spec_file.is_file():
@@ -83,7 +83,7 @@ def cmd_status(args: argparse.Namespace) -> None:
 def cmd_results(args: argparse.Namespace) -> None:
     import yaml
 
-    from xstilts.results import collect, tables
+    from xstilts.scores.tables import collect, tables
 
     values = collect(args.dir)
     spec_file = args.dir / "spec.resolved.yaml"
@@ -96,8 +96,8 @@ def cmd_results(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from xstilts.benchmarks import BENCHMARKS, render
-    from xstilts.scoring import benchmark_scores
+    from xstilts.scores.benchmarks import BENCHMARKS, render
+    from xstilts.scores.predictions import benchmark_scores
 
     for condition, result in benchmark_scores(args.dir, BENCHMARKS[args.benchmark]).items():
         table = render(result)
@@ -108,7 +108,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_score_predictions(args: argparse.Namespace) -> None:
     import json
 
-    from xstilts.scoring import score_predictions
+    from xstilts.scores.predictions import score_predictions
     from xstilts.spec import DATA_ENV
 
     root = args.data or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
@@ -139,7 +139,7 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from xstilts.models.loading import BUILTIN, cache_dir
+    from xstilts.encoders.loading import BUILTIN, cache_dir
 
     table = Table(title=f"built-in models (cache: {cache_dir()})")
     for column in ("name", "description", "converted"):

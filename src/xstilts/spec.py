@@ -33,7 +33,7 @@ class _Strict(BaseModel):
 
 
 # Marks an option added after experiments were run: while it has its default (the old behaviour), it is left out
-# of stage keys, so finished stages keep their keys (xstilts.plan.stage_record).
+# of stage keys, so finished stages keep their keys (xstilts.experiment.plan.stage_record).
 KEYED_UNLESS_DEFAULT = {"keyed": "unless_default"}
 
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xstilts import __version__
+from xstilts.experiment.readback import Experiment
 from xstilts.report.by_language import language_section
 from xstilts.report.compare import Comparisons, Settings
 from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
 from xstilts.report.effects import order_section, scale_section, size_section
-from xstilts.report.experiment import Experiment
 from xstilts.report.similarity import descriptor_section, similarity_section
 from xstilts.report.similarity import read as read_similarity
 from xstilts.report.transfer import coverage_section, transfer_section

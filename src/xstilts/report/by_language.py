@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 from statistics import fmean, stdev
 
-from xstilts.languages import JOSHI_CLASS_NAMES, Language, language
+from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.document import Figure, Section, Table
-from xstilts.report.experiment import Experiment
 from xstilts.report.transfer import ONE_SEED, SIGNIFICANT
+from xstilts.tasks.languages import JOSHI_CLASS_NAMES, Language, language
 
 GROUPINGS = (("family", "language family"), ("script", "script"), ("resource_class", "resource class"))
 

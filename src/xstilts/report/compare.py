@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from statistics import fmean
 
-from xstilts.report.experiment import Experiment, Unavailable
+from xstilts.experiment.readback import Experiment, Unavailable
 from xstilts.report.stats import ExampleScores, Interval, PermutationTest, bootstrap_examples, bootstrap_seeds
 from xstilts.report.stats import permutation_test as paired_permutation_test
 

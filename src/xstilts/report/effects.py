@@ -10,11 +10,11 @@ from statistics import fmean
 
 import numpy as np
 
+from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
 from xstilts.report.document import Bullets, Figure, Section, Table
-from xstilts.report.experiment import Experiment
 from xstilts.report.stats import EXPONENT_RANGE, fit_power_law, power_law_band
 from xstilts.report.transfer import SIGNIFICANT
 

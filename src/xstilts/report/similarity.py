@@ -9,9 +9,9 @@ import re
 from typing import Any
 
 from xstilts.errors import UserError
+from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.document import Bullets, Figure, Section, Table
-from xstilts.report.experiment import Experiment
 
 FILE = "similarity.json"
 

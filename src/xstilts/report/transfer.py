@@ -8,12 +8,12 @@ from statistics import fmean
 
 import numpy as np
 
-from xstilts.benchmarks import XTREME, BenchmarkScore, describe_missing, score
+from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import describe
 from xstilts.report.document import Bullets, Figure, Section, Table
-from xstilts.report.experiment import Experiment
+from xstilts.scores.benchmarks import XTREME, BenchmarkScore, describe_missing, score
 
 SIGNIFICANT = 0.05  # marks a permutation p-value below this with "*" (uncorrected; the report says so)
 FEW_SEEDS = 5  # below this many seeds the report warns that a seed bootstrap interval is too narrow
@@ -53,7 +53,7 @@ def coverage_section(exp: Experiment) -> Section:
 
 
 def _benchmark(exp: Experiment, condition: str) -> BenchmarkScore | None:
-    """XTREME from the mean over seeds of every language and metric, as xstilts.scoring.condition_results has it."""
+    """XTREME from the mean over seeds of every language and metric, as scores.predictions.condition_results has it."""
     results: dict[str, dict[str, dict[str, float]]] = {}
     for target in exp.targets:
         seeds = exp.seeds_of(condition, target)

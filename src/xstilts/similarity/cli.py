@@ -73,7 +73,7 @@ def add_similarity_parser(sub: Any, positive: Callable[[str], int]) -> None:
 
 
 def cmd_similarity(args: argparse.Namespace) -> None:
-    from xstilts.report.experiment import Experiment
+    from xstilts.experiment.readback import Experiment
     from xstilts.similarity.compute import similarity
 
     settings = Settings(

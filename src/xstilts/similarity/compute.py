@@ -19,7 +19,7 @@ Methods (a target's side and a condition's side are described in xstilts.similar
   target's inputs the way training on the target does; with `cka_reference: pretrained` a high score says it left
   them as the pretrained model had them. Either way the ranking puts the highest CKA first.
 
-Per target the candidates are the conditions whose baseline (xstilts.report.experiment.Experiment.baseline: the
+Per target the candidates are the conditions whose baseline (xstilts.experiment.readback.Experiment.baseline: the
 condition without intermediate stages at the same grid point) is the same. A condition's measured gain is the
 report's paired difference: the mean over the seeds both finished of the mean over the languages both have."""
 
@@ -35,15 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from xstilts import __version__, checkpoint
-from xstilts.data import load_examples, subsample
+from xstilts import __version__
+from xstilts.encoders.loading import load_encoder, load_tokenizer
 from xstilts.errors import UserError
+from xstilts.experiment import checkpoint
+from xstilts.experiment.readback import Experiment, Unavailable, model_label
+from xstilts.experiment.store import AVERAGE
 from xstilts.formats import make_format
-from xstilts.model import TaskModel
-from xstilts.models.loading import load_encoder, load_tokenizer
 from xstilts.report.compare import Comparisons
 from xstilts.report.compare import Settings as ReportSettings
-from xstilts.report.experiment import Experiment, Unavailable, model_label
 from xstilts.similarity.cka import linear_cka
 from xstilts.similarity.ranking import quality, ranked
 from xstilts.similarity.represent import (
@@ -58,8 +58,9 @@ from xstilts.similarity.represent import (
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
-from xstilts.store import AVERAGE
 from xstilts.tasks import REGISTRY, TaskDef, register
+from xstilts.tasks.loading import load_examples, subsample
+from xstilts.training.task_model import TaskModel
 
 ENCODERS_IN_MEMORY = 3  # about 0.5 GB each for me5-small in fp32
 DESCRIPTOR_MAX_LENGTH = 512  # input lengths are counted up to the encoder's usual limit, not the sample's cut

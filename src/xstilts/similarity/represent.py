@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from xstilts.errors import UserError
-from xstilts.evaluate import evaluate
 from xstilts.formats import Feature
 from xstilts.formats.base import pad_rows
-from xstilts.model import TaskModel
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
+from xstilts.training.evaluate import evaluate
+from xstilts.training.task_model import TaskModel
 
 
 def token_rows(features: Sequence[Feature]) -> list[list[int]]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xstilts import checkpoint
-from xstilts.report.experiment import Experiment
+from xstilts.experiment import checkpoint
+from xstilts.experiment.readback import Experiment
 
 
 @dataclass(frozen=True)

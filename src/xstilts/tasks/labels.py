@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from xstilts.data import Source, fingerprint, load_examples
 from xstilts.tasks.definition import TaskDef
+from xstilts.tasks.loading import Source, fingerprint, load_examples
 
 # Which labels an example carries, per format that has a label set.
 _LABELS_OF: dict[str, Callable[[Any], Iterable[str]]] = {

@@ -21,13 +21,13 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from xstilts.benchmarks import Benchmark, BenchmarkScore, score
-from xstilts.data import load_examples
 from xstilts.errors import DataError, UserError
+from xstilts.experiment.store import AVERAGE, Store
 from xstilts.formats import make_format
-from xstilts.results import label
-from xstilts.store import AVERAGE, Store
+from xstilts.scores.benchmarks import Benchmark, BenchmarkScore, score
+from xstilts.scores.tables import label
 from xstilts.tasks import REGISTRY
+from xstilts.tasks.loading import load_examples
 
 
 def condition_results(experiment_dir: Path) -> dict[str, dict[str, dict[str, dict[str, float]]]]:

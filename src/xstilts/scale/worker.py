@@ -1,10 +1,10 @@
 """One training stage in every process of an `accelerate launch`, as launcher.py starts it:
 
-    accelerate launch [options] -m xstilts.worker EXPERIMENT_DIR STAGE_KEY --data DATA_DIR
+    accelerate launch [options] -m xstilts.scale.worker EXPERIMENT_DIR STAGE_KEY --data DATA_DIR
 
 Each process rebuilds the plan from EXPERIMENT_DIR/spec.resolved.yaml, builds the stage's models and features
 exactly as a single-process runner does (Runner.train_stage) and trains on its shard of every batch
-(xstilts.distributed); process 0 writes the checkpoint. The store is left to the runner that launched this."""
+(xstilts.training.distributed); process 0 writes the checkpoint. The store is left to the runner that launched this."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from accelerate import Accelerator, DistributedType, PartialState
 from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
 from rich.console import Console
 
-from xstilts import checkpoint
-from xstilts.distributed import AcceleratedProcesses
 from xstilts.errors import UserError
-from xstilts.launcher import die_with_parent
-from xstilts.model import TaskModel
-from xstilts.runner import Runner
+from xstilts.experiment import checkpoint
+from xstilts.experiment.runner import Runner
+from xstilts.scale.launcher import die_with_parent
 from xstilts.spec import TrainConfig
+from xstilts.training.distributed import AcceleratedProcesses
+from xstilts.training.task_model import TaskModel
 
 
 class LaunchedRunner(Runner):
@@ -63,9 +63,9 @@ def _under(state: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def train_one_stage(experiment_dir: Path, key: str, data: Path | None) -> None:
-    from xstilts.hardware import use_bf16
-    from xstilts.plan import build_plan
+    from xstilts.experiment.plan import build_plan
     from xstilts.spec import load_spec, resolve_data_root
+    from xstilts.training.device import use_bf16
 
     # Before anything asks hardware.device(): every process uses its own GPU (or the CPU). Accelerator reads
     # ACCELERATE_USE_CPU itself, PartialState does not.
@@ -102,7 +102,7 @@ def _refuse_unsupported(kind: DistributedType, config: TrainConfig, key: str) ->
 
 def main(argv: list[str] | None = None) -> int:
     die_with_parent(signal.SIGKILL)  # torchrun's agent died: stop at once
-    parser = argparse.ArgumentParser(prog="python -m xstilts.worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m xstilts.scale.worker", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="the experiment directory")
     parser.add_argument("key", help="the training stage's key")
     parser.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")

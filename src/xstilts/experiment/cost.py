@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xstilts.data import Source, load_examples
 from xstilts.errors import ModelError
+from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage
+from xstilts.experiment.store import Store
 from xstilts.formats import make_format
-from xstilts.plan import EvalStage, Plan, Stage, TrainStage
 from xstilts.spec import ModelSpec
-from xstilts.store import Store
 from xstilts.tasks import REGISTRY
+from xstilts.tasks.loading import Source, load_examples
 
 SAMPLE = 64  # examples featurised per data set to measure their mean length in tokens
 FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameters (Kaplan et al. 2020)
@@ -206,8 +206,8 @@ def _rate_key(stage: Stage) -> tuple[str, str]:
 def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files") -> PlanCost:
     """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded (a hub
     model offline) leaves max_length tokens per example; without a config, a stage gets no time."""
-    from xstilts.hardware import device
-    from xstilts.models.loading import encoder_config, load_tokenizer
+    from xstilts.encoders.loading import encoder_config, load_tokenizer
+    from xstilts.training.device import device
 
     parameters: dict[str, int | None] = {}
     tokenizers: dict[str, Any] = {}

@@ -19,30 +19,31 @@ import torch
 import yaml
 from rich.console import Console
 
-from xstilts import checkpoint, feature_cache
-from xstilts.data import Source, load_examples, subsample
-from xstilts.distributed import Parallel
+from xstilts.encoders.loading import encoder_config, load_encoder, load_tokenizer
 from xstilts.errors import ModelError
-from xstilts.evaluate import evaluate
+from xstilts.experiment import checkpoint
+from xstilts.experiment.locks import try_lock
+from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage, stage_record
+from xstilts.experiment.store import AVERAGE, ResultRow, Store
 from xstilts.formats import Feature, make_format
-from xstilts.hardware import device, use_bf16
-from xstilts.launcher import check_launchable, launch_stage
-from xstilts.locks import try_lock
-from xstilts.model import TaskModel
-from xstilts.models.loading import encoder_config, load_encoder, load_tokenizer
-from xstilts.plan import EvalStage, Plan, Stage, TrainStage, stage_record
-from xstilts.sampling import task_probabilities
+from xstilts.scale.launcher import check_launchable, launch_stage
 from xstilts.spec import ModelSpec, Spec
-from xstilts.store import AVERAGE, ResultRow, Store
 from xstilts.tasks import REGISTRY, TaskDef
 from xstilts.tasks.examples import Example
-from xstilts.train import train
+from xstilts.tasks.loading import Source, load_examples, subsample
+from xstilts.training import feature_cache
+from xstilts.training.device import device, use_bf16
+from xstilts.training.distributed import Parallel
+from xstilts.training.evaluate import evaluate
+from xstilts.training.sampling import task_probabilities
+from xstilts.training.task_model import TaskModel
+from xstilts.training.train import train
 
 POLL_SECONDS = 5.0  # how often a runner looks again when every remaining stage is held by another runner
 
 
 class Runner:
-    parallel: Parallel | None = None  # set by xstilts.worker, in a process of an `accelerate launch`
+    parallel: Parallel | None = None  # set by xstilts.scale.worker, in a process of an `accelerate launch`
 
     def __init__(
         self,

@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from xstilts import feature_cache
 from xstilts.formats import Feature
-from xstilts.model import TaskModel
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
+from xstilts.training import feature_cache
+from xstilts.training.task_model import TaskModel
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from xstilts.errors import UserError
-from xstilts.store import AVERAGE, Store
+from xstilts.experiment.store import AVERAGE, Store
 
 Cell = tuple[str, str, str, str]  # target, metric, condition, language; condition includes the grid point
 

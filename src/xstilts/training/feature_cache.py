@@ -26,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from xstilts.encoders.loading import cache_dir
 from xstilts.formats import Feature, Format
-from xstilts.models.loading import cache_dir
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
 

@@ -1,6 +1,6 @@
 """A training stage under `accelerate launch` (the spec's `launcher:`), seen from the runner that launches it.
 
-The runner keeps the stage's lock and its store row; the launched processes (xstilts.worker) train and write
+The runner keeps the stage's lock and its store row; the launched processes (xstilts.scale.worker) train and write
 only the checkpoint, which lands atomically (checkpoint.save). So a launch that fails, or a runner killed in the
 middle of one, leaves the stage unrecorded, and the next run trains it again, exactly as without a launcher."""
 
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xstilts import checkpoint
 from xstilts.errors import UserError
-from xstilts.hardware import device
+from xstilts.experiment import checkpoint
 from xstilts.spec import LauncherSpec
+from xstilts.training.device import device
 
 if TYPE_CHECKING:
-    from xstilts.plan import TrainStage
-    from xstilts.runner import Runner
+    from xstilts.experiment.plan import TrainStage
+    from xstilts.experiment.runner import Runner
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -86,7 +86,7 @@ def launch_stage(runner: Runner, stage: TrainStage) -> tuple[dict[str, Any], lis
     log_file.parent.mkdir(parents=True, exist_ok=True)
     single_machine = (launcher.num_machines or 1) == 1
     port = free_port() if single_machine and launcher.main_process_port is None else None
-    program = ["-m", "xstilts.worker", str(runner.dir.resolve()), stage.key, "--data", str(runner.root.resolve())]
+    program = ["-m", "xstilts.scale.worker", str(runner.dir.resolve()), stage.key, "--data", str(runner.root.resolve())]
     command = accelerate_command(launcher, program, port)
     runner.console.print(f"  [cyan]launch[/] {stage.task} ({stage.key}): log in {log_file}", highlight=False)
     with log_file.open("a") as out:

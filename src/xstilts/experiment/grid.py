@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xstilts.errors import UserError
-from xstilts.results import label
+from xstilts.scores.tables import label
 from xstilts.spec import parse_spec
 
 

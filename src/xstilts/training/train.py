@@ -9,10 +9,10 @@ Features, and the TrainConfig options that control them:
 - gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
-- several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.sampling)
+- several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.training.sampling)
 - one language per batch when a task trains on several (language_batches: per_language); mixed by default
 - data parallel over processes (DDP, FSDP, DeepSpeed) under accelerate: each takes a shard of every batch
-  (parallel; xstilts.distributed)
+  (parallel; xstilts.training.distributed)
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
-from xstilts.distributed import OneProcess, Parallel, TaskModels
 from xstilts.errors import UserError
 from xstilts.formats import Feature
-from xstilts.model import TaskModel
 from xstilts.spec import TrainConfig
+from xstilts.training.distributed import OneProcess, Parallel, TaskModels
+from xstilts.training.task_model import TaskModel
 
 # Batches are sorted by length inside windows of this many batches: long enough to group similar
 # lengths, short enough that the order of examples stays random.
@@ -127,8 +127,8 @@ def train(
 ) -> TrainReport:
     """Train in place. Several tasks share one encoder: each micro-batch comes from a task drawn with
     `probabilities` (default: proportional to size). With dev_score (higher is better), the weights of the
-    best epoch are kept. `parallel` (xstilts.distributed) splits every batch over processes. `groups` (per task,
-    one value per feature, e.g. its language) keeps each batch inside one group."""
+    best epoch are kept. `parallel` (xstilts.training.distributed) splits every batch over processes.
+    `groups` (per task, one value per feature, e.g. its language) keeps each batch inside one group."""
     from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
 
     if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler

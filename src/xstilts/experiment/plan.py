@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from xstilts.data import fingerprint
 from xstilts.errors import SpecError
 from xstilts.formats import Format, make_format
 from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
 from xstilts.tasks import REGISTRY, TaskDef, register
 from xstilts.tasks.labels import with_training_labels
+from xstilts.tasks.loading import fingerprint
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from pathlib import Path
 from rich.table import Table
 from rich.tree import Tree
 
-from xstilts import checkpoint
-from xstilts.cost import PlanCost
-from xstilts.locks import is_locked
-from xstilts.plan import Plan, Stage, TrainStage
-from xstilts.store import Store
+from xstilts.experiment import checkpoint
+from xstilts.experiment.cost import PlanCost
+from xstilts.experiment.locks import is_locked
+from xstilts.experiment.plan import Plan, Stage, TrainStage
+from xstilts.experiment.store import Store
 
 
 def describe(stage: Stage) -> str:

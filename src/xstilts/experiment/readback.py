@@ -3,7 +3,7 @@ demand, per-example statistics recomputed from the predictions files and the gol
 
 The spec is read as plain YAML rather than through `xstilts.spec`: the resolved spec was validated when it was
 written, and a report must still open an experiment written by an older or newer version of the spec model.
-The store is opened read-only, so reporting never changes an experiment (xstilts.store.Store creates tables)."""
+The store is opened read-only, so reporting never changes an experiment (store.Store creates tables)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ from typing import Any
 
 import yaml
 
-from xstilts.data import load_examples, subsample
 from xstilts.errors import UserError
-from xstilts.report.grid import grid_points
+from xstilts.experiment.grid import grid_points
+from xstilts.experiment.store import AVERAGE, Store
 from xstilts.report.stats import ExampleScores, example_scores
-from xstilts.results import label
-from xstilts.scoring import read_predictions
+from xstilts.scores.predictions import read_predictions
+from xstilts.scores.tables import label
 from xstilts.spec import DATA_ENV
-from xstilts.store import AVERAGE, Store
 from xstilts.tasks import REGISTRY
+from xstilts.tasks.loading import load_examples, subsample
 
 # The headline metric when a task reports several: QA reports exact_match and f1, and the X-STILTs paper's tables
 # lead with F1.

@@ -12,7 +12,7 @@ import yaml
 
 from xstilts.cli import main
 from xstilts.formats.mlm import IGNORE, mask_tokens
-from xstilts.tasks.readers import _detokenise
+from xstilts.tasks.readers.text import _detokenise
 
 
 def test_masking_follows_bert_recipe():

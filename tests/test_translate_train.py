@@ -16,7 +16,7 @@ from xstilts.experiment.plan import build_plan
 from xstilts.spec import parse_spec
 from xstilts.tasks import get_task
 from xstilts.tasks.loading import load_examples
-from xstilts.tasks.readers import read_squad_json
+from xstilts.tasks.readers.qa import read_squad_json
 
 XNLI_TT = "xtreme/xnli/XNLI-Translated/en-{lang}-translated.tsv"
 LABELS = ("entailment", "neutral", "contradictory")  # XNLI-MT's spelling of contradiction

@@ -19,6 +19,7 @@ from typing import Any
 
 from xstilts.errors import DataError
 from xstilts.tasks.examples import Example, RetrievalCorpus
+from xstilts.tasks.readers.files import json_object
 
 CANDIDATES = "candidate_set_entities.jsonl"
 _BRACED = re.compile(r"\{(.*?)\}")  # braces already in the text are rewritten as parentheses, as there
@@ -96,8 +97,6 @@ def _records(path: Path, stream: bool = False) -> Iterator[tuple[int, dict[str, 
                     path, f"invalid UTF-8 (byte 0x{data[e.start]:02x})", line=data.count(b"\n", 0, e.start) + 1
                 ) from None
             handle = data.splitlines(keepends=True)  # type: ignore[assignment]
-        from xstilts.tasks.readers import json_object  # not at the top: readers imports this module
-
         for number, raw in enumerate(handle, start=1):
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")

@@ -21,7 +21,7 @@ from xstilts.formats import make_format
 from xstilts.spec import ModelSpec
 from xstilts.tasks import get_task
 from xstilts.tasks.loading import load_examples
-from xstilts.training.task_model import TaskModel
+from xstilts.training.task_model import new_task_models
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -33,8 +33,7 @@ def seconds_per_step(task_name: str, batches: int, rounds: int, batch_size: int)
     fmt = make_format(task.format)
     examples = load_examples(task, "train", "en", DATA)[: batch_size * (batches + 1)]
     features = fmt.encode(examples, tokenizer, task, 128)
-    torch.manual_seed(0)
-    model = TaskModel(encoder, fmt.make_head(encoder.config, task), fmt)
+    model = new_task_models(encoder, [(task, {})], 0, torch.device("cpu"))[task.name]
     encoder.get_input_embeddings().weight.requires_grad_(False)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-5, fused=True)
     chunks = [features[i : i + batch_size] for i in range(0, len(features), batch_size)]

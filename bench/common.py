@@ -54,23 +54,15 @@ def model_spec(num_layers: int | None = None) -> Any:
 
 
 def build_model(task_name: str, seed: int, num_layers: int | None = None) -> Any:
-    """The TaskModel as the runner builds it for a stage trained from the pretrained model: pretrained
-    encoder, then torch.manual_seed(stage seed), then the format's new head, moved to xstilts' device
-    (src/xstilts/experiment/runner.py, `build_model(s)`; written out here so the harness does not depend on the
-    runner's private method names, which change)."""
-    import torch
-
+    """The TaskModel as a stage trained from the pretrained model builds it: the pretrained encoder and a new
+    head of the task's format, through the same public function (training.task_model.new_task_models)."""
     from xstilts.encoders.loading import load_encoder
-    from xstilts.formats import make_format
     from xstilts.tasks import REGISTRY
     from xstilts.training.device import device
-    from xstilts.training.task_model import TaskModel
+    from xstilts.training.task_model import new_task_models
 
     task = REGISTRY[task_name]
-    encoder = load_encoder(model_spec(num_layers))
-    torch.manual_seed(seed)
-    fmt = make_format(task.format, {})
-    return TaskModel(encoder, fmt.make_head(encoder.config, task), fmt).to(device())
+    return new_task_models(load_encoder(model_spec(num_layers)), [(task, {})], seed, device())[task_name]
 
 
 def tokenizer() -> Any:

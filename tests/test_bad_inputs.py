@@ -482,7 +482,7 @@ def tokenizer_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Preflight loads the model's tokenizer before it reads the data: load the tiny model's once for all the
     data cases (~2 s each otherwise). Only the tokenizer is shared; every file is still read by the real CLI."""
     from xstilts.encoders.loading import load_tokenizer
-    from xstilts.experiment import runner
+    from xstilts.experiment import execute
 
     def once(spec):
         key = (spec.name, spec.revision)
@@ -490,7 +490,7 @@ def tokenizer_once(monkeypatch: pytest.MonkeyPatch) -> None:
             _TOKENIZERS[key] = load_tokenizer(spec)
         return _TOKENIZERS[key]
 
-    monkeypatch.setattr(runner, "load_tokenizer", once, raising=False)
+    monkeypatch.setattr(execute, "load_tokenizer", once)
 
 
 @pytest.mark.parametrize("case", sorted(DATA_ERRORS))

@@ -107,7 +107,10 @@ def test_ccg_from_the_data_dir_trains_and_scores_end_to_end(ccg_root: Path, tiny
     spec_path.write_text(yaml.safe_dump(_spec(ccg_root, tiny_model_dir, [], "ccg")))
     out = tmp_path / "run"
     assert main(["run", str(spec_path), "--out", str(out)]) == 0
-    assert REGISTRY["ccg"].labels == tuple(sorted(TAGS))
+    assert build_plan(parse_spec(_spec(ccg_root, tiny_model_dir, [], "ccg")), ccg_root).tasks["ccg"].labels == tuple(
+        sorted(TAGS)
+    )
+    assert REGISTRY["ccg"].labels == ()  # the catalogue keeps the declaration: labels live in each plan's table
     with sqlite3.connect(out / "results.sqlite") as db:
         [(key, value)] = db.execute("SELECT stage_key, value FROM results WHERE language = 'en'")
     lines = (out / "stages" / key / "predictions-en.jsonl").read_text().splitlines()
@@ -133,7 +136,8 @@ def test_a_spec_task_reads_ccg_files_from_anywhere(ccg_root: Path, tiny_model_di
     empty.mkdir()
     plan = build_plan(parse_spec(_spec(empty, tiny_model_dir, [mine], "my_ccg")), empty)
     assert [stage.kind for stage in plan.stages.values()] == ["train", "evaluate"]
-    assert REGISTRY["my_ccg"].labels == tuple(sorted(TAGS))
+    assert plan.tasks["my_ccg"].labels == tuple(sorted(TAGS))
+    assert "my_ccg" not in REGISTRY  # planning never writes into the global catalogue
     build_plan(parse_spec(_spec(empty, tiny_model_dir, [mine], "my_ccg")), empty)  # planning again is fine
     (files / "train.tsv").unlink()
     with pytest.raises(Exception, match="train.tsv"):

@@ -225,8 +225,8 @@ def test_settings_that_sharded_training_cannot_honour_are_refused(kind, changes,
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_launch_dies_with_its_runner_even_under_sigkill(tmp_path: Path):
-    # A stand-in runner starts a long child the way launch_stage does, then is SIGKILLed: the child must go too,
-    # or it would go on training a stage that the next runner starts again.
+    # A stand-in runner starts a long child the way AccelerateLauncher.train does, then is SIGKILLed: the child
+    # must go too, or it would go on training a stage that the next runner starts again.
     runner = (
         "import signal, subprocess, sys, time\n"
         "from xstilts.scale.launcher import die_with_parent\n"

@@ -103,3 +103,16 @@ def test_targets_are_json_and_only_the_formats_own_types_are_rebuilt(tmp_path):
         feature_cache._untagged({"dataclass": "subprocess:Popen", "fields": {"args": "true"}})
     with pytest.raises(TypeError):
         feature_cache._tagged({1, 2})  # not representable: such features are simply not cached
+
+
+def test_a_hit_still_binds_the_format_to_the_tokenizer(data, tokenizer, cache):
+    """MLM collates with the tokenizer's mask id: a format that was never asked to encode (cache hit in a new
+    process) must still have it, or masking writes None into the batch."""
+    task = get_task("mlm_wiki")
+    examples = load_examples(task, "train", "de", data)[:8]
+    feature_cache.encode(make_format("mlm", {}), examples, tokenizer, task, 64)  # fills the cache
+    fresh_format = make_format("mlm", {})
+    features = feature_cache.encode(fresh_format, examples, tokenizer, task, 64)
+    batch = fresh_format.collate(features, tokenizer.pad_token_id)
+    assert fresh_format.mask_id == tokenizer.mask_token_id
+    assert (batch["input_ids"] == tokenizer.mask_token_id).any()

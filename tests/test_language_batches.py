@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import xstilts.experiment.runner
+import xstilts.experiment.execute
 from xstilts.cli import main
 from xstilts.experiment.plan import build_plan, stage_record
 from xstilts.spec import parse_spec
@@ -63,13 +63,13 @@ def test_a_stage_trains_one_language_per_batch(tmp_path: Path, data: Path, tiny_
     spec["train"] = {"max_length": 32, "precision": "fp32"}
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     seen: list[dict] = []
-    real_train = xstilts.experiment.runner.train
+    real_train = xstilts.experiment.execute.train
 
     def spy(*args, **kwargs):
         seen.append(kwargs["groups"])
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(xstilts.experiment.runner, "train", spy)
+    monkeypatch.setattr(xstilts.experiment.execute, "train", spy)
     assert main(["run", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "run")]) == 0
     intermediate, target = seen
     assert sorted(set(intermediate["panx"])) == ["de", "fr"] and len(intermediate["panx"]) == 40

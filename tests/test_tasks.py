@@ -96,7 +96,7 @@ def test_task_split_loads_and_runs_through_a_tiny_model(task_name: str, split: s
 def test_every_declared_language_has_its_files(data: Path):
     missing = [
         (t.name, split, lang, str(p))
-        for t in TASKS  # the built-in declarations: other tests register their own tasks in REGISTRY
+        for t in TASKS  # the built-in declarations
         for split, s in t.splits.items()
         for lang in s.languages
         for p in split_files(t, split, lang, data)

@@ -22,6 +22,7 @@ console = Console()
 def cmd_run(args: argparse.Namespace) -> None:
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.runner import Runner
+    from xstilts.scale.launcher import stage_launcher
     from xstilts.scores.tables import collect, tables
     from xstilts.spec import load_spec, resolve_data_root
 
@@ -29,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
     out = args.out or Path("runs") / spec.name
-    runner = Runner(spec, plan, root, out, console, source=spec.data_source)
+    runner = Runner(spec, plan, root, out, console, source=spec.data_source, launcher=stage_launcher(spec))
     todo = runner.prepare()  # bad data or models fail here, before any file is written
     if args.executor == "ray":
         run_on_ray(args.spec, out, root, args.jobs, args.address)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage
 from xstilts.experiment.store import Store
 from xstilts.formats import make_format
 from xstilts.spec import ModelSpec
-from xstilts.tasks import REGISTRY
+from xstilts.tasks import REGISTRY, TaskDef
 from xstilts.tasks.loading import Source, load_examples
 
 SAMPLE = 64  # examples featurised per data set to measure their mean length in tokens
@@ -64,14 +64,14 @@ class PlanCost:
 class DataSizes:
     """Example counts and mean tokens per example of the data sets a plan reads, each read once."""
 
-    def __init__(self, root: Path, source: Source = "files"):
-        self.root, self.source = root, source
+    def __init__(self, root: Path, source: Source = "files", tasks: Mapping[str, TaskDef] = REGISTRY):
+        self.root, self.source, self.tasks = root, source, tasks  # tasks: the plan's table (own tasks included)
         self._examples: dict[tuple[str, str, str], list[Any]] = {}
         self._tokens: dict[tuple, float] = {}
 
     def examples(self, task: str, split: str, lang: str) -> list[Any]:
         if (task, split, lang) not in self._examples:
-            self._examples[(task, split, lang)] = load_examples(REGISTRY[task], split, lang, self.root, self.source)
+            self._examples[(task, split, lang)] = load_examples(self.tasks[task], split, lang, self.root, self.source)
         return self._examples[(task, split, lang)]
 
     def count(self, task: str, split: str, lang: str) -> int:
@@ -87,7 +87,9 @@ class DataSizes:
         key = (task, split, lang, json.dumps(options, sort_keys=True), max_length)
         if key not in self._tokens:
             sample = self.examples(task, split, lang)[:SAMPLE]
-            features = make_format(REGISTRY[task].format, options).encode(sample, tokenizer, REGISTRY[task], max_length)
+            features = make_format(self.tasks[task].format, options).encode(
+                sample, tokenizer, self.tasks[task], max_length
+            )
             rows = sum(_rows(f.input_ids) for f in features)
             self._tokens[key] = rows / len(sample) if sample else 0.0
         return self._tokens[key]
@@ -230,6 +232,6 @@ def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source
                 tokenizers[key] = None
         return tokenizers[key]
 
-    model = CostModel(DataSizes(root, source), count_parameters, tokenizer, device().type)
+    model = CostModel(DataSizes(root, source, plan.tasks), count_parameters, tokenizer, device().type)
     model.learn(plan, experiment_dir)
     return model.plan(plan)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from xstilts.errors import SpecError
 from xstilts.formats import Format, make_format
 from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
-from xstilts.tasks import REGISTRY, TaskDef, register
+from xstilts.tasks import TaskDef, task_table
 from xstilts.tasks.labels import with_training_labels
 from xstilts.tasks.loading import fingerprint
 
@@ -105,6 +105,9 @@ class Run:
 class Plan:
     stages: dict[str, Stage]  # in dependency order: a parent always comes before its children
     runs: list[Run]
+    # Every task the plan can name: the built-ins, the spec's own, and open label sets filled in from the data.
+    # Stages, the runner and the scorers look tasks up here, never in the global catalogue.
+    tasks: dict[str, TaskDef] = field(default_factory=dict)
 
     @property
     def naive_stage_count(self) -> int:
@@ -138,12 +141,6 @@ def _keyed(stage: Stage) -> Stage:
     return stage
 
 
-def _task(name: str, field_name: str) -> TaskDef:
-    if name not in REGISTRY:
-        raise SpecError(field_name, f"unknown task '{name}'; known tasks: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
-
-
 def _format(task: TaskDef, options: dict[str, Any], where: str) -> Format:
     try:
         return make_format(task.format, options)
@@ -165,20 +162,22 @@ def _check_languages(task: TaskDef, split: str, langs: tuple[str, ...], field_na
 class _Planner:
     """Builds the stage table for one spec; `add` is where identical stages become one node."""
 
-    def __init__(self, spec: Spec, root: Path):
+    def __init__(self, spec: Spec, root: Path, stages: dict[str, Stage], tasks: dict[str, TaskDef]):
         self.spec, self.root = spec, root
-        self.stages: dict[str, Stage] = {}
+        self.stages, self.tasks = stages, tasks  # shared by every grid point: identical stages are one node
 
     def add(self, stage: Stage) -> str:
         self.stages.setdefault(stage.key, stage)
         return stage.key
 
     def task(self, name: str, field_name: str) -> TaskDef:
-        task = with_training_labels(_task(name, field_name), self.root, self.spec.data_source)
-        REGISTRY[task.name] = task  # an open label set, filled in from the data, for the runner and the scorers
+        if name not in self.tasks:
+            raise SpecError(field_name, f"unknown task '{name}'; known tasks: {', '.join(sorted(self.tasks))}")
+        task = with_training_labels(self.tasks[name], self.root, self.spec.data_source)
+        self.tasks[name] = task  # an open label set, filled in from the data, for the runner and the scorers
         return task
 
-    def train(
+    def training_stage(
         self,
         entries: tuple[TaskEntry, ...],
         overrides: dict[str, Any],
@@ -235,7 +234,7 @@ class _Planner:
         )
         return self.add(_keyed(stage))
 
-    def target(self, condition: str, seed: int, chain: tuple[str, ...], index: int) -> Run:
+    def target_run(self, condition: str, seed: int, chain: tuple[str, ...], index: int) -> Run:
         target, where = self.spec.targets[index], f"targets[{index}]"
         task = self.task(target.task, f"{where}.task")
         train_name = target.train_task or task.train_task
@@ -256,7 +255,7 @@ class _Planner:
                 max_train_examples=target.max_train_examples,
                 format_options=target.format_options,
             )
-            parent = self.train((entry,), target.train, SamplerSpec(), target.handoff, seed, parent, where)
+            parent = self.training_stage((entry,), target.train, SamplerSpec(), target.handoff, seed, parent, where)
             chain = (*chain, parent)
         config = self.spec.train_config(target.train)
         evaluation = EvalStage(
@@ -280,21 +279,22 @@ class _Planner:
 
 def build_plan(spec: Spec, root: Path) -> Plan:
     """Expand grid points x conditions x targets x seeds into stages, sharing every identical one."""
-    register(spec.tasks)
     stages: dict[str, Stage] = {}
     runs: list[Run] = []
+    tasks = task_table(spec.tasks)
     for variant, point in spec.variants():
-        planner = _Planner(point, root)
-        planner.stages = stages  # one table for the whole grid: identical stages of different points are one
+        planner = _Planner(point, root, stages, tasks)
         for seed in point.seeds:
             for condition, steps in point.intermediate.items():
                 chain: tuple[str, ...] = ()
                 for i, step in enumerate(steps):
                     where, parent = f"intermediate.{condition}[{i}]", chain[-1] if chain else None
                     chain += (
-                        planner.train(step.entries(), step.train, step.sampler, step.handoff, seed, parent, where),
+                        planner.training_stage(
+                            step.entries(), step.train, step.sampler, step.handoff, seed, parent, where
+                        ),
                     )
                 for t in range(len(point.targets)):
-                    run = planner.target(condition, seed, chain, t)
+                    run = planner.target_run(condition, seed, chain, t)
                     runs.append(Run(run.condition, run.target, run.seed, run.chain, run.eval_key, variant))
-    return Plan(stages, runs)
+    return Plan(stages, runs, tasks)

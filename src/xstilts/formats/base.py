@@ -32,6 +32,10 @@ class Format(Protocol):
     def encode(self, examples: Sequence[Example], tokenizer: Any, task: TaskDef, max_length: int) -> list[Feature]:
         """Tokenise examples into features (one example may become several, e.g. QA windows)."""
 
+    def bind(self, tokenizer: Any) -> None:
+        """Take what collating needs from the tokenizer (MLM: mask id, special ids). encode calls it; so does the
+        feature cache when it returns cached features without encoding."""
+
     def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, Any]: ...
 
     def make_head(self, encoder_config: Any, task: TaskDef) -> nn.Module: ...
@@ -69,6 +73,9 @@ class FormatBase:
 
     def __init__(self, **options: Any):
         self.options = self.Options(**options)
+
+    def bind(self, tokenizer: Any) -> None:
+        return None
 
     def aggregate(self, predictions: Sequence[Any], features: Sequence[Feature], examples: Sequence[Example]) -> list:
         return list(predictions)

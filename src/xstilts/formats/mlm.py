@@ -51,11 +51,14 @@ class MaskedLM(FormatBase):
         self.special: torch.Tensor = torch.empty(0, dtype=torch.long)
         self.vocab_size = 0
 
-    def encode(self, examples: Sequence[TextExample], tokenizer: Any, task: TaskDef, max_length: int) -> list[Feature]:
+    def bind(self, tokenizer: Any) -> None:
         if tokenizer.mask_token_id is None:
             raise ValueError("masked-language modelling needs a tokenizer with a mask token")
         self.mask_id, self.vocab_size = tokenizer.mask_token_id, len(tokenizer)
         self.special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+
+    def encode(self, examples: Sequence[TextExample], tokenizer: Any, task: TaskDef, max_length: int) -> list[Feature]:
+        self.bind(tokenizer)
         rows = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)["input_ids"]
         return [Feature(ids, None, len(ids)) for ids in rows]
 

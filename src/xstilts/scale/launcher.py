@@ -16,16 +16,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from xstilts.errors import UserError
 from xstilts.experiment import checkpoint
-from xstilts.spec import LauncherSpec
+from xstilts.experiment.execute import StageContext, StageOutput
+from xstilts.experiment.plan import TrainStage
+from xstilts.spec import LauncherSpec, Spec
 from xstilts.training.device import device
-
-if TYPE_CHECKING:
-    from xstilts.experiment.plan import TrainStage
-    from xstilts.experiment.runner import Runner
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -78,37 +75,51 @@ def die_with_parent(sig: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
 
-def launch_stage(runner: Runner, stage: TrainStage) -> tuple[dict[str, Any], list]:
-    """Train `stage` under `accelerate launch` and return its log, read from the checkpoint it wrote."""
-    launcher = runner.spec.launcher
-    assert launcher is not None
-    log_file = runner.dir.resolve() / "logs" / f"stage-{stage.key}.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    single_machine = (launcher.num_machines or 1) == 1
-    port = free_port() if single_machine and launcher.main_process_port is None else None
-    program = ["-m", "xstilts.scale.worker", str(runner.dir.resolve()), stage.key, "--data", str(runner.root.resolve())]
-    command = accelerate_command(launcher, program, port)
-    runner.console.print(f"  [cyan]launch[/] {stage.task} ({stage.key}): log in {log_file}", highlight=False)
-    with log_file.open("a") as out:
-        # SIGTERM lets torchrun stop its workers before it exits.
-        code = subprocess.run(
-            command,
-            env=launch_environment(dict(os.environ)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
-        ).returncode
-    if code != 0 or not checkpoint.has_checkpoint(runner.dir, stage.key):
-        raise LaunchFailed(f"stage {stage.key} ({stage.task}): accelerate launch exited with {code}{_reason(log_file)}")
-    info = json.loads((checkpoint.stage_dir(runner.dir, stage.key) / checkpoint.INFO).read_text())
-    info.pop("stage", None)
-    report = info["report"]
-    runner.console.print(
-        f"        {report['steps']} steps in {report['seconds']:.0f}s on {info['processes']} processes, "
-        f"final loss {report['final_loss']:.4f}",
-        highlight=False,
-    )
-    return {**info, "command": command}, []
+class AccelerateLauncher:
+    """The runner's StageLauncher for a spec with `launcher:`."""
+
+    def __init__(self, launcher: LauncherSpec):
+        self.launcher = launcher
+
+    def check(self) -> None:
+        check_launchable()
+
+    def train(self, ctx: StageContext, stage: TrainStage) -> StageOutput:
+        """Train `stage` under `accelerate launch` and return its log, read from the checkpoint it wrote."""
+        log_file = ctx.dir.resolve() / "logs" / f"stage-{stage.key}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        single_machine = (self.launcher.num_machines or 1) == 1
+        port = free_port() if single_machine and self.launcher.main_process_port is None else None
+        program = ["-m", "xstilts.scale.worker", str(ctx.dir.resolve()), stage.key, "--data", str(ctx.root.resolve())]
+        command = accelerate_command(self.launcher, program, port)
+        ctx.console.print(f"  [cyan]launch[/] {stage.task} ({stage.key}): log in {log_file}", highlight=False)
+        with log_file.open("a") as out:
+            # SIGTERM lets torchrun stop its workers before it exits.
+            code = subprocess.run(
+                command,
+                env=launch_environment(dict(os.environ)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+            ).returncode
+        if code != 0 or not checkpoint.has_checkpoint(ctx.dir, stage.key):
+            raise LaunchFailed(
+                f"stage {stage.key} ({stage.task}): accelerate launch exited with {code}{_reason(log_file)}"
+            )
+        info = json.loads((checkpoint.stage_dir(ctx.dir, stage.key) / checkpoint.INFO).read_text())
+        info.pop("stage", None)
+        report = info["report"]
+        ctx.console.print(
+            f"        {report['steps']} steps in {report['seconds']:.0f}s on {info['processes']} processes, "
+            f"final loss {report['final_loss']:.4f}",
+            highlight=False,
+        )
+        return {**info, "command": command}, []
+
+
+def stage_launcher(spec: Spec) -> AccelerateLauncher | None:
+    """What trains the spec's training stages in other processes, if its `launcher:` asks for that."""
+    return None if spec.launcher is None else AccelerateLauncher(spec.launcher)
 
 
 def _reason(log_file: Path) -> str:

@@ -3,7 +3,7 @@
     accelerate launch [options] -m xstilts.scale.worker EXPERIMENT_DIR STAGE_KEY --data DATA_DIR
 
 Each process rebuilds the plan from EXPERIMENT_DIR/spec.resolved.yaml, builds the stage's models and features
-exactly as a single-process runner does (Runner.train_stage) and trains on its shard of every batch
+exactly as a single-process runner does (experiment/execute.py's train_stage) and trains on its shard of every batch
 (xstilts.training.distributed); process 0 writes the checkpoint. The store is left to the runner that launched this."""
 
 from __future__ import annotations
@@ -21,31 +21,28 @@ from rich.console import Console
 
 from xstilts.errors import UserError
 from xstilts.experiment import checkpoint
-from xstilts.experiment.runner import Runner
+from xstilts.experiment.execute import SaveCheckpoint, StageContext, train_stage
 from xstilts.scale.launcher import die_with_parent
 from xstilts.spec import TrainConfig
 from xstilts.training.distributed import AcceleratedProcesses
 from xstilts.training.task_model import TaskModel
 
 
-class LaunchedRunner(Runner):
-    """A runner that trains one stage as one of several processes."""
+def gathering_save(accelerator: Any, parallel: AcceleratedProcesses) -> SaveCheckpoint:
+    """A checkpoint save for launched processes: every process takes part in gathering the weights (FSDP and
+    ZeRO-3 shard them); process 0 writes them."""
 
-    def __init__(self, *args: Any, accelerator: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.accelerator = accelerator
-        self.parallel = AcceleratedProcesses(accelerator)
-
-    def save_checkpoint(self, key: str, models: dict[str, TaskModel], info: dict) -> None:
-        # Every process takes part in gathering the weights (FSDP and ZeRO-3 shard them); process 0 writes them.
-        state = self.accelerator.get_state_dict(self.parallel.model)
-        if self.accelerator.is_main_process:
+    def save(experiment_dir: Path, key: str, models: dict[str, TaskModel], info: dict[str, Any]) -> None:
+        state = accelerator.get_state_dict(parallel.model)
+        if accelerator.is_main_process:
             first = next(iter(models))
             encoder = _Tensors(_under(state, f"{first}.encoder."))
             heads = {task: _Tensors(_under(state, f"{task}.head.")) for task in models}
-            log = {**info, "processes": self.accelerator.num_processes}
-            checkpoint.save(self.dir, key, encoder, heads, log)  # type: ignore[arg-type]
-        self.accelerator.wait_for_everyone()
+            log = {**info, "processes": accelerator.num_processes}
+            checkpoint.save(experiment_dir, key, encoder, heads, log)  # type: ignore[arg-type]
+        accelerator.wait_for_everyone()
+
+    return save
 
 
 class _Tensors:
@@ -86,8 +83,10 @@ def train_one_stage(experiment_dir: Path, key: str, data: Path | None) -> None:
     )
     _refuse_unsupported(accelerator.distributed_type, stage.config, key)
     console = Console(quiet=not accelerator.is_main_process)
-    runner = LaunchedRunner(spec, plan, root, experiment_dir, console, spec.data_source, accelerator=accelerator)
-    runner.train_stage(stage)
+    parallel = AcceleratedProcesses(accelerator)
+    save = gathering_save(accelerator, parallel)
+    context = StageContext(plan, root, experiment_dir, console, spec.data_source, save=save, parallel=parallel)
+    train_stage(context, stage)
     accelerator.end_training()
 
 

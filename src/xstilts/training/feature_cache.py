@@ -46,6 +46,7 @@ def encode(fmt: Format, examples: Sequence[Example], tokenizer: Any, task: TaskD
     path = cache_dir() / "features" / f"{feature_key(fmt, examples, token_digest, task, max_length)}.arrow"
     cached = _read(path)
     if cached is not None:
+        fmt.bind(tokenizer)  # what encode would have taken from the tokenizer (MLM's mask id)
         return cached
     features = fmt.encode(examples, tokenizer, task, max_length)
     _write(path, features)

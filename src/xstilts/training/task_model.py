@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from xstilts.formats import Feature, Format
+from xstilts.formats import Feature, Format, make_format
+from xstilts.tasks.definition import TaskDef
 
 
 class TaskModel(nn.Module):
@@ -27,3 +28,17 @@ class TaskModel(nn.Module):
         device = next(self.parameters(), torch.empty(0)).device
         batch = self.fmt.collate(features, pad_id)
         return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def new_task_models(
+    encoder: nn.Module, tasks: Sequence[tuple[TaskDef, dict[str, Any]]], seed: int, device: torch.device
+) -> dict[str, TaskModel]:
+    """One TaskModel per (task, format options), all sharing `encoder`, each with a new head of its format.
+    The heads' initial weights depend on `seed` only (drawn in the order of `tasks`). Stages build their
+    models through this, and so do the benchmarks, so both start from the same weights."""
+    torch.manual_seed(seed)
+    models = {}
+    for task, options in tasks:
+        fmt = make_format(task.format, options)
+        models[task.name] = TaskModel(encoder, fmt.make_head(encoder.config, task), fmt).to(device)
+    return models

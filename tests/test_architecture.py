@@ -44,9 +44,7 @@ def test_no_layer_imports_a_layer_above_it(graph: grimp.ImportGraph):
     illegal = graph.find_illegal_dependencies_for_layers(layers=LAYERS, containers=set())
     chains = sorted(
         f"{d.importer} -> {d.imported}: "
-        + " | ".join(
-            " -> ".join([",".join(sorted(r.heads)), *r.middle, ",".join(sorted(r.tails))]) for r in d.routes
-        )
+        + " | ".join(" -> ".join([",".join(sorted(r.heads)), *r.middle, ",".join(sorted(r.tails))]) for r in d.routes)
         for d in illegal
     )
     assert not chains, "upward imports:\n" + "\n".join(chains)

@@ -111,7 +111,7 @@ def test_plan_command_prints_measured_token_lengths_and_times(tmp_path: Path, da
 
 
 def test_status_time_left_is_the_estimate_of_the_stages_not_done(tmp_path: Path, data: Path):
-    from xstilts.experiment.progress import progress
+    from xstilts.experiment.progress import stage_states
 
     plan = build_plan(spec(), data)
     sick = next(s for s in plan.stages.values() if s.task == "sick")
@@ -123,10 +123,10 @@ def test_status_time_left_is_the_estimate_of_the_stages_not_done(tmp_path: Path,
     model = cost_model(data)
     model.learn(plan, tmp_path)
     cost = model.plan(plan)
-    state = progress(plan, tmp_path, cost)
+    state = stage_states(plan, tmp_path, cost)
     assert state.done == [sick.key] and state.failed == [failed.key]
     assert state.seconds_left == pytest.approx(cost.seconds - 10.0)
-    assert progress(plan, tmp_path).seconds_left is None  # no estimate given, none claimed
+    assert stage_states(plan, tmp_path).seconds_left is None  # no estimate given, none claimed
 
 
 def test_a_model_without_a_readable_config_gets_no_time(data: Path):

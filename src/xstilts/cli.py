@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     from xstilts.experiment.cost import estimate
     from xstilts.experiment.plan import build_plan
-    from xstilts.experiment.progress import cost_lines, plan_tree
+    from xstilts.experiment.plan_view import cost_lines, plan_tree
     from xstilts.spec import load_spec, resolve_data_root
 
     spec = load_spec(args.spec)
@@ -63,7 +63,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
 def cmd_status(args: argparse.Namespace) -> None:
     from xstilts.experiment.cost import estimate
     from xstilts.experiment.plan import build_plan
-    from xstilts.experiment.progress import duration, status_table
+    from xstilts.experiment.plan_view import duration
+    from xstilts.experiment.progress import status_table
     from xstilts.spec import load_spec, resolve_data_root
 
     spec_file = args.dir / "spec.resolved.yaml"

@@ -21,14 +21,14 @@ import yaml
 from xstilts.errors import UserError
 from xstilts.experiment.store import SCHEMA
 from xstilts.formats import make_format
-from xstilts.report import Settings, build_report
+from xstilts.report import ResamplingSettings, build_report
 from xstilts.report.curricula import order_pairs, size_axes
 from xstilts.report.document import Table, latex_escape, to_latex
 from xstilts.spec import parse_spec
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.loading import load_examples
 
-FAST = Settings(n_boot_seeds=500, n_boot_examples=200, n_perm=200)
+FAST = ResamplingSettings(n_boot_seeds=500, n_boot_examples=200, n_perm=200)
 LANGS = {"panx": ("en", "de", "sw", "zh"), "xnli": ("en", "de", "sw")}
 SECTIONS = ("Grid and coverage", "Transfer matrix", "Gains per language", "Order effects", "Intermediate data size")
 SECTIONS += ("Model scale",)

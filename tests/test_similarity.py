@@ -265,9 +265,11 @@ def test_descriptors_of_every_task(result: dict, experiment: Path) -> None:
 
 @integration
 def test_the_report_has_a_similarity_section(result: dict, experiment: Path, tmp_path: Path) -> None:
-    from xstilts.report import Settings, build_report
+    from xstilts.report import ResamplingSettings, build_report
 
-    report = build_report(experiment, tmp_path / "report", Settings(n_boot_seeds=100, n_boot_examples=50, n_perm=50))
+    report = build_report(
+        experiment, tmp_path / "report", ResamplingSettings(n_boot_seeds=100, n_boot_examples=50, n_perm=50)
+    )
     markdown = report.markdown.read_text()
     assert "## Task similarity" in markdown and "## Task descriptors" in markdown
     assert "| textemb |" in markdown and "NDCG@2" in markdown

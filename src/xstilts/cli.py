@@ -23,7 +23,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.runner import Runner
     from xstilts.scale.launcher import stage_launcher
-    from xstilts.scores.tables import collect, tables
+    from xstilts.scores.tables import results_tables
     from xstilts.spec import load_spec, resolve_data_root
 
     spec = load_spec(args.spec)
@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         for helper in helpers:
             if helper.wait() != 0:
                 raise UserError(f"a helper runner failed (exit {helper.returncode}); see {out}/logs/")
-    for table in tables(collect(out), spec.baseline):
+    for table in results_tables(out, spec.baseline):
         console.print(table)
     console.print(f"results: {out / 'results.sqlite'}")
 
@@ -83,17 +83,9 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> None:
-    import yaml
+    from xstilts.scores.tables import results_tables
 
-    from xstilts.scores.tables import collect, tables
-
-    values = collect(args.dir)
-    spec_file = args.dir / "spec.resolved.yaml"
-    baseline = args.baseline
-    if baseline is None and spec_file.is_file():
-        conditions = (yaml.safe_load(spec_file.read_text()) or {}).get("intermediate", {})
-        baseline = next((name for name, stages in conditions.items() if not stages), None)
-    for table in tables(values, baseline):
+    for table in results_tables(args.dir, args.baseline):
         console.print(table)
 
 

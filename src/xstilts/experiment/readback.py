@@ -1,117 +1,165 @@
-"""An experiment directory as the report reads it: the resolved spec, the planned runs and their scores, and, on
-demand, per-example statistics recomputed from the predictions files and the gold data.
+"""A finished or partial experiment read back: its resolved spec as the typed `Spec`, the grid points the spec
+expands to, and the store's stages, runs and results as typed records. `open_experiment(DIR)` is the one way in;
+`results`, `score`, `report` and `similarity` all read through it, and nothing here ever writes.
 
-The spec is read as plain YAML rather than through `xstilts.spec`: the resolved spec was validated when it was
-written, and a report must still open an experiment written by an older or newer version of the spec model.
-The store is opened read-only, so reporting never changes an experiment (store.Store creates tables)."""
+Conditions are keyed as the store labels their runs: a grid point's runs are their own conditions
+("sick [intermediate_size=500]"), never merged."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import yaml
 
-from xstilts.errors import UserError
-from xstilts.experiment.grid import grid_points
-from xstilts.experiment.store import AVERAGE, Store
-from xstilts.report.stats import ExampleScores, example_scores
-from xstilts.scores.predictions import read_predictions
-from xstilts.scores.tables import label
-from xstilts.spec import DATA_ENV
-from xstilts.tasks import REGISTRY
+from xstilts.errors import SpecError, UserError
+from xstilts.experiment.store import (
+    AVERAGE,
+    ConditionRun,
+    ResultRecord,
+    StageRecord,
+    condition_label,
+    read_store,
+)
+from xstilts.spec import DATA_ENV, Spec, parse_spec
+from xstilts.tasks import REGISTRY, TaskDef
 from xstilts.tasks.loading import load_examples, subsample
+
+__all__ = [
+    "AVERAGE",
+    "Cell",
+    "ConditionRun",
+    "Experiment",
+    "GridPoint",
+    "ResultRecord",
+    "StageRecord",
+    "Unavailable",
+    "condition_label",
+    "model_label",
+    "open_experiment",
+]
+
+SPEC_FILE = "spec.resolved.yaml"
 
 # The headline metric when a task reports several: QA reports exact_match and f1, and the X-STILTs paper's tables
 # lead with F1.
 _METRIC_PREFERENCE = ("f1", "accuracy", "map@20", "ndcg", "exact_match")
 
-Cell = tuple[str, str, int]  # condition, target, seed
+Cell = tuple[str, str, int]  # condition (at its grid point), target, seed
+Scores = dict[str, dict[str, tuple[float, int]]]  # language -> metric -> (value, examples)
 
 
 class Unavailable(Exception):
-    """Per-example statistics cannot be computed for a cell; the message says why, for the report."""
+    """Something cannot be read back for a cell (gold data, a predictions file); the message says why."""
 
 
 @dataclass(frozen=True)
-class Run:
-    condition: str
-    target: str
-    seed: int
-    chain: tuple[str, ...]  # training stage keys, intermediate stages first
-    eval_key: str
+class GridPoint:
+    """One condition at one point of the spec's grid. Its stages are written out with the grid's settings in them
+    (the size in max_train_examples, the model in a "model" key, grid training options merged into each stage's
+    "train"), so that the report's size and scale sections, which compare stage lists, find a grid axis exactly as
+    they find conditions that a spec writes out by hand."""
+
+    condition: str  # as the store labels its runs, e.g. "sick [intermediate_size=500]"; the plain name without a grid
+    variant: str  # e.g. "intermediate_size=500"; empty without a grid
+    stages: tuple[dict[str, Any], ...]  # each stage's JSON form (StageSpec.model_dump)
+    model: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Stage:
-    kind: str
-    task: str
-    config: dict[str, Any]
-    status: str
-    log: dict[str, Any]
+def grid_points(spec: Spec) -> tuple[GridPoint, ...]:
+    """One entry per (grid point, condition), in the planner's order; the grid itself is Spec.variants'."""
+    base_train = spec.train.model_dump(mode="json")
+    points = []
+    for variant, point in spec.variants():
+        model = point.model.model_dump(mode="json")
+        train = {k: v for k, v in point.train.model_dump(mode="json").items() if v != base_train[k]}
+        for name, stages in point.intermediate.items():
+            dumped = [stage.model_dump(mode="json") for stage in stages]
+            for stage in dumped:
+                stage["train"] = {**train, **stage["train"]}  # a stage's own overrides win, as in Spec.train_config
+                if spec.grid.model:
+                    stage["model"] = model
+            points.append(GridPoint(condition_label(name, variant), variant, tuple(dumped), model))
+    return tuple(points)
+
+
+def read_spec(path: Path) -> Spec:
+    """The resolved spec a run wrote, typed; one line naming the file when this version cannot read it."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: cannot read the resolved spec ({type(err).__name__})") from None
+    try:
+        return parse_spec(raw, str(path))  # a spec that is not a mapping: the message names the file already
+    except SpecError as err:
+        raise UserError(f"{path}: not a spec this version of xstilts reads: {err}") from None
+
+
+def open_experiment(directory: Path, need_spec: bool = True) -> Experiment:
+    """Read an experiment directory. Without `need_spec`, a store alone will do (the `results` and `score`
+    tables need no spec); the spec is still read, and must be valid, when it is there."""
+    directory = Path(directory)
+    spec_file = directory / SPEC_FILE
+    if need_spec and not spec_file.is_file():
+        raise UserError(f"{directory}: not an experiment directory (no {SPEC_FILE})")
+    contents = read_store(directory)
+    spec = read_spec(spec_file) if spec_file.is_file() else None
+    return Experiment(directory, spec, contents.stages, contents.runs, contents.results)
 
 
 class Experiment:
-    def __init__(self, directory: Path):
-        self.dir = Path(directory)
-        spec_file, store_file = self.dir / "spec.resolved.yaml", self.dir / Store.FILE
-        for needed in (spec_file, store_file):
-            if not needed.is_file():
-                raise UserError(f"{self.dir}: not an experiment directory (no {needed.name})")
-        self.spec: dict[str, Any] = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
-        # Conditions at every grid point, labelled as the store labels their runs ("sick [intermediate_size=500]"):
-        # the grid's size, model and training options are written into each stage's settings, so the size and scale
-        # sections find their axes in the stage lists as they do for conditions written out by hand.
-        points = grid_points(self.spec)
-        self.conditions: dict[str, list[dict]] = {p.condition: p.stages for p in points}
-        self.variant_of: dict[str, str] = {p.condition: p.variant for p in points}
-        self._spec_models: dict[str, dict[str, Any]] = {p.condition: p.model for p in points}
-        self.targets: tuple[str, ...] = tuple(t["task"] for t in self.spec["targets"])
-        self.seeds: tuple[int, ...] = tuple(self.spec["seeds"])
-        # A read-only connection to a WAL database creates -wal/-shm files it cannot remove again. With no -wal file
-        # no writer has the store open, so it cannot change while we read it: `immutable` then creates nothing.
-        immutable = "" if Path(f"{store_file}-wal").exists() else "&immutable=1"
-        db = sqlite3.connect(f"file:{store_file}?mode=ro{immutable}", uri=True)
-        try:
-            self._read_store(db)
-        finally:
-            db.close()
-        self._examples: dict[tuple, list] = {}
-        self._per_example: dict[tuple, ExampleScores] = {}
+    """Build with open_experiment. `spec` is None only for a store opened without its spec."""
 
-    def _read_store(self, db: sqlite3.Connection) -> None:
-        self.runs: dict[Cell, Run] = {}
-        # A grid point's runs are their own conditions ("sick [intermediate_size=500]"), never merged.
-        has_variant = "variant" in [row[1] for row in db.execute("PRAGMA table_info(runs)")]  # older stores lack it
-        variant_column = "variant" if has_variant else "''"
-        for condition, target, seed, chain, eval_key, variant in db.execute(
-            f"SELECT condition, target, seed, chain, eval_key, {variant_column} FROM runs"
-        ):
-            condition = label(condition, variant)
-            self.runs[(condition, target, seed)] = Run(condition, target, seed, tuple(json.loads(chain)), eval_key)
-        self.stages: dict[str, Stage] = {
-            key: Stage(kind, task, json.loads(config), status, json.loads(log) if log else {})
-            for key, kind, task, config, status, log in db.execute(
-                "SELECT key, kind, task, config, status, log FROM stages"
-            )
-        }
-        by_key: dict[str, dict[str, dict[str, tuple[float, int]]]] = defaultdict(lambda: defaultdict(dict))
-        for key, lang, metric, value, n in db.execute("SELECT stage_key, language, metric, value, n FROM results"):
-            by_key[key][lang][metric] = (value, n)
+    def __init__(
+        self,
+        directory: Path,
+        spec: Spec | None,
+        stages: dict[str, StageRecord],
+        runs: tuple[ConditionRun, ...],
+        results: tuple[ResultRecord, ...],
+    ):
+        self.dir, self.spec, self.stages = directory, spec, stages
+        self.points: tuple[GridPoint, ...] = grid_points(spec) if spec else ()
+        self.conditions: dict[str, list[dict[str, Any]]] = {p.condition: list(p.stages) for p in self.points}
+        self.variant_of: dict[str, str] = {p.condition: p.variant for p in self.points}
+        self.targets: tuple[str, ...] = tuple(t.task for t in spec.targets) if spec else ()
+        self.seeds: tuple[int, ...] = spec.seeds if spec else ()
+        self.runs: dict[Cell, ConditionRun] = {(r.condition, r.target, r.seed): r for r in runs}
+        by_key: dict[str, Scores] = defaultdict(lambda: defaultdict(dict))
+        for r in results:
+            by_key[r.stage_key][r.language][r.metric] = (r.value, r.n)
         # Only runs whose evaluation finished have scores; the others are what `missing` lists.
-        self.scores: dict[Cell, dict[str, dict[str, tuple[float, int]]]] = {
+        self.scores: dict[Cell, Scores] = {
             cell: by_key[run.eval_key] for cell, run in self.runs.items() if self._done(run.eval_key)
         }
+        self._gold: dict[tuple, list] = {}
 
     def _done(self, key: str) -> bool:
-        return key in self.stages and self.stages[key].status == "done"
+        return key in self.stages and self.stages[key].done
+
+    # -- the tables of `results` and `score` -------------------------------------------------------------------
+    def seed_values(self) -> dict[tuple[str, str, str, str], list[float]]:
+        """(target, metric, condition, language) -> one value per finished seed, every language and the average."""
+        values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+        for (condition, target, _), by_lang in self.scores.items():
+            for lang, metrics in by_lang.items():
+                for metric, (value, _) in metrics.items():
+                    values[(target, metric, condition, lang)].append(value)
+        return values
+
+    def condition_means(self) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+        """condition -> target -> language -> metric -> mean over finished seeds (the average row left out)."""
+        nested: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        for (target, metric, condition, lang), values in self.seed_values().items():
+            if lang != AVERAGE:
+                nested.setdefault(condition, {}).setdefault(target, {}).setdefault(lang, {})[metric] = mean(values)
+        return nested
 
     # -- the grid ----------------------------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
@@ -132,7 +180,7 @@ class Experiment:
             out.append((cell, f"{kind} not finished (stage {pending})"))
         return out
 
-    def _stage_task(self, key: str, run: Run) -> str:
+    def _stage_task(self, key: str, run: ConditionRun) -> str:
         if key in self.stages:
             return self.stages[key].task
         position = run.chain.index(key)
@@ -152,9 +200,9 @@ class Experiment:
 
     def languages(self, target: str) -> tuple[str, ...]:
         """Evaluation languages in the spec's order, or as the results have them when the spec gives none."""
-        spec = next(t for t in self.spec["targets"] if t["task"] == target)
-        if spec.get("eval_languages"):
-            return tuple(spec["eval_languages"])
+        spec = next(t for t in self.spec.targets if t.task == target)
+        if spec.eval_languages:
+            return tuple(spec.eval_languages)
         found = {lang for (_, t, _), by_lang in self.scores.items() if t == target for lang in by_lang}
         return tuple(sorted(found - {AVERAGE}, key=lambda lang: (lang != "en", lang)))
 
@@ -183,7 +231,8 @@ class Experiment:
             stage = self.stages.get(run.eval_key)
             if c == condition and stage and stage.config.get("model"):
                 return model_label(stage.config["model"])
-        return model_label(self._spec_models.get(condition) or self.spec.get("model") or {})
+        point = next((p for p in self.points if p.condition == condition), None)
+        return model_label(point.model if point else self.spec.model.model_dump(mode="json"))
 
     def baseline(self, condition: str | None = None) -> str | None:
         """The condition without intermediate stages at the same grid point as `condition` (so with the same model
@@ -194,49 +243,39 @@ class Experiment:
             empty = [c for c in empty if self.model(c) == self.model(condition)] or empty
         return empty[0] if empty else None
 
-    # -- per-example statistics --------------------------------------------------------------------------------
-    def example_scores(self, condition: str, target: str, seeds: tuple[int, ...], lang: str) -> ExampleScores:
-        """The metric on `lang` for the given seeds (stacked), from the predictions files; Unavailable says why not."""
-        metric = self.metrics[target]
-        return ExampleScores.stack([self._seed_scores(condition, target, s, lang, metric) for s in seeds])
-
-    def _seed_scores(self, condition: str, target: str, seed: int, lang: str, metric: str) -> ExampleScores:
-        key = (condition, target, seed, lang, metric)
-        if key not in self._per_example:  # the baseline takes part in every comparison: read it once
-            self._per_example[key] = self._read_seed_scores(condition, target, seed, lang, metric)
-        return self._per_example[key]
-
-    def _read_seed_scores(self, condition: str, target: str, seed: int, lang: str, metric: str) -> ExampleScores:
-        run = self.runs[(condition, target, seed)]
-        config = self.stages[run.eval_key].config
-        task = REGISTRY.get(config.get("task", target))
+    # -- predictions and the gold data they answer -------------------------------------------------------------
+    def evaluated_task(self, cell: Cell) -> TaskDef:
+        """The task a finished run was evaluated on; Unavailable when this version of xstilts does not declare it."""
+        task = REGISTRY.get(self.stages[self.runs[cell].eval_key].config.get("task", cell[1]))
         if task is None:
-            raise Unavailable(f"task '{target}' is not declared in this version of xstilts")
-        path = self.dir / "stages" / run.eval_key / f"predictions-{lang}.jsonl"
+            raise Unavailable(f"task '{cell[1]}' is not declared in this version of xstilts")
+        return task
+
+    def predictions_file(self, cell: Cell, lang: str) -> Path:
+        path = self.dir / "stages" / self.runs[cell].eval_key / f"predictions-{lang}.jsonl"
         if not path.is_file():
             raise Unavailable(f"no predictions file {path.relative_to(self.dir)}")
-        examples = self._gold(task.name, config.get("split") or task.eval_split, lang, config)
-        try:
-            return example_scores(task, read_predictions(path), examples, lang, metric)
-        except (ValueError, UserError) as err:  # a malformed file, or predictions that do not fit the gold
-            raise Unavailable(str(err)) from None
+        return path
 
-    def _gold(self, task: str, split: str, lang: str, config: dict[str, Any]) -> list:
-        limit, data_seed = config.get("max_eval_examples"), config.get("data_seed", 0)
-        key = (task, split, lang, limit, data_seed)
-        if key not in self._examples:
+    def gold(self, cell: Cell, lang: str) -> list:
+        """The gold examples a run's evaluation scored in `lang`: the same subset (runner's evaluation stage), so
+        the predictions file lines up with them. Read once per subset (the baseline takes part in every comparison)."""
+        config = self.stages[self.runs[cell].eval_key].config
+        task = self.evaluated_task(cell)
+        split, limit = config.get("split") or task.eval_split, config.get("max_eval_examples")
+        key = (task.name, split, lang, limit, data_seed := config.get("data_seed", 0))
+        if key not in self._gold:
             try:
-                gold = load_examples(REGISTRY[task], split, lang, self.data_root())
+                examples = load_examples(task, split, lang, self.data_root())
             except UserError as err:
                 raise Unavailable(str(err)) from None
-            # The same subset the evaluation scored (runner.eval_stage), so predictions line up with golds.
-            self._examples[key] = subsample(gold, limit, data_seed)
-        return self._examples[key]
+            self._gold[key] = subsample(examples, limit, data_seed)
+        return self._gold[key]
 
     def data_root(self) -> Path:
-        if self.spec.get("data_source", "files") != "files":
+        if self.spec.data_source != "files":
             raise Unavailable("the gold data came from the Hugging Face Hub; per-example statistics read files")
-        root = self.spec.get("data_dir") or os.environ.get(DATA_ENV)
+        root = str(self.spec.data_dir) if self.spec.data_dir else os.environ.get(DATA_ENV)
         if not root or not Path(root).is_dir():
             raise Unavailable(f"gold data not found (data_dir {root!r}; set ${DATA_ENV})")
         return Path(root)

@@ -1,7 +1,8 @@
-"""The results store: one SQLite file per experiment directory.
+"""The results store: one SQLite file per experiment directory, and the only module that speaks SQL to it.
 
 A stage counts as done only once its row in `stages` says so; its results are written in the same
-transaction, so a crash never leaves half a stage's results behind."""
+transaction, so a crash never leaves half a stage's results behind. `Store` is the runner's read-write handle;
+`read_store` takes a read-only snapshot for the commands that only look (results, score, report, similarity)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xstilts import __version__
 from xstilts.errors import UserError
@@ -160,15 +162,106 @@ class Store:
                 ),
             )
 
-    def run_results(self) -> list[tuple[str, str, int, str, str, float, int, str]]:
-        """(condition, target, seed, language, metric, value, n, variant) for every finished run."""
-        return self.db.execute(
-            """SELECT runs.condition, runs.target, runs.seed, results.language, results.metric, results.value,
-                      results.n, runs.variant
-               FROM runs JOIN results ON results.stage_key = runs.eval_key
-               ORDER BY runs.variant, runs.target, runs.condition, runs.seed"""
-        ).fetchall()
-
     def stage_log(self, key: str) -> dict | None:
         row = self.db.execute("SELECT log FROM stages WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+
+# -- the read side ---------------------------------------------------------------------------------------------
+
+
+def condition_label(condition: str, variant: str) -> str:
+    """A condition at one grid point, as every reader names it, e.g. "sick [intermediate_size=500]"."""
+    return f"{condition} [{variant}]" if variant else condition
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """One row of `stages`: a stage some runner started, with its settings and its log decoded."""
+
+    key: str
+    kind: str  # "train" or "evaluate"
+    task: str
+    config: dict[str, Any]
+    status: str  # "running", "failed" or "done"
+    seconds: float | None
+    finished_at: float | None
+    log: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+
+@dataclass(frozen=True)
+class ConditionRun:
+    """One row of `runs`: a (condition, grid point, target, seed) of the latest spec and the stages it chains."""
+
+    name: str  # the condition as the spec names it, e.g. "sick"
+    variant: str  # the grid point, e.g. "intermediate_size=500"; empty without a grid
+    target: str
+    seed: int
+    chain: tuple[str, ...]  # training stage keys, intermediate stages first
+    eval_key: str
+
+    @property
+    def condition(self) -> str:
+        """The condition at its grid point: grid points are never merged, each is its own condition."""
+        return condition_label(self.name, self.variant)
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One row of `results`: a metric of one evaluation stage in one language (AVERAGE: the mean over them)."""
+
+    stage_key: str
+    language: str
+    metric: str
+    value: float
+    n: int  # evaluation examples (for AVERAGE: languages)
+
+
+@dataclass(frozen=True)
+class StoreContents:
+    stages: dict[str, StageRecord]
+    runs: tuple[ConditionRun, ...]  # by grid point, target, condition and seed
+    results: tuple[ResultRecord, ...]
+
+
+def read_store(experiment_dir: Path) -> StoreContents:
+    """Everything in an experiment's store, read without changing it (`Store` would create tables)."""
+    path = experiment_dir / Store.FILE
+    if not path.is_file():
+        raise UserError(f"{experiment_dir}: not an experiment directory (no {Store.FILE})")
+    # A read-only connection to a WAL database creates -wal/-shm files it cannot remove again. With no -wal file
+    # no writer has the store open, so it cannot change while we read it: `immutable` then creates nothing.
+    immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
+    db = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True)
+    try:
+        return _contents(db)
+    except sqlite3.DatabaseError as err:
+        raise UserError(f"{path}: not a readable xstilts results store ({err})") from None
+    finally:
+        db.close()
+
+
+def _contents(db: sqlite3.Connection) -> StoreContents:
+    stages = {
+        key: StageRecord(key, kind, task, json.loads(config), status, seconds, finished, json.loads(log) if log else {})
+        for key, kind, task, config, status, seconds, finished, log in db.execute(
+            "SELECT key, kind, task, config, status, seconds, finished_at, log FROM stages"
+        )
+    }
+    has_variant = "variant" in [row[1] for row in db.execute("PRAGMA table_info(runs)")]  # older stores lack it
+    variant = "variant" if has_variant else "''"
+    runs = tuple(
+        ConditionRun(name, v, target, seed, tuple(json.loads(chain)), eval_key)
+        for name, target, seed, chain, eval_key, v in db.execute(
+            f"SELECT condition, target, seed, chain, eval_key, {variant} AS v FROM runs "
+            "ORDER BY v, target, condition, seed"
+        )
+    )
+    results = tuple(
+        ResultRecord(*row) for row in db.execute("SELECT stage_key, language, metric, value, n FROM results")
+    )
+    return StoreContents(stages, runs, results)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from xstilts.report.build import ReportPaths, build_report
-    from xstilts.report.compare import Settings
+    from xstilts.report.compare import ResamplingSettings
 
-__all__ = ["ReportPaths", "Settings", "build_report"]
+__all__ = ["ReportPaths", "ResamplingSettings", "build_report"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,8 +19,8 @@ def __getattr__(name: str) -> Any:
         from xstilts.report import build
 
         return getattr(build, name)
-    if name == "Settings":
-        from xstilts.report.compare import Settings
+    if name == "ResamplingSettings":
+        from xstilts.report.compare import ResamplingSettings
 
-        return Settings
+        return ResamplingSettings
     raise AttributeError(f"module 'xstilts.report' has no attribute {name!r}")

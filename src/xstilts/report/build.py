@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xstilts import __version__
-from xstilts.experiment.readback import Experiment
+from xstilts.experiment.readback import Experiment, open_experiment
 from xstilts.report.by_language import language_section
-from xstilts.report.compare import Comparisons, Settings
+from xstilts.report.compare import Comparisons, ResamplingSettings
 from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
 from xstilts.report.effects import order_section, scale_section, size_section
 from xstilts.report.similarity import descriptor_section, similarity_section
@@ -26,8 +26,8 @@ class ReportPaths:
     tables: tuple[Path, ...]
 
 
-def sections(experiment: Experiment, settings: Settings | None = None) -> list[Section]:
-    comparisons = Comparisons(experiment, settings or Settings())
+def sections(experiment: Experiment, settings: ResamplingSettings | None = None) -> list[Section]:
+    comparisons = Comparisons(experiment, settings or ResamplingSettings())
     parts = [
         coverage_section(experiment),
         transfer_section(experiment, comparisons),
@@ -42,12 +42,14 @@ def sections(experiment: Experiment, settings: Settings | None = None) -> list[S
     return parts
 
 
-def build_report(experiment_dir: Path, out_dir: Path | None = None, settings: Settings | None = None) -> ReportPaths:
+def build_report(
+    experiment_dir: Path, out_dir: Path | None = None, settings: ResamplingSettings | None = None
+) -> ReportPaths:
     """Write the report of `experiment_dir` to `out_dir` (default: experiment_dir/report) and return its files."""
-    experiment = Experiment(Path(experiment_dir))
+    experiment = open_experiment(Path(experiment_dir))
     out = Path(out_dir) if out_dir is not None else experiment.dir / "report"
     parts = sections(experiment, settings)
-    title = f"X-STILTs report: {experiment.spec.get('name', experiment.dir.name)}"
+    title = f"X-STILTs report: {experiment.spec.name}"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = f"Experiment {experiment.dir.resolve()}; xstilts {__version__}; written {stamp}."
     (out / "tables").mkdir(parents=True, exist_ok=True)

@@ -11,13 +11,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from statistics import fmean
 
-from xstilts.experiment.readback import Experiment, Unavailable
-from xstilts.report.stats import ExampleScores, Interval, PermutationTest, bootstrap_examples, bootstrap_seeds
+from xstilts.errors import UserError
+from xstilts.experiment.readback import Cell, Experiment, Unavailable
+from xstilts.report.stats import (
+    ExampleScores,
+    Interval,
+    PermutationTest,
+    bootstrap_examples,
+    bootstrap_seeds,
+    example_scores,
+)
 from xstilts.report.stats import permutation_test as paired_permutation_test
+from xstilts.scores.predictions import read_predictions
 
 
 @dataclass(frozen=True)
-class Settings:
+class ResamplingSettings:
+    """How many resamples the report's intervals and permutation tests draw, at which level, from which seed."""
+
     n_boot_seeds: int = 10_000
     n_boot_examples: int = 2000
     n_perm: int = 9999
@@ -73,9 +84,10 @@ def _span(values: list[int]) -> str:
 class Comparisons:
     """Comparisons of an experiment, each computed once (sections share them)."""
 
-    def __init__(self, experiment: Experiment, settings: Settings):
+    def __init__(self, experiment: Experiment, settings: ResamplingSettings):
         self.exp, self.settings = experiment, settings
         self._cache: dict[tuple[str, str, str], Comparison | None] = {}
+        self._per_example: dict[tuple[Cell, str, str], ExampleScores] = {}
 
     def get(self, a: str, b: str, target: str) -> Comparison | None:
         """None when the two conditions share no finished seed and language on `target`."""
@@ -129,4 +141,20 @@ class Comparisons:
         return replace(c, interval=interval, method=method, test=test, language_p=language_p)
 
     def _strata(self, condition: str, c: Comparison) -> list[ExampleScores]:
-        return [self.exp.example_scores(condition, c.target, c.seeds, lang) for lang in c.languages]
+        """Per language, the metric of every seed (stacked) per example; Unavailable says why not."""
+        return [
+            ExampleScores.stack([self._seed_scores((condition, c.target, s), lang, c.metric) for s in c.seeds])
+            for lang in c.languages
+        ]
+
+    def _seed_scores(self, cell: Cell, lang: str, metric: str) -> ExampleScores:
+        if (cell, lang, metric) not in self._per_example:  # the baseline takes part in every comparison: read it once
+            task = self.exp.evaluated_task(cell)
+            path = self.exp.predictions_file(cell, lang)
+            gold = self.exp.gold(cell, lang)
+            try:
+                scores = example_scores(task, read_predictions(path), gold, lang, metric)
+            except (ValueError, UserError) as err:  # a malformed file, or predictions that do not fit the gold
+                raise Unavailable(str(err)) from None
+            self._per_example[(cell, lang, metric)] = scores
+        return self._per_example[(cell, lang, metric)]

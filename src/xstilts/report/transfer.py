@@ -31,7 +31,7 @@ def count(n: int, noun: str) -> str:
 def coverage_section(exp: Experiment) -> Section:
     base = exp.baseline()
     blocks: list = [
-        f"Spec '{exp.spec.get('name', '?')}': {count(len(exp.conditions), 'condition')} x "
+        f"Spec '{exp.spec.name}': {count(len(exp.conditions), 'condition')} x "
         f"{count(len(exp.targets), 'target')} x {count(len(exp.seeds), 'seed')} = {count(len(exp.cells()), 'run')}; "
         f"{len(exp.scores)} with results. Baseline (no intermediate stage): "
         + (f"'{base}'." if base else "none in this grid."),
@@ -52,18 +52,10 @@ def coverage_section(exp: Experiment) -> Section:
     return Section("Grid and coverage", blocks)
 
 
-def _benchmark(exp: Experiment, condition: str) -> BenchmarkScore | None:
-    """XTREME from the mean over seeds of every language and metric, as scores.predictions.condition_results has it."""
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for target in exp.targets:
-        seeds = exp.seeds_of(condition, target)
-        for seed in seeds:
-            for lang, metrics in exp.scores[(condition, target, seed)].items():
-                for metric, (value, _) in metrics.items():
-                    entry = results.setdefault(target, {}).setdefault(lang, {})
-                    entry[metric] = entry.get(metric, 0.0) + value / len(seeds)
+def _benchmark(means: dict[str, dict[str, dict[str, float]]]) -> BenchmarkScore | None:
+    """XTREME from one condition's mean over seeds of every language and metric, as `xstilts score` has it."""
     try:
-        return score(XTREME, results)
+        return score(XTREME, means)
     except ValueError:  # a language lacking one of a task's metrics: no score rather than a wrong one
         return None
 
@@ -80,7 +72,8 @@ def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
         return Section("Transfer matrix", ["No condition without intermediate stages: gains need a baseline."])
     others = [c for c in exp.conditions if exp.baseline(c) != c]
     matrix = {(c, t): comparisons.get(c, exp.baseline(c), t) for c in others for t in exp.targets}
-    xtreme = {c: _benchmark(exp, c) for c in exp.conditions}
+    means = exp.condition_means()
+    xtreme = {c: _benchmark(means.get(c, {})) for c in exp.conditions}
     blocks: list = [
         "How much does each intermediate curriculum change each target task, on average over its evaluation "
         f"languages? Cells are gains in points of the target's metric over the baseline '{base}' (the same model's "

@@ -16,45 +16,25 @@ order of the gold file (the same format xstilts writes to stages/<key>/predictio
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from xstilts.errors import DataError, UserError
-from xstilts.experiment.store import AVERAGE, Store
+from xstilts.experiment.readback import open_experiment
 from xstilts.formats import make_format
 from xstilts.scores.benchmarks import Benchmark, BenchmarkScore, score
-from xstilts.scores.tables import label
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.loading import load_examples
 
 
-def condition_results(experiment_dir: Path) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """condition -> task -> language -> metric -> mean over seeds."""
-    if not (experiment_dir / Store.FILE).is_file():
-        raise UserError(f"{experiment_dir}: not an experiment directory (no {Store.FILE})")
-    store = Store(experiment_dir)
-    try:
-        rows = store.run_results()
-    finally:
-        store.close()
-    values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-    for condition, task, _seed, lang, metric, value, _n, variant in rows:
-        if lang != AVERAGE:
-            values[(label(condition, variant), task, lang, metric)].append(value)
-    nested: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-    for (condition, task, lang, metric), seeds in values.items():
-        nested.setdefault(condition, {}).setdefault(task, {}).setdefault(lang, {})[metric] = mean(seeds)
-    return nested
-
-
 def benchmark_scores(experiment_dir: Path, benchmark: Benchmark) -> dict[str, BenchmarkScore]:
-    """One benchmark score per intermediate condition; tasks outside the benchmark are left out."""
+    """One benchmark score per intermediate condition, from its mean over seeds (a store without its spec will
+    do); tasks outside the benchmark are left out."""
     names = {t.name for t in benchmark.tasks}
+    means = open_experiment(experiment_dir, need_spec=False).condition_means()
     return {
         condition: score(benchmark, {t: by_lang for t, by_lang in tasks.items() if t in names})
-        for condition, tasks in sorted(condition_results(experiment_dir).items())
+        for condition, tasks in sorted(means.items())
     }
 
 

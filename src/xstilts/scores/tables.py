@@ -3,36 +3,24 @@ condition, means over seeds, and each condition's difference from the no-interme
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
 from rich.markup import escape
 from rich.table import Table
 
-from xstilts.errors import UserError
-from xstilts.experiment.store import AVERAGE, Store
+from xstilts.experiment.readback import AVERAGE, condition_label, open_experiment
 
 Cell = tuple[str, str, str, str]  # target, metric, condition, language; condition includes the grid point
 
 
-def collect(experiment_dir: Path) -> dict[Cell, list[float]]:
-    """Every finished run's scores, keyed by cell, one value per seed."""
-    if not (experiment_dir / Store.FILE).is_file():
-        raise UserError(f"{experiment_dir}: not an experiment directory (no {Store.FILE})")
-    store = Store(experiment_dir)
-    try:
-        values: dict[Cell, list[float]] = defaultdict(list)
-        for condition, target, _seed, lang, metric, value, _n, variant in store.run_results():
-            values[(target, metric, label(condition, variant), lang)].append(value)
-        return values
-    finally:
-        store.close()
-
-
-def label(condition: str, variant: str) -> str:
-    """A condition at one grid point, e.g. "sick [intermediate_size=500]"."""
-    return f"{condition} [{variant}]" if variant else condition
+def results_tables(experiment_dir: Path, baseline: str | None = None) -> list[Table]:
+    """The `results` command: the tables of an experiment's finished runs (a store without its spec will do), with
+    gains against `baseline`, by default the spec's condition without intermediate stages."""
+    experiment = open_experiment(experiment_dir, need_spec=False)
+    if baseline is None and experiment.spec is not None:
+        baseline = experiment.spec.baseline
+    return tables(experiment.seed_values(), baseline)
 
 
 def _variant(condition_label: str) -> str:
@@ -47,7 +35,7 @@ def tables(values: dict[Cell, list[float]], baseline: str | None) -> list[Table]
         cells = {
             (c, lang): v for (t, m, c, lang), v in values.items() if (t, m, _variant(c)) == (target, metric, variant)
         }
-        base = label(baseline, variant) if baseline else None
+        base = condition_label(baseline, variant) if baseline else None
         out.append(_table(f"{target}: {metric}" + (f" [{variant}]" if variant else ""), cells, base))
     return out
 

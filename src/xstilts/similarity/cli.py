@@ -73,7 +73,7 @@ def add_similarity_parser(sub: Any, positive: Callable[[str], int]) -> None:
 
 
 def cmd_similarity(args: argparse.Namespace) -> None:
-    from xstilts.experiment.readback import Experiment
+    from xstilts.experiment.readback import open_experiment
     from xstilts.similarity.compute import similarity
 
     settings = Settings(
@@ -84,7 +84,7 @@ def cmd_similarity(args: argparse.Namespace) -> None:
         fisher_layers=args.fisher_layers,
         cka_reference=args.cka_reference,
     )
-    exp = Experiment(Path(args.dir))
+    exp = open_experiment(Path(args.dir))
     result = similarity(exp, settings, tuple(args.target or ()))
     console = Console()
     for entry in result["targets"]:

@@ -42,8 +42,7 @@ from xstilts.experiment import checkpoint
 from xstilts.experiment.readback import Experiment, Unavailable, model_label
 from xstilts.experiment.store import AVERAGE
 from xstilts.formats import make_format
-from xstilts.report.compare import Comparisons
-from xstilts.report.compare import Settings as ReportSettings
+from xstilts.report.compare import Comparisons, ResamplingSettings
 from xstilts.similarity.cka import linear_cka
 from xstilts.similarity.ranking import quality, ranked
 from xstilts.similarity.represent import (
@@ -58,7 +57,7 @@ from xstilts.similarity.represent import (
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
-from xstilts.tasks import REGISTRY, TaskDef, register
+from xstilts.tasks import REGISTRY, register
 from xstilts.tasks.loading import load_examples, subsample
 from xstilts.training.task_model import TaskModel
 
@@ -72,13 +71,13 @@ class Similarity:
 
     def __init__(self, exp: Experiment, settings: Settings):
         self.exp, self.st = exp, settings
-        register(tuple(TaskDef.model_validate(t) for t in exp.spec.get("tasks") or []))
+        register(exp.spec.tasks)
         try:
             self.root = exp.data_root()
         except Unavailable as why:
             raise UserError(f"{exp.dir}: {why}") from None
         self.sources = Sources(exp)
-        self.comparisons = Comparisons(exp, ReportSettings())
+        self.comparisons = Comparisons(exp, ResamplingSettings())
         self._examples: dict[Sample, tuple[list, int]] = {}
         self._cache: dict[tuple, Any] = {}
         self._loaded: OrderedDict[str, Any] = OrderedDict()

@@ -28,7 +28,7 @@ from xstilts.experiment.store import (
     read_store,
 )
 from xstilts.spec import DATA_ENV, Spec, parse_spec
-from xstilts.tasks import REGISTRY, TaskDef
+from xstilts.tasks import REGISTRY, TaskDef, task_table
 from xstilts.tasks.loading import load_examples, subsample
 
 __all__ = [
@@ -110,7 +110,10 @@ def open_experiment(directory: Path, need_spec: bool = True) -> Experiment:
         raise UserError(f"{directory}: not an experiment directory (no {SPEC_FILE})")
     contents = read_store(directory)
     spec = read_spec(spec_file) if spec_file.is_file() else None
-    return Experiment(directory, spec, contents.stages, contents.runs, contents.results)
+    try:
+        return Experiment(directory, spec, contents.stages, contents.runs, contents.results)
+    except SpecError as err:  # its own tasks clash with this version's built-in ones
+        raise UserError(f"{spec_file}: not a spec this version of xstilts reads: {err}") from None
 
 
 class Experiment:
@@ -130,6 +133,8 @@ class Experiment:
         self.variant_of: dict[str, str] = {p.condition: p.variant for p in self.points}
         self.targets: tuple[str, ...] = tuple(t.task for t in spec.targets) if spec else ()
         self.seeds: tuple[int, ...] = spec.seeds if spec else ()
+        # The built-in tasks and the spec's own declarations (open label sets as declared, not filled from data).
+        self.tasks: dict[str, TaskDef] = task_table(spec.tasks) if spec else dict(REGISTRY)
         self.runs: dict[Cell, ConditionRun] = {(r.condition, r.target, r.seed): r for r in runs}
         by_key: dict[str, Scores] = defaultdict(lambda: defaultdict(dict))
         for r in results:
@@ -246,7 +251,7 @@ class Experiment:
     # -- predictions and the gold data they answer -------------------------------------------------------------
     def evaluated_task(self, cell: Cell) -> TaskDef:
         """The task a finished run was evaluated on; Unavailable when this version of xstilts does not declare it."""
-        task = REGISTRY.get(self.stages[self.runs[cell].eval_key].config.get("task", cell[1]))
+        task = self.tasks.get(self.stages[self.runs[cell].eval_key].config.get("task", cell[1]))
         if task is None:
             raise Unavailable(f"task '{cell[1]}' is not declared in this version of xstilts")
         return task

@@ -57,7 +57,6 @@ from xstilts.similarity.represent import (
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
-from xstilts.tasks import REGISTRY, register
 from xstilts.tasks.loading import load_examples, subsample
 from xstilts.training.task_model import TaskModel
 
@@ -71,7 +70,6 @@ class Similarity:
 
     def __init__(self, exp: Experiment, settings: Settings):
         self.exp, self.st = exp, settings
-        register(exp.spec.tasks)
         try:
             self.root = exp.data_root()
         except Unavailable as why:
@@ -93,7 +91,7 @@ class Similarity:
     def examples(self, sample: Sample) -> list:
         """The similarity sample: drawn (seeded) from the same subset the stage trained on."""
         if sample not in self._examples:
-            task = REGISTRY[sample.task]
+            task = self.exp.tasks[sample.task]
             pooled = [e for lang in sample.languages for e in load_examples(task, sample.split, lang, self.root)]
             subset = subsample(pooled, sample.limit, sample.data_seed)  # as the runner drew it
             self._examples[sample] = (subsample(subset, self.st.examples, self.st.seed), len(subset))
@@ -108,7 +106,7 @@ class Similarity:
         return self._once(("tokenizer", _model_key(model)), lambda: load_tokenizer(_model_spec(model)))
 
     def features(self, sample: Sample, model: dict[str, Any], max_length: int | None = None) -> list:
-        task = REGISTRY[sample.task]
+        task = self.exp.tasks[sample.task]
         fmt = make_format(task.format, sample.format_options)
         length = max_length or self.st.max_length
         return fmt.encode(self.examples(sample), self.tokenizer(model), task, length)
@@ -130,7 +128,7 @@ class Similarity:
         return self._loaded[key]
 
     def task_model(self, trained: Trained, sample: Sample) -> TaskModel:
-        task = REGISTRY[sample.task]
+        task = self.exp.tasks[sample.task]
         fmt = make_format(task.format, sample.format_options)
         encoder = self.encoder(trained.model, trained)
         head = fmt.make_head(encoder.config, task)
@@ -225,7 +223,7 @@ class Similarity:
         return f"{sample.name} [{model_label(side.model)}]" if several else sample.name
 
     def _descriptor(self, sample: Sample, model: dict[str, Any]) -> dict[str, Any]:
-        task = REGISTRY[sample.task]
+        task = self.exp.tasks[sample.task]
         lengths = [len(row) for row in token_rows(self.features(sample, model, DESCRIPTOR_MAX_LENGTH))]
         return {
             "task": sample.task,
@@ -238,7 +236,7 @@ class Similarity:
 
     def _fit(self, sample: Sample, trained: Trained) -> dict[str, Any]:
         """How well the model fine-tuned on the task fits the sample, and the last loss its stage logged."""
-        task = REGISTRY[sample.task]
+        task = self.exp.tasks[sample.task]
         model, tokenizer = self.task_model(trained, sample), self.tokenizer(trained.model)
         features = self.features(sample, trained.model)
         loss, metrics = loss_and_metric(

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from xstilts.experiment.readback import AVERAGE, condition_label, open_experiment
 
-Cell = tuple[str, str, str, str]  # target, metric, condition, language; condition includes the grid point
+TableCell = tuple[str, str, str, str]  # target, metric, condition, language; condition includes the grid point
 
 
 def results_tables(experiment_dir: Path, baseline: str | None = None) -> list[Table]:
@@ -20,14 +20,14 @@ def results_tables(experiment_dir: Path, baseline: str | None = None) -> list[Ta
     experiment = open_experiment(experiment_dir, need_spec=False)
     if baseline is None and experiment.spec is not None:
         baseline = experiment.spec.baseline
-    return tables(experiment.seed_values(), baseline)
+    return seed_mean_tables(experiment.seed_values(), baseline)
 
 
 def _variant(condition_label: str) -> str:
     return condition_label.partition(" [")[2].rstrip("]")
 
 
-def tables(values: dict[Cell, list[float]], baseline: str | None) -> list[Table]:
+def seed_mean_tables(values: dict[TableCell, list[float]], baseline: str | None) -> list[Table]:
     """One table per target, metric and grid point; gains are against the baseline of the same grid point."""
     out = []
     points = sorted({(t, m, _variant(c)) for t, m, c, _ in values})

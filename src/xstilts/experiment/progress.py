@@ -3,7 +3,6 @@ time left by the plan's cost estimate."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from xstilts.experiment.cost import PlanCost
 from xstilts.experiment.locks import is_locked
 from xstilts.experiment.plan import Plan
 from xstilts.experiment.plan_view import describe
-from xstilts.experiment.store import Store
+from xstilts.experiment.store import StageRecord, Store, read_store
 
 
 @dataclass
@@ -33,15 +32,12 @@ def stage_states(plan: Plan, experiment_dir: Path, cost: PlanCost | None = None)
     """Each stage's state. A stage marked running whose lock no process holds has crashed: it counts as failed.
     With a cost estimate (cost.py, whose rates come from this store's finished stages), the time left: the
     estimates of the stages not done, less the time the running ones have already spent."""
-    store = Store(experiment_dir)
-    try:
-        states = store.statuses()
-    finally:
-        store.close()
+    records = _records(experiment_dir)
     out = StageStates()
     spent: dict[str, float] = {}
     for key in plan.stages:
-        status, _, marked_at, _ = states.get(key, (None, None, None, None))
+        status = records[key].status if key in records else None
+        marked_at = records[key].finished_at if key in records else None  # when the row was last marked
         if status == "done":
             out.done.append(key)
         elif status == "running" and is_locked(checkpoint.lock_path(experiment_dir, key)):
@@ -59,11 +55,7 @@ def stage_states(plan: Plan, experiment_dir: Path, cost: PlanCost | None = None)
 
 def status_table(plan: Plan, experiment_dir: Path, cost: PlanCost | None = None) -> tuple[Table, StageStates]:
     state = stage_states(plan, experiment_dir, cost)
-    store = Store(experiment_dir)
-    try:
-        states = store.statuses()
-    finally:
-        store.close()
+    records = _records(experiment_dir)
     table = Table(title=f"{experiment_dir}: {len(state.done)}/{len(plan.stages)} stages done")
     for column in ("state", "stage", "seconds", "note"):
         table.add_column(column)
@@ -74,7 +66,12 @@ def status_table(plan: Plan, experiment_dir: Path, cost: PlanCost | None = None)
         ("done", state.done),
     ):
         for key in keys:
-            _, took, _, log = states.get(key, (None, None, None, None))
-            note = json.loads(log).get("error", "") if log else ""
+            took = records[key].seconds if key in records else None
+            note = records[key].log.get("error", "") if key in records else ""
             table.add_row(label, describe(plan.stages[key]), f"{took:.0f}" if took else "", note)
     return table, state
+
+
+def _records(experiment_dir: Path) -> dict[str, StageRecord]:
+    """The store's stage rows, read without changing the store; none before the first stage was marked."""
+    return read_store(experiment_dir).stages if (experiment_dir / Store.FILE).is_file() else {}

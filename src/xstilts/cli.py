@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
+
+import yaml
 
 from rich.console import Console
 from rich.table import Table
@@ -157,6 +161,7 @@ def _positive(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xstilts", description="Intermediate-task transfer, from one spec.")
     p.add_argument("--version", action="version", version=f"xstilts {__version__}")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an error instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run every stage of a spec that is not done yet")
     run.add_argument("spec", type=Path)
@@ -197,7 +202,37 @@ def parser() -> argparse.ArgumentParser:
     add_similarity_parser(sub, _positive)
     sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the built-in models").set_defaults(func=cmd_models)
+    for command in sub.choices.values():  # `--debug` after the command too: xstilts run spec.yaml --debug
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
+
+
+# What bad input or a bad environment raises (exit 2, like a UserError); anything else is a bug (exit 1).
+INPUT_ERRORS = (OSError, sqlite3.DatabaseError, yaml.YAMLError, json.JSONDecodeError, RecursionError)
+
+
+def one_line(err: BaseException, args: argparse.Namespace) -> str:
+    """The one line a user sees for an error that is not a UserError: the file it concerns where the error
+    knows it, the stage it marked failed (a note the runner adds), and how to see the traceback."""
+    if isinstance(err, OSError):
+        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+        text = f"{files}: {err.strerror or err}" if files else f"{err.strerror or err}"
+    elif isinstance(err, sqlite3.DatabaseError):
+        folder = getattr(args, "dir", None) or getattr(args, "out", None)
+        store = f"{folder}/results.sqlite" if folder else "the results store (results.sqlite)"
+        text = f"{store}: not a readable xstilts results store ({err})"
+    elif isinstance(err, yaml.YAMLError):
+        mark = getattr(err, "problem_mark", None)
+        where = f"{mark.name}:{mark.line + 1}" if mark else "YAML"
+        text = f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}"
+    elif isinstance(err, json.JSONDecodeError):
+        text = f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+    elif isinstance(err, RecursionError):
+        text = "input nested too deeply to read"
+    else:
+        text = f"internal error {type(err).__name__}: {err} (please report it; --debug shows the traceback)"
+    notes = "; ".join(getattr(err, "__notes__", []))
+    return f"{text}; {notes}" if notes else text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,12 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except UserError as err:
+        if getattr(args, "debug", False):
+            raise
         # Plain text, never wrapped: the message names a file and line that users grep and click.
-        print(f"error: {err}", file=sys.stderr)
+        notes = "".join(f"; {note}" for note in getattr(err, "__notes__", []))
+        print(f"error: {err}{notes}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished stages are kept, run again to resume", file=sys.stderr)
         return 130
+    except Exception as err:
+        # One error boundary: whatever escaped (a file that cannot be read or written, a damaged store, a
+        # malformed file) is one line, never a traceback, unless --debug asks for it.
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {one_line(err, args)}", file=sys.stderr)
+        return 2 if isinstance(err, INPUT_ERRORS) else 1
     return 0
 
 

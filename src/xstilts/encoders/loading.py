@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from xstilts.encoders.checks import check_directory, check_shapes, header_shapes, weight_files
 from xstilts.errors import ModelError
 from xstilts.spec import ModelSpec
 
@@ -59,9 +60,14 @@ def model_path(spec: ModelSpec) -> str:
 
 
 def _pretrained_kwargs(spec: ModelSpec, path: str) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
+    # Never run code shipped with a model: transformers then refuses custom code without asking (a local
+    # directory that asks for it is refused earlier, by check_directory, with one line).
+    kwargs: dict[str, Any] = {"trust_remote_code": False}
+    if spec.revision:
+        kwargs["revision"] = spec.revision
     # A hub id is only looked up online when the user asked for one; local paths never touch the network.
     if Path(path).is_dir():
+        check_directory(Path(path), spec.name)
         kwargs["local_files_only"] = True
     return kwargs
 
@@ -70,10 +76,15 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     from transformers import AutoTokenizer
 
     path = model_path(spec)
+    kwargs = _pretrained_kwargs(spec, path)
     try:
-        return AutoTokenizer.from_pretrained(path, **_pretrained_kwargs(spec, path))
+        return AutoTokenizer.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as err:
         raise ModelError(f"model '{spec.name}': cannot load its tokenizer: {_first_line(err)}") from None
+    except Exception as err:  # the tokenizers library raises a bare Exception for a malformed tokenizer.json
+        if type(err) is not Exception:
+            raise
+        raise ModelError(f"model '{spec.name}': cannot load its tokenizer from {path}: {_first_line(err)}") from None
 
 
 def encoder_config(spec: ModelSpec) -> Any:
@@ -82,8 +93,9 @@ def encoder_config(spec: ModelSpec) -> Any:
     from transformers import AutoConfig
 
     path = model_path(spec)
+    kwargs = _pretrained_kwargs(spec, path)
     try:
-        config = AutoConfig.from_pretrained(path, **_pretrained_kwargs(spec, path))
+        config = AutoConfig.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as err:
         raise ModelError(f"model '{spec.name}': cannot load its config: {_first_line(err)}") from None
     if spec.num_layers is not None:
@@ -94,11 +106,14 @@ def encoder_config(spec: ModelSpec) -> Any:
             )
         config.num_hidden_layers = spec.num_layers
     local = Path(path)
-    if local.is_dir() and not any(local.glob("*.safetensors")) and not any(local.glob("*.safetensors.index.json")):
-        raise ModelError(
-            f"model '{spec.name}': no safetensors weights (model.safetensors) in {local}; xstilts never loads "
-            "pickled weights such as pytorch_model.bin"
-        )
+    if local.is_dir():
+        files = weight_files(local, spec.name)
+        if not files:
+            raise ModelError(
+                f"model '{spec.name}': no safetensors weights (model.safetensors) in {local}; xstilts never loads "
+                "pickled weights such as pytorch_model.bin"
+            )
+        check_shapes(config, header_shapes(files, spec.name), spec.name, local)
     return config
 
 

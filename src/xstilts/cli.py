@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from rich.console import Console
 from rich.table import Table
 

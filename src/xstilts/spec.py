@@ -16,20 +16,32 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xstilts.errors import SpecError, UserError
+from xstilts.metrics import METRICS
+from xstilts.tasks.catalog import TASKS
 from xstilts.tasks.definition import TaskDef
 
 DATA_ENV = "XSTILTS_DATA"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No float field of a spec takes inf or nan: `.inf` in YAML is refused naming its field.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Seeds and sizes are stored in SQLite, whose integers are signed 64-bit.
+SQLITE_MAX = 2**63 - 1
+Seed = Annotated[int, Field(ge=0, le=SQLITE_MAX)]
+# A list of language codes that may not be empty (an empty list would silently mean nothing, or everything).
+Languages = Annotated[tuple[str, ...], Field(min_length=1)]
 
 
 # Marks an option added after experiments were run: while it has its default (the old behaviour), it is left out
@@ -40,13 +52,13 @@ KEYED_UNLESS_DEFAULT = {"keyed": "unless_default"}
 class TrainConfig(_Strict):
     """Everything that decides how one training stage runs. These defaults are the only ones."""
 
-    learning_rate: float = Field(2e-5, gt=0)
+    learning_rate: float = Field(2e-5, gt=0, le=1)
     batch_size: int = Field(32, ge=1)
     grad_accum_steps: int = Field(1, ge=1)
-    epochs: float = Field(1.0, gt=0)
-    max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
+    epochs: float = Field(1.0, gt=0, le=10_000)
+    max_steps: int | None = Field(None, ge=1, le=SQLITE_MAX)  # overrides epochs when set
     warmup_ratio: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = Field(0.01, ge=0)
+    weight_decay: float = Field(0.01, ge=0, le=1)
     max_grad_norm: float = Field(1.0, gt=0)
     max_length: int = Field(128, ge=8)
     eval_max_length: int = Field(512, ge=8)
@@ -77,7 +89,7 @@ class TaskEntry(_Strict):
     """One task of a (multi-task) training stage."""
 
     task: str
-    languages: tuple[str, ...] = ("en",)  # several languages are mixed into one training set
+    languages: Languages = ("en",)  # several languages are mixed into one training set
     split: str | None = None  # the split that trains (default: the task's train split), e.g. translate_train
     max_train_examples: int | None = Field(None, ge=1)  # a seeded subset; subsets of one data_seed are nested
     format_options: dict[str, Any] = {}  # e.g. doc_stride for span QA; each format validates its own
@@ -101,7 +113,7 @@ class StageSpec(_Strict):
     """One intermediate training stage: a single task (`task`) or several trained together (`tasks`)."""
 
     task: str | None = None
-    languages: tuple[str, ...] = ("en",)
+    languages: Languages = ("en",)
     split: str | None = None  # default: the task's train split; e.g. translate_train (XTREME's translated data)
     max_train_examples: int | None = Field(None, ge=1)
     format_options: dict[str, Any] = {}
@@ -137,9 +149,9 @@ class TargetSpec(_Strict):
 
     task: str
     train_task: str | None = None  # train on another task with the same format and labels (e.g. SICK -> XNLI)
-    train_languages: tuple[str, ...] = ("en",)
+    train_languages: Languages = ("en",)
     train_split: str | None = None  # default: the training task's train split; e.g. translate_train
-    eval_languages: tuple[str, ...] | None = None  # default: every language of the task's eval split
+    eval_languages: Languages | None = None  # default (left out): every language of the task's eval split
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)
     train: dict[str, Any] = {}
@@ -206,8 +218,8 @@ class Spec(_Strict):
     data_dir: Path | None = None
     data_source: Literal["files", "hub"] = "files"  # hub: load from the Hugging Face Hub (needs internet)
     model: ModelSpec = ModelSpec()
-    seeds: tuple[int, ...] = Field((0,), min_length=1)
-    data_seed: int = 0  # which subset max_*_examples draws; fixed across training seeds
+    seeds: tuple[Seed, ...] = Field((0,), min_length=1)
+    data_seed: Seed = 0  # which subset max_*_examples draws; fixed across training seeds
     train: TrainConfig = TrainConfig()
     intermediate: dict[str, tuple[StageSpec, ...]] = Field(default_factory=lambda: {"none": ()}, min_length=1)
     targets: tuple[TargetSpec, ...] = Field(min_length=1)
@@ -227,6 +239,13 @@ class Spec(_Strict):
             if not name or "/" in name or name.startswith("."):
                 raise ValueError(f"condition name '{name}' must be a plain name")
         return conditions
+
+    @field_validator("tasks")
+    @classmethod
+    def _own_tasks(cls, tasks: tuple[TaskDef, ...]) -> tuple[TaskDef, ...]:
+        for task in tasks:
+            check_own_task(task)
+        return tasks
 
     @field_validator("seeds")
     @classmethod
@@ -269,6 +288,60 @@ class Spec(_Strict):
         return self.train.model_copy(update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True))
 
 
+# What the built-in declarations pair: each reader's formats, and each format's metrics.
+_READER_FORMATS: dict[str, set[str]] = {}
+_FORMAT_METRICS: dict[str, set[str]] = {}
+for _task in TASKS:
+    _READER_FORMATS.setdefault(_task.reader, set()).add(_task.format)
+    _FORMAT_METRICS.setdefault(_task.format, set()).add(_task.metric)
+
+
+def _metrics_for(fmt: str) -> set[str]:
+    """A format whose built-in tasks score with xstilts.metrics.METRICS takes any of them; the others (corpus
+    retrieval, ranking) compute their own metric and take only the name they compute."""
+    builtin = _FORMAT_METRICS.get(fmt, set())
+    return set(METRICS) if builtin <= set(METRICS) else builtin
+
+
+def check_own_task(task: TaskDef) -> None:
+    """What can be known about a spec's own task before any file is read: a name that is safe in file paths,
+    a reader that gives the examples its format needs, a metric its format computes, and file patterns that
+    name files (no empty list, no placeholder but {lang})."""
+    if not _TASK_NAME.match(task.name):
+        raise ValueError(f"task name '{task.name}' must be letters, digits, '_', '.' or '-' (it names files)")
+    formats = _READER_FORMATS.get(task.reader)
+    if formats is not None and task.format not in formats:
+        raise ValueError(
+            f"task '{task.name}': reader '{task.reader}' gives examples for {' or '.join(sorted(formats))} tasks, "
+            f"not {task.format}"
+        )
+    if task.metric not in _metrics_for(task.format):
+        raise ValueError(
+            f"task '{task.name}': unknown metric '{task.metric}' for a {task.format} task; known: "
+            f"{', '.join(sorted(_metrics_for(task.format)))}"
+        )
+    for name, split in task.splits.items():
+        for lang, patterns in [("", split.files), *split.per_language.items()]:
+            where = f"task '{task.name}' split '{name}'" + (f" ({lang})" if lang else "")
+            if not patterns:
+                raise ValueError(f"{where}: files is empty")
+            for pattern in patterns:
+                try:
+                    fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+                except ValueError as err:
+                    raise ValueError(f"{where}: file pattern '{pattern}': {err}") from None
+                if fields - {"lang"}:
+                    raise ValueError(
+                        f"{where}: file pattern '{pattern}' has placeholder(s) {sorted(fields - {'lang'})}; "
+                        "only {lang} is known"
+                    )
+        if not split.languages:
+            raise ValueError(f"task '{task.name}' split '{name}': languages is empty")
+
+
+_TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
 def _model_label(model: ModelSpec) -> str:
     return model.name + (f"/L{model.num_layers}" if model.num_layers else "")
 
@@ -300,20 +373,50 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         raise SpecError(_field_path(first["loc"]) or "<root>", first["msg"]) from None
 
 
-def load_spec(path: Path) -> Spec:
-    """Read and validate a spec file. A relative data_dir is resolved against the spec's folder."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last
+    one silently, so a second `targets:` would drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # unhashable: the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key '{key}' (first given on line {seen[key] + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path, what: str = "spec") -> Any:
+    """A YAML file, safely parsed; any problem (missing, unreadable, not UTF-8, invalid or duplicated key,
+    nested too deeply) is one UserError naming the file and, where there is one, the line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise UserError(f"{path}: spec file not found") from None
-    except (UnicodeDecodeError, IsADirectoryError) as err:
-        raise UserError(f"{path}: cannot read spec: {err}") from None
+        raise UserError(f"{path}: {what} file not found") from None
+    except (UnicodeDecodeError, OSError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise UserError(f"{path}: cannot read {what}: {reason}") from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
+        raise UserError(f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid YAML: nested too deeply") from None
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate a spec file. A relative data_dir is resolved against the spec's folder."""
+    raw = read_yaml(path)
     spec = parse_spec(raw, str(path))
     if spec.data_dir is not None and not spec.data_dir.is_absolute():
         spec = spec.model_copy(update={"data_dir": (path.parent / spec.data_dir).resolve()})

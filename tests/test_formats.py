@@ -23,10 +23,11 @@ def test_tagging_labels_only_the_first_subtoken_of_each_word(tokenizer):
     task = get_task("panx")
     example = TaggingExample(("Angela", "Merkel", "besuchte", "Ouagadougou"), ("B-PER", "I-PER", "O", "B-LOC"))
     [feature] = make_format("tagging").encode([example], tokenizer, task, max_length=64)
-    labelled = [t for t in feature.target if t != IGNORE]
+    labelled = [t for t in feature.target.labels if t != IGNORE]
     assert [task.labels[t] for t in labelled] == list(example.tags)
     assert len(feature.input_ids) > len(example.words) + 2  # some words split into several pieces
-    assert feature.target[0] == IGNORE and feature.target[-1] == IGNORE  # <s> and </s>
+    assert feature.target.labels[0] == IGNORE and feature.target.labels[-1] == IGNORE  # <s> and </s>
+    assert feature.target.words == len(example.words)
 
 
 def test_tagging_truncated_words_are_scored_as_outside(tokenizer):
@@ -38,10 +39,10 @@ def test_tagging_truncated_words_are_scored_as_outside(tokenizer):
     logits = torch.zeros(1, batch["input_ids"].shape[1], len(task.labels))
     logits[0, :, task.labels.index("B-LOC")] = 1.0
     predictions = fmt.decode(logits, batch, task)
-    assert len(predictions[0]) < len(words)
+    k = sum(1 for t in features[0].target.labels if t != IGNORE)  # the words max_length kept
+    assert k < len(words) and predictions[0] == ["B-LOC"] * k + ["O"] * (len(words) - k)
     # k kept words all predicted B-LOC: k one-word chunks, one of them right (P = 1/k, R = 1), and the cut
-    # words padded with O rather than dropped, so F1 = 2 / (k + 1)
-    k = len(predictions[0])
+    # words predicted O rather than dropped, so F1 = 2 / (k + 1)
     assert fmt.score(predictions, [example], task, "en")["f1"] == pytest.approx(100 * 2 / (k + 1))
 
 

@@ -32,7 +32,7 @@ from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
 
 # Bump when the stored layout or the meaning of a feature changes, so older entries are never read.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 DISABLE_ENV = "XSTILTS_FEATURE_CACHE"
 
 _tokenizer_digests: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from rich.console import Console
@@ -21,8 +21,9 @@ from xstilts.experiment import checkpoint
 from xstilts.experiment.execute import StageContext, StageOutput, execute, write_atomic
 from xstilts.experiment.locks import try_lock
 from xstilts.experiment.plan import Plan, Stage, TrainStage, stage_record
+from xstilts.experiment.preflight import check_lengths
 from xstilts.experiment.store import Store
-from xstilts.spec import Spec
+from xstilts.spec import ModelSpec, Spec
 from xstilts.tasks.loading import Source
 
 POLL_SECONDS = 5.0  # how often a runner looks again when every remaining stage is held by another runner
@@ -73,11 +74,16 @@ class Runner:
         written."""
         if self.launcher is not None and any(stage.kind == "train" for stage in stages):
             self.launcher.check()
+        configs: dict[ModelSpec, Any] = {}
         for stage in stages:
             self.context.tokenizer(stage.model)
-            encoder_config(stage.model)
+            if stage.model not in configs:
+                configs[stage.model] = encoder_config(stage.model)
             for task, split, lang in stage.reads():
                 self.context.examples(task, split, lang)
+        for stage in stages:  # once every file has been read: a data error is reported before a length
+            ctx = self.context
+            check_lengths(stage, ctx.tokenizer(stage.model), configs[stage.model], ctx.examples, ctx.task)
 
     def prepare(self) -> list[Stage]:
         """The stages still to run, with every input they need checked; nothing is written yet."""
@@ -137,5 +143,6 @@ class Runner:
                 log, rows = execute(self.context, stage)
         except BaseException as err:
             store.mark(stage.key, stage.kind, stage.task, config, "failed", {"error": f"{type(err).__name__}: {err}"})
+            err.add_note(f"stage {stage.key} ({stage.task}) is marked failed; finished stages are kept")
             raise
         store.finish_stage(stage.key, stage.kind, stage.task, config, time.perf_counter() - started, log, rows)

@@ -59,9 +59,24 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the runner that writes
             self._drop_runs_without_variant()
             self.db.executescript(SCHEMA)
+            self._check_columns()
         except sqlite3.DatabaseError as err:
             self.db.close()
             raise UserError(f"{self.path}: not a readable xstilts results store ({err})") from None
+
+    def _check_columns(self) -> None:
+        """A foreign SQLite file that happens to have a table of the same name is refused here, not by the
+        first query that misses a column."""
+        expected = sqlite3.connect(":memory:")
+        try:
+            expected.executescript(SCHEMA)
+            for (table,) in expected.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+                want = {row[1] for row in expected.execute(f"PRAGMA table_info({table})")}
+                have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+                if not want <= have:
+                    raise sqlite3.DatabaseError(f"table {table} lacks column(s) {sorted(want - have)}")
+        finally:
+            expected.close()
 
     def _drop_runs_without_variant(self) -> None:
         # Stores written before grids existed lack runs.variant. The runs table is rewritten by every

@@ -56,6 +56,9 @@ class Format(Protocol):
     def export(self, predictions: Sequence[Any]) -> list[Any]:
         """Per-example predictions as JSON values, for the predictions file beside the results."""
 
+    def length_problem(self, examples: Sequence[Example], tokenizer: Any, max_length: int) -> str | None:
+        """Why max_length is too short for these examples (e.g. no room for a QA question), or None."""
+
     def score_exported(self, exported: Sequence[Any], examples: Sequence[Example], task: TaskDef, lang: str) -> dict:
         """Score predictions in the exported (JSON) form, e.g. made by another system."""
 
@@ -82,6 +85,11 @@ class FormatBase:
 
     def export(self, predictions: Sequence[Any]) -> list[Any]:
         return list(predictions)
+
+    def length_problem(self, examples: Sequence[Example], tokenizer: Any, max_length: int) -> str | None:
+        """Why `max_length` is too short for these examples, or None. Checked before a run writes anything;
+        formats that truncate freely need no minimum."""
+        return None
 
     def score_exported(self, exported: Sequence[Any], examples: Sequence[Example], task: TaskDef, lang: str) -> dict:
         return self.score(exported, examples, task, lang)  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ transformers' run_qa post-processing decide it."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,26 @@ class SpanQA(FormatBase):
             start, end = _answer_tokens(examples[index], offsets)
             features.append(Feature(ids, Window(index, start, end, offsets), len(ids)))
         return features
+
+    def length_problem(self, examples: Sequence[SpanQAExample], tokenizer: Any, max_length: int) -> str | None:
+        """Each window holds the whole question, the special tokens and more context than the stride (which the
+        tokenizer requires, or it fails, even with a panic), so max_length must exceed all three."""
+        questions = sorted({e.question for e in examples})
+        if not questions:
+            return None
+        longest = max(len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"])
+        specials = tokenizer.num_special_tokens_to_add(pair=True)
+
+        def fits(length: int) -> bool:
+            return longest + specials + min(self.options.doc_stride, length // 2) < length
+
+        if fits(max_length):
+            return None
+        least = next(length for length in itertools.count(max_length + 1) if fits(length))
+        return (
+            f"{max_length} leaves no context after the longest question ({longest} tokens), {specials} special "
+            f"tokens and the window overlap (doc_stride); span QA needs at least {least}"
+        )
 
     def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, Any]:
         ids, mask = pad_rows([f.input_ids for f in features], pad_id)

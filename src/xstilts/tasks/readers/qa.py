@@ -29,15 +29,35 @@ def read_squad_json(path: Path, split: str, labels: tuple[str, ...] | None = Non
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise DataError(path, "expected a SQuAD JSON object with a 'data' list")
     examples: list[Example] = []
-    for article in document["data"]:
-        for paragraph in article.get("paragraphs", []):
-            context = paragraph["context"]
-            for qa in paragraph["qas"]:
-                answers = qa.get("answers", [])
+    for a, article in enumerate(document["data"]):
+        for p, paragraph in enumerate(_objects(path, article, "paragraphs", f"data[{a}]", required=False)):
+            where = f"data[{a}].paragraphs[{p}]"
+            context = _text(path, paragraph, "context", where)
+            for q, qa in enumerate(_objects(path, paragraph, "qas", where)):
+                _text(path, qa, "question", f"{where}.qas[{q}]")
+                answers = _objects(path, qa, "answers", f"{where}.qas[{q}]", required=False)
                 if split == "translate_train" and not all(_found(context, answer) for answer in answers):
                     continue  # translation lost the answer (answer_start -1): XTREME's run_squad skips these too
                 examples.append(_span_example(path, qa, context, answers))
     return nonempty(path, examples)
+
+
+def _objects(path: Path, parent: object, key: str, where: str, required: bool = True) -> list[dict]:
+    """parent[key] as a list of JSON objects; anything else is refused naming where in the file it is."""
+    if not isinstance(parent, dict):
+        raise DataError(path, f"{where} must be a JSON object, got {type(parent).__name__}")
+    if key not in parent and not required:
+        return []
+    value = parent.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise DataError(path, f"{where}.{key} must be a list of JSON objects")
+    return value
+
+
+def _text(path: Path, parent: dict, key: str, where: str) -> str:
+    if not isinstance(parent.get(key), str):
+        raise DataError(path, f"{where} has no '{key}' text")
+    return parent[key]
 
 
 def _found(context: str, answer: dict) -> bool:

@@ -33,6 +33,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
     out = args.out or Path("runs") / spec.name
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file, not an experiment directory")
     runner = Runner(spec, plan, root, out, console, source=spec.data_source, launcher=stage_launcher(spec))
     todo = runner.prepare()  # bad data or models fail here, before any file is written
     if args.executor == "ray":

@@ -25,7 +25,17 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from test_bad_inputs import PANX, TRAIN, copy_data, make_spec, refused, run_refused, stage_rows, write_spec
+from test_bad_inputs import (
+    PANX,
+    TRAIN,
+    copy_data,
+    make_spec,
+    refused,
+    run_refused,
+    stage_rows,
+    write_spec,
+)
+from test_bad_inputs import finished as finished  # noqa: PLC0414 (the module fixture of one finished experiment)
 
 from xstilts.cli import main
 from xstilts.encoders import loading
@@ -210,13 +220,6 @@ SPEC_ERRORS: dict[str, tuple[dict[str, Any], str, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(SPEC_ERRORS))
-def test_spec_error_names_the_field(case: str, tmp_path: Path, data: Path, tiny_model_dir: Path, capsys):
-    fields, field, words = SPEC_ERRORS[case]
-    spec = {**make_spec(data, tiny_model_dir), **copy.deepcopy(fields)}
-    run_refused(capsys, tmp_path, spec, f"spec field '{field}'", words)
-
-
 def test_omitted_eval_languages_still_mean_every_language(tmp_path: Path, data: Path, tiny_model_dir: Path, capsys):
     from xstilts.experiment.plan import build_plan
     from xstilts.spec import load_spec
@@ -261,9 +264,9 @@ LENGTH_ERRORS: dict[str, tuple[dict[str, Any], str, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(LENGTH_ERRORS))
-def test_length_error_names_the_field(case: str, tmp_path: Path, data: Path, tiny_model_dir: Path, capsys):
-    fields, field, words = LENGTH_ERRORS[case]
+@pytest.mark.parametrize("case", sorted(SPEC_ERRORS) + sorted(LENGTH_ERRORS))
+def test_spec_error_names_the_field(case: str, tmp_path: Path, data: Path, tiny_model_dir: Path, capsys):
+    fields, field, words = {**SPEC_ERRORS, **LENGTH_ERRORS}[case]
     spec = {**make_spec(data, tiny_model_dir), **copy.deepcopy(fields)}
     run_refused(capsys, tmp_path, spec, f"spec field '{field}'", words)
 
@@ -426,15 +429,6 @@ def _foreign_store(folder: Path) -> None:
 
 def _corrupt_store(folder: Path) -> None:
     (folder / "results.sqlite").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory, data: Path, tiny_model_dir: Path) -> tuple[dict, Path]:
-    """One finished tiny experiment (baseline, PAN-X trained on 8 sentences, evaluated on 8 in English)."""
-    tmp = tmp_path_factory.mktemp("finished")
-    spec = make_spec(data, tiny_model_dir, targets=[{**PANX, "eval_languages": ["en"]}])
-    assert main(["run", str(write_spec(tmp, spec)), "--out", str(tmp / "run")]) == 0
-    return spec, tmp / "run"
 
 
 def _copy(finished: tuple[dict, Path], tmp_path: Path) -> tuple[dict, Path]:

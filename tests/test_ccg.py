@@ -68,7 +68,7 @@ def test_dev_tags_outside_the_set_are_read_and_scored_as_misses(ccg_root: Path, 
     assert sentence.tags[-1] == "(S\\NP)\\(S\\NP)"
     fmt = make_format("tagging")
     [feature] = fmt.encode([sentence], load_tokenizer(ModelSpec(name=str(tiny_model_dir))), task, 32)
-    assert sum(t != -100 for t in feature.target) == 4  # every word keeps its place, the unseen one too
+    assert sum(t != -100 for t in feature.target.labels) == 4  # every word keeps its place, the unseen one too
     predicted = ["N", "(S[dcl]\\NP)/NP", "N", "N"]
     assert fmt.score([predicted], [sentence], task, "en") == {"accuracy": 75.0}
 

@@ -457,7 +457,7 @@ def test_damaged_store(command: str, damage, finished, tmp_path: Path, data: Pat
 def test_broken_resolved_spec_in_results(finished, tmp_path: Path, capsys):
     _, out = _copy(finished, tmp_path)
     (out / "spec.resolved.yaml").write_text("name: x\nintermediate: {none: [\n")
-    refused(capsys, ["results", str(out)], f"{out / 'spec.resolved.yaml'}:", "invalid YAML")
+    refused(capsys, ["results", str(out)], f"{out / 'spec.resolved.yaml'}:")
 
 
 def test_read_only_experiment_directory_in_report(finished, tmp_path: Path, monkeypatch, capsys):

@@ -207,6 +207,11 @@ SPEC_ERRORS: dict[str, tuple[dict[str, Any], str, str]] = {
         "file pattern 'xtreme/panx/train-{lang.tsv'",
     ),
     "unknown own-task metric": ({"tasks": [own_task(metric="f2")]}, "tasks", "unknown metric 'f2' for a tagging"),
+    "accuracy for a tagging task (labels, not tag lists)": (
+        {"tasks": [own_task(metric="accuracy")]},
+        "tasks",
+        "unknown metric 'accuracy' for a tagging task; known: seqeval_f1, token_accuracy, udpos_f1",
+    ),
     "metric of another format": (
         {"tasks": [own_task(metric="bucc_f1")]},
         "tasks",

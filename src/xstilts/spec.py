@@ -25,7 +25,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xstilts.errors import SpecError, UserError
-from xstilts.metrics import METRICS
 from xstilts.tasks.catalog import TASKS
 from xstilts.tasks.definition import TaskDef
 
@@ -288,19 +287,13 @@ class Spec(_Strict):
         return self.train.model_copy(update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True))
 
 
-# What the built-in declarations pair: each reader's formats, and each format's metrics.
+# What the built-in declarations pair: each reader's formats, and each format's metrics (a metric scores the
+# predictions of one format: accuracy takes labels, seqeval_f1 tag lists, squad_em_f1 answer texts).
 _READER_FORMATS: dict[str, set[str]] = {}
 _FORMAT_METRICS: dict[str, set[str]] = {}
 for _task in TASKS:
     _READER_FORMATS.setdefault(_task.reader, set()).add(_task.format)
     _FORMAT_METRICS.setdefault(_task.format, set()).add(_task.metric)
-
-
-def _metrics_for(fmt: str) -> set[str]:
-    """A format whose built-in tasks score with xstilts.metrics.METRICS takes any of them; the others (corpus
-    retrieval, ranking) compute their own metric and take only the name they compute."""
-    builtin = _FORMAT_METRICS.get(fmt, set())
-    return set(METRICS) if builtin <= set(METRICS) else builtin
 
 
 def check_own_task(task: TaskDef) -> None:
@@ -315,10 +308,11 @@ def check_own_task(task: TaskDef) -> None:
             f"task '{task.name}': reader '{task.reader}' gives examples for {' or '.join(sorted(formats))} tasks, "
             f"not {task.format}"
         )
-    if task.metric not in _metrics_for(task.format):
+    known = _FORMAT_METRICS.get(task.format, set())
+    if task.metric not in known:
         raise ValueError(
             f"task '{task.name}': unknown metric '{task.metric}' for a {task.format} task; known: "
-            f"{', '.join(sorted(_metrics_for(task.format)))}"
+            f"{', '.join(sorted(known))}"
         )
     for name, split in task.splits.items():
         for lang, patterns in [("", split.files), *split.per_language.items()]:

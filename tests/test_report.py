@@ -535,3 +535,9 @@ def test_similarity_sections_render_the_json(tmp_path: Path, data: Path) -> None
     (exp / "similarity.json").write_text('{"settings": ')  # cut short
     with pytest.raises(UserError, match=r"similarity.json: not readable as JSON \(.*line 1"):
         build_report(exp, tmp_path / "again", FAST)
+
+
+def test_per_language_p_values_say_their_correction(full_report) -> None:
+    markdown = full_report.markdown.read_text()
+    assert "significant (Holm)" in markdown and "Holm's step-down correction across the condition's" in markdown
+    assert re.search(r"\(p=[0-9.e-]+, Holm [0-9.e-]+\*?\)", markdown)  # each language: raw and Holm-adjusted p

@@ -75,9 +75,12 @@ def _sample(comps: dict[str, Comparison]) -> str:
 def _figure(target: str, langs: list[str], comps: dict[str, Comparison]) -> Figure:
     labels = [f"{lang}\n({_meta(lang).resource_class if _meta(lang) else '?'})" for lang in langs]
     series = {c: [comp.per_language.get(lang, math.nan) for lang in langs] for c, comp in comps.items()}
-    stars = {c: [comp.language_p.get(lang, 1.0) < SIGNIFICANT for lang in langs] for c, comp in comps.items()}
+    stars = {c: [comp.language_p_holm.get(lang, 1.0) < SIGNIFICANT for lang in langs] for c, comp in comps.items()}
     title = f"{target}: gain per language (resource class in brackets)"
-    caption = f"{target}: per-language gains over the baseline, * p < {SIGNIFICANT} (uncorrected). {_sample(comps)}."
+    caption = (
+        f"{target}: per-language gains over the baseline, * Holm-adjusted p < {SIGNIFICANT} (Holm's correction "
+        f"across each condition's languages). {_sample(comps)}."
+    )
     return Figure(f"language_gains_{target}", caption, figures.language_bars(labels, series, stars, title))
 
 
@@ -91,8 +94,8 @@ def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparis
             *((meta.family, meta.script, str(meta.resource_class)) if meta else ("?", "?", "?")),
         ]
         for comp in comps.values():
-            p = comp.language_p.get(lang)
-            mark = "" if p is None else f" (p={p:.3g}{'*' if p < SIGNIFICANT else ''})"
+            p, adjusted = comp.language_p.get(lang), comp.language_p_holm.get(lang)
+            mark = "" if p is None else f" (p={p:.3g}, Holm {adjusted:.3g}{'*' if adjusted < SIGNIFICANT else ''})"
             row.append(f"{comp.per_language[lang]:+.1f}{mark}" if lang in comp.per_language else "missing")
         rows.append(row)
     caption = f"{target}: gain per language over the baseline, {_sample(comps)}"
@@ -101,8 +104,10 @@ def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparis
 
 def _notes(comps: dict[str, Comparison]) -> list[str]:
     notes = [
-        f"p: paired permutation test over examples (a seed's predictions are swapped together), * p < {SIGNIFICANT}, "
-        "not corrected for multiple tests."
+        "p: paired permutation test over examples in one language (a seed's predictions are swapped together), "
+        "uncorrected; Holm: the same p-values adjusted by Holm's step-down correction across the condition's "
+        f"languages on this target (family-wise error); * Holm-adjusted p < {SIGNIFICANT}. The transfer matrix's p "
+        "is one test of the average over languages (pooled) and needs no correction across languages."
     ]
     if any(len(c.seeds) == 1 for c in comps.values()):
         notes.append(ONE_SEED)
@@ -110,12 +115,12 @@ def _notes(comps: dict[str, Comparison]) -> list[str]:
 
 
 def _robustness(target: str, comps: dict[str, Comparison]) -> Table:
-    header = ["condition", "mean gain", "std across languages", "worst", "best", "languages up", "significant"]
+    header = ["condition", "mean gain", "std across languages", "worst", "best", "languages up", "significant (Holm)"]
     rows = []
     for c, comp in comps.items():
         gains = comp.per_language
         worst, best = min(gains, key=gains.get), max(gains, key=gains.get)
-        significant = [lang for lang, p in comp.language_p.items() if p < SIGNIFICANT]
+        significant = [lang for lang, p in comp.language_p_holm.items() if p < SIGNIFICANT]
         rows.append(
             [
                 c,

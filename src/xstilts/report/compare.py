@@ -20,6 +20,7 @@ from xstilts.report.stats import (
     bootstrap_examples,
     bootstrap_seeds,
     example_scores,
+    holm,
 )
 from xstilts.report.stats import permutation_test as paired_permutation_test
 from xstilts.scores.predictions import read_predictions
@@ -52,6 +53,11 @@ class Comparison:
     test: PermutationTest | None = None  # on the average over languages
     language_p: dict[str, float] = field(default_factory=dict)
     note: str = ""  # why there are no example-level statistics
+
+    @property
+    def language_p_holm(self) -> dict[str, float]:
+        """The per-language p-values adjusted by Holm's method across this comparison's languages."""
+        return holm(self.language_p)
 
     @property
     def average(self) -> float:

@@ -1,5 +1,6 @@
 """The statistics behind the report: bootstrap intervals over seeds and over examples, a paired permutation test,
-and a saturating power law for data-size curves. Every function takes a seed, so a report is reproducible.
+Holm's correction across languages, and a saturating power law for data-size curves. Every function takes a seed,
+so a report is reproducible.
 
 Resampling examples means recomputing the task's metric on the resampled set, not averaging per-example scores:
 chunk F1 over a resampled corpus is not the mean of per-sentence F1s. Each metric is therefore held as per-example
@@ -11,7 +12,7 @@ task's own scorer before any statistic is computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,6 +239,22 @@ def permutation_test(
     # A tolerance, so that permutations equal to the observed value up to rounding count as "as extreme".
     extreme = np.abs(permuted) >= abs(observed) - 1e-9
     return PermutationTest(observed, float((1 + extreme.sum()) / (n_perm + 1)), n_perm)
+
+
+def holm(p_values: Mapping[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values (Holm 1979), controlling the family-wise error rate over the tests given
+    (here: the languages of one condition and target). Sorted ascending, the i-th smallest (from 0) becomes
+    max over j <= i of min(1, (m - j) p_(j)): never below the raw p, and monotone in it.
+
+    >>> holm({"de": 0.01, "fr": 0.04, "sw": 0.03})
+    {'de': 0.03, 'fr': 0.06, 'sw': 0.06}
+    """
+    order = sorted(p_values, key=lambda k: (p_values[k], k))
+    m, running, adjusted = len(order), 0.0, {}
+    for i, key in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p_values[key]))
+        adjusted[key] = running
+    return {key: round(adjusted[key], 12) for key in p_values}
 
 
 # -- data-size curves ------------------------------------------------------------------------------------------

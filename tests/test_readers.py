@@ -50,6 +50,7 @@ def test_registry_names():
         "csqa_jsonl",
         "bucc",
         "xglue_tsv",
+        "xglue_conll",
         "lareqa_json",
         "mewslix_jsonl",
     }

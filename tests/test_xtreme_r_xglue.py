@@ -21,6 +21,7 @@ from xstilts.errors import DataError
 from xstilts.formats.corpus_retrieval import CandidateRanking
 from xstilts.formats.ranking import Ranking, query_groups
 from xstilts.scores.benchmarks import XGLUE, XTREME_R, score
+from xstilts.scores.predictions import benchmark_scores
 from xstilts.tasks import REGISTRY, get_task
 from xstilts.tasks.examples import ClassificationExample, RetrievalCorpus
 from xstilts.tasks.lareqa import sentence_spans
@@ -42,9 +43,11 @@ def test_xtreme_r_scores_wikiann_results():
 
 
 def test_benchmarks_name_declared_tasks():
-    # XGLUE's CoNLL NER and UD v2.5 POS are not declared (not XTREME's PAN-X / UD-POS); everything else is.
+    # every task a benchmark scores is declared, XGLUE's CoNLL NER and UD v2.5 POS included
     named = {t.name for benchmark in (XTREME_R, XGLUE) for t in benchmark.tasks}
-    assert named - set(REGISTRY) == {"xglue_ner", "xglue_pos"}
+    assert named <= set(REGISTRY)
+    for task in XGLUE.tasks:  # and its declaration covers the languages the benchmark averages over
+        assert set(task.languages) <= set(get_task(task.name).eval_languages), task.name
 
 
 # --- XGLUE files ---------------------------------------------------------------------------------------------
@@ -89,6 +92,75 @@ def test_xglue_unlabelled_test_file_is_refused(tmp_path: Path):
     path = write_xglue(tmp_path, "wpr", "de", "dev", [(q, t, s) for q, t, s, _ in WPR_DEV])
     with pytest.raises(DataError, match=str(path.name)):
         load_examples(get_task("wpr"), "dev", "de", tmp_path)
+
+
+def write_xglue_tagging(root: Path, task: str, lang: str, split: str, text: str) -> Path:
+    """A file of XGLUE's NER or POS download: xglue_full_dataset/{NER,POS}/{lang}.{split}."""
+    path = root / "xglue_full_dataset" / task.upper() / f"{lang}.{split}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# CoNLL-2003 as XGLUE ships it: word and tag separated by a space, IOB1 (I- opens a chunk), a -DOCSTART- marker
+NER_DEV = "-DOCSTART- O\n\nEU I-ORG\nlehnt O\nab O\n\nPeter I-PER\nBlackburn I-PER\nin O\nBerlin I-LOC\n"
+POS_TRAIN = "The DET\ncat NOUN\nsat VERB\n. PUNCT\n\nIt PRON\nran VERB\n"
+
+
+def test_xglue_ner_and_pos_files_become_tagged_sentences(tmp_path: Path):
+    write_xglue_tagging(tmp_path, "ner", "de", "dev", NER_DEV)
+    write_xglue_tagging(tmp_path, "pos", "en", "train", POS_TRAIN)
+    ner = load_examples(get_task("xglue_ner"), "dev", "de", tmp_path)
+    assert [(e.words, e.tags) for e in ner] == [
+        (("EU", "lehnt", "ab"), ("I-ORG", "O", "O")),
+        (("Peter", "Blackburn", "in", "Berlin"), ("I-PER", "I-PER", "O", "I-LOC")),
+    ]
+    pos = load_examples(get_task("xglue_pos"), "train", "en", tmp_path)
+    assert [e.tags for e in pos] == [("DET", "NOUN", "VERB", "PUNCT"), ("PRON", "VERB")]
+    assert get_task("xglue_pos").eval_languages == tuple(XGLUE.task("xglue_pos").languages)
+
+
+def test_xglue_tagging_file_errors_name_file_and_line(tmp_path: Path):
+    write_xglue_tagging(tmp_path, "ner", "nl", "dev", "Jan B-PER\nwoont O\nin O\nGent B-CITY\n")
+    with pytest.raises(DataError, match=r"nl\.dev:4: label 'B-CITY' is not one of the allowed labels"):
+        load_examples(get_task("xglue_ner"), "dev", "nl", tmp_path)
+    write_xglue_tagging(tmp_path, "pos", "de", "dev", "Haus NOUN\nist\n")
+    with pytest.raises(DataError, match=r"de\.dev:2: expected a word and a tag"):
+        load_examples(get_task("xglue_pos"), "dev", "de", tmp_path)
+
+
+def test_a_spec_naming_xglue_ner_and_pos_runs_and_xglue_scores_them(tmp_path: Path, me5_dir: Path, capsys):
+    data = tmp_path / "data"
+    ner_train = "John I-PER\nlives O\nin O\nParis I-LOC\n\nACME I-ORG\nhired O\nMary I-PER\n\n" * 4
+    write_xglue_tagging(data, "ner", "en", "train", ner_train)
+    write_xglue_tagging(data, "ner", "de", "dev", NER_DEV)
+    write_xglue_tagging(data, "pos", "en", "train", POS_TRAIN * 4)
+    write_xglue_tagging(data, "pos", "nl", "dev", "De DET\nkat NOUN\nslaapt VERB\n. PUNCT\n")
+    spec = {
+        "name": "xglue",
+        "data_dir": str(data),
+        "model": {"name": "me5-small", "num_layers": 2},
+        "train": {"batch_size": 8, "epochs": 1},
+        "intermediate": {"none": []},
+        "targets": [
+            {"task": "xglue_ner", "eval_languages": ["de"]},
+            {"task": "xglue_pos", "eval_languages": ["nl"]},
+        ],
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["run", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "run")]) == 0
+    with sqlite3.connect(tmp_path / "run" / "results.sqlite") as db:
+        stored = {
+            (task, metric): value
+            for task, metric, value in db.execute("SELECT task, metric, value FROM results WHERE language != 'avg'")
+        }
+    # the metric names XGLUE's benchmark averages: NER's f1 and POS's accuracy
+    assert {("xglue_ner", "f1"), ("xglue_pos", "accuracy")} <= set(stored)
+    scores = benchmark_scores(tmp_path / "run", XGLUE)["none"].tasks
+    assert scores["xglue_ner"].per_language == {"de": pytest.approx(stored[("xglue_ner", "f1")])}
+    assert scores["xglue_pos"].per_language == {"nl": pytest.approx(stored[("xglue_pos", "accuracy")])}
+    assert main(["score", str(tmp_path / "run"), "--benchmark", "xglue"]) == 0
+    assert "xglue score, condition 'none'" in capsys.readouterr().out
 
 
 # --- WPR: nDCG per query -----------------------------------------------------------------------------------

@@ -1,25 +1,26 @@
-"""XGLUE's understanding tasks that XTREME does not have (Liang et al. 2020): News Classification, Query-Ad Matching,
-Web Page Ranking and QA Matching. XGLUE's MLQA, XNLI and PAWS-X are XTREME's tasks; its NER (CoNLL) and POS (UD v2.5)
-are not declared.
+"""XGLUE's understanding tasks that XTREME does not have (Liang et al. 2020): NER (CoNLL-2002/2003), POS (UD v2.5), News
+Classification, Query-Ad Matching, Web Page Ranking and QA Matching. XGLUE's MLQA, XNLI and PAWS-X are XTREME's
+tasks. NER and POS are `xglue_ner` and `xglue_pos`: other data than XTREME's PAN-X and UD-POS.
 
 None of them is offline. Files follow XGLUE's download (xglue_full_dataset/{TASK}/xglue.{task}.{lang}.{split}, see
-microsoft/XGLUE Data_Format.txt); the Hub copy is `microsoft/xglue` (configs nc, qadsm, wpr, qam; splits "train",
-"validation.{lang}", "test.{lang}"; columns as in its loading script). English trains; every language is scored on
-dev, because XGLUE's test files carry no labels (Data_Format.txt: test rows have no label column)."""
+microsoft/XGLUE Data_Format.txt; NER and POS: xglue_full_dataset/{NER,POS}/{lang}.{split}, English train only, as
+microsoft/XGLUE evaluation/xglue_evaluate.py and the Hub loading script read them); the Hub copy is `microsoft/xglue`
+(configs ner, pos, nc, qadsm, wpr, qam; splits "train", "validation.{lang}", "test.{lang}"; columns as in its
+loading script). English trains; every language is scored on dev, because XGLUE's test files carry no labels
+(Data_Format.txt: test rows have no label column)."""
 
 from __future__ import annotations
 
+from xstilts.tasks.catalog.xtreme import UPOS_TAGS
 from xstilts.tasks.definition import HubSource, Split, TaskDef
 
 _DEV_NOTE = "Evaluated on dev: XGLUE's test labels are not public (its leaderboard scores test)."
 
 
-def _xglue(name: str, folder: str, languages: str, columns: dict[str, str], **declaration: object) -> TaskDef:
-    """An XGLUE task: English train, dev in every language, from files or from microsoft/xglue."""
-    files = f"xglue_full_dataset/{folder}/xglue.{name}.{{lang}}"
+def _declare(name: str, config: str, files: str, languages: str, columns: dict[str, str], **declaration) -> TaskDef:
+    """An XGLUE task: English train, dev in every language, from `files`.{train,dev} or from microsoft/xglue."""
     return TaskDef(
         name=name,
-        reader="xglue_tsv",
         splits={
             "train": Split(files=(f"{files}.train",)),
             "dev": Split(files=(f"{files}.dev",), languages=tuple(languages.split())),
@@ -29,15 +30,54 @@ def _xglue(name: str, folder: str, languages: str, columns: dict[str, str], **de
         citation="Liang et al. 2020",
         hub=HubSource(
             dataset="microsoft/xglue",
-            config=name,
+            config=config,
             splits={"train": "train", "dev": "validation.{lang}"},
             columns=columns,
         ),
-        **declaration,  # type: ignore[arg-type]
+        **declaration,
+    )
+
+
+def _xglue(name: str, folder: str, languages: str, columns: dict[str, str], **declaration: object) -> TaskDef:
+    """NC, QADSM, WPR, QAM: tab-separated rows in xglue_full_dataset/{TASK}/xglue.{task}.{lang}.{split}."""
+    files = f"xglue_full_dataset/{folder}/xglue.{name}.{{lang}}"
+    return _declare(name, name, files, languages, columns, reader="xglue_tsv", **declaration)
+
+
+def _xglue_tagging(name: str, folder: str, languages: str, column: str, **declaration: object) -> TaskDef:
+    """NER or POS: `{lang}.{split}` files of space-separated word and tag (xglue_full_dataset/NER/en.train,
+    .../de.dev); the Hub's configs `ner` / `pos` hold `words` and the tags."""
+    files = f"xglue_full_dataset/{folder}/{{lang}}"
+    columns = {"words": "words", "tags": column}
+    return _declare(
+        f"xglue_{name}", name, files, languages, columns, format="tagging", reader="xglue_conll", **declaration
     )
 
 
 TASKS: tuple[TaskDef, ...] = (
+    _xglue_tagging(
+        "ner",
+        "NER",
+        "de en es nl",
+        "ner",
+        description="XGLUE NER: CoNLL-2002 (es, nl) and CoNLL-2003 (en, de) named entities, PER, ORG, LOC, MISC.",
+        # The Hub's ClassLabel order. CoNLL writes IOB1 (I- opens a chunk after O; B- only between two adjacent
+        # chunks of one type); seqeval's default scheme reads both, as xglue_evaluate.py's f1_score does.
+        labels=("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"),
+        metric="seqeval_f1",
+        notes=_DEV_NOTE,
+    ),
+    _xglue_tagging(
+        "pos",
+        "POS",
+        "ar bg de el en es fr hi it nl pl pt ru th tr ur vi zh",
+        "pos",
+        description="XGLUE POS: Universal Dependencies v2.5 part-of-speech tags, 17 UPOS tags.",
+        labels=tuple(UPOS_TAGS),
+        metric="token_accuracy",
+        notes=f"{_DEV_NOTE} Scored by tag accuracy, as XGLUE's paper and README state; xglue_evaluate.py "
+        "computes seqeval's chunk precision over the tags instead.",
+    ),
     _xglue(
         "nc",
         "NC",

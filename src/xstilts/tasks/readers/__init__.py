@@ -30,7 +30,7 @@ from xstilts.tasks.readers.multiple_choice import (
 )
 from xstilts.tasks.readers.qa import read_squad_json
 from xstilts.tasks.readers.retrieval import read_bucc, read_lareqa_json, read_tatoeba
-from xstilts.tasks.readers.tagging import read_conll
+from xstilts.tasks.readers.tagging import read_conll, read_xglue_conll
 from xstilts.tasks.readers.text import read_conll_text
 
 Reader = Callable[[Path, str, tuple[str, ...] | None], list[Example]]
@@ -51,6 +51,7 @@ READERS: dict[str, Reader] = {
     "tatoeba": read_tatoeba,
     "bucc": read_bucc,
     "xglue_tsv": read_xglue_tsv,
+    "xglue_conll": read_xglue_conll,
     "lareqa_json": read_lareqa_json,
     "mewslix_jsonl": read_mewslix_jsonl,
 }

@@ -12,6 +12,7 @@ import random
 import re
 import sqlite3
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -541,3 +542,42 @@ def test_per_language_p_values_say_their_correction(full_report) -> None:
     markdown = full_report.markdown.read_text()
     assert "significant (Holm)" in markdown and "Holm's step-down correction across the condition's" in markdown
     assert re.search(r"\(p=[0-9.e-]+, Holm [0-9.e-]+\*?\)", markdown)  # each language: raw and Holm-adjusted p
+
+
+# -- task complexity joined to gains per resource class --------------------------------------------------------
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "english").is_dir(), reason="no shared English task data here")
+def test_complexity_section_measures_each_task_and_joins_gains(tmp_path: Path, tiny_model_dir: Path) -> None:
+    root = tmp_path / "data"
+    write_gold(root)
+    (root / "english").symlink_to(SHARED_DATA / "english")  # the intermediate tasks' real files, not copied
+    grid = {
+        "none": ([], 0.0),
+        "sick": ([_stage("sick", 120)], 0.08),
+        "siqa": ([_stage("siqa", 60)], 0.02),
+        "cosmosqa": ([_stage("cosmosqa", 60)], -0.03),
+    }
+    exp = build_experiment(tmp_path / "exp", root, grid, seeds=(1, 2))
+    spec = yaml.safe_load((exp / "spec.resolved.yaml").read_text())
+    spec["model"] = {"name": str(tiny_model_dir)}  # the complexity probe reads a tiny encoder's states
+    (exp / "spec.resolved.yaml").write_text(yaml.safe_dump(spec))
+    curves = {"sick": [1.1, 0.7, 0.5, 0.3], "siqa": [1.1, 1.1, 1.1, 1.1], "cosmosqa": [1.4, 1.2, 1.0, 0.8]}
+    with sqlite3.connect(exp / "results.sqlite") as db:
+        for task, curve in curves.items():
+            log = json.dumps({"examples": {task: 60}, "report": {"loss_curve": curve}})
+            db.execute("UPDATE stages SET log = ? WHERE kind = 'train' AND task = ?", (log, task))
+    report = build_report(exp, tmp_path / "out", replace(FAST, complexity_sample=40))
+    markdown = report.markdown.read_text()
+    assert "## Task complexity" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| sick (en, 120) | class | 3 |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[5] == "120" and float(cells[3]) <= np.log2(3) + 1e-9  # entropy of 3 labels: at most log2 3 bits
+    assert float(cells[6]) > 0 and cells[8] == f"{np.mean(curves['sick']) / 1.1:.3f}"  # the curve area
+    assert "| siqa (en, 60) | choice | 3 |" in markdown and "| 1.000 |" in markdown  # a flat curve: area 1
+    assert "xnli: does complexity predict the gain?" in markdown
+    assert re.search(r"\| code bits/unit \| [+-]\d\.\d\d \[", markdown)  # rho with an interval, 3 tasks
+    assert "class 2: sw" in markdown  # Swahili, Joshi class 2, is the low-resource group here
+    assert (tmp_path / "out" / "complexity_xnli.png").is_file()

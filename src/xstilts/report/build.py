@@ -11,10 +11,12 @@ from xstilts import __version__
 from xstilts.experiment.readback import Experiment, open_experiment
 from xstilts.report.by_language import language_section
 from xstilts.report.compare import Comparisons, ResamplingSettings
+from xstilts.report.complexity_section import complexity_section
 from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
 from xstilts.report.effects import order_section, scale_section, size_section
 from xstilts.report.similarity import descriptor_section, similarity_section
 from xstilts.report.similarity import read as read_similarity
+from xstilts.report.similarity_scale import similarity_scale_section
 from xstilts.report.transfer import coverage_section, transfer_section
 
 
@@ -27,7 +29,8 @@ class ReportPaths:
 
 
 def sections(experiment: Experiment, settings: ResamplingSettings | None = None) -> list[Section]:
-    comparisons = Comparisons(experiment, settings or ResamplingSettings())
+    settings = settings or ResamplingSettings()
+    comparisons = Comparisons(experiment, settings)
     parts = [
         coverage_section(experiment),
         transfer_section(experiment, comparisons),
@@ -35,10 +38,13 @@ def sections(experiment: Experiment, settings: ResamplingSettings | None = None)
         order_section(experiment, comparisons),
         size_section(experiment, comparisons),
         scale_section(experiment, comparisons),
+        complexity_section(experiment, comparisons, settings.complexity_sample),
     ]
     similarity = read_similarity(experiment)  # written by `xstilts similarity DIR`, when it has been run
     if similarity is not None:
         parts += [similarity_section(similarity), descriptor_section(similarity)]
+        across = similarity_scale_section(similarity)  # only with rankings at several grid points (models)
+        parts += [across] if across else []
     return parts
 
 

@@ -35,6 +35,7 @@ class ResamplingSettings:
     n_perm: int = 9999
     level: float = 0.95
     seed: int = 0
+    complexity_sample: int = 256  # examples per intermediate task for the online code length (report/complexity.py)
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,15 @@ def model_lines(models: Sequence[str], series: dict[str, Sequence[float]], ylabe
     return _png(fig)
 
 
-def similarity_panels(panels: dict[str, Sequence[tuple[str, float, float]]], title: str) -> bytes:
+def similarity_panels(
+    panels: dict[str, Sequence[tuple[str, float, float]]],
+    title: str,
+    xlabel: str = "{} similarity",
+    ylabel: str = "gain over baseline (points)",
+) -> bytes:
     """One panel per method: each condition's similarity score (x) against its measured gain (y), labelled, so a
-    method that predicts transfer shows the points rising from left to right."""
+    method that predicts transfer shows the points rising from left to right. The complexity section draws its
+    measures (x, `xlabel` formatted with the panel's name) against the low-resource gain the same way."""
     fig = _new(max(4.0, 3.0 * len(panels)), 3.2)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for k, (ax, (method, points)) in enumerate(zip(axes, panels.items(), strict=True)):
@@ -125,8 +131,30 @@ def similarity_panels(panels: dict[str, Sequence[tuple[str, float, float]]], tit
             ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(0, color="black", linewidth=0.8)
         ax.margins(x=0.2, y=0.15)  # room for the labels of the outermost points
-        ax.set_xlabel(f"{method} similarity", fontsize=8)
+        ax.set_xlabel(xlabel.format(method), fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("gain over baseline (points)")
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=9)
+    return _png(fig)
+
+
+def interval_panels(
+    points: Sequence[str], panels: dict[str, dict[str, Sequence[tuple[str, float, float, float]]]], title: str
+) -> bytes:
+    """One panel per measure: per series (e.g. a similarity method), its estimate at each grid point (x, labelled)
+    with its interval as an error bar; NaN bounds draw the point alone."""
+    fig = _new(max(4.0, 3.4 * len(panels)), 3.4)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (measure, series) in zip(axes, panels.items(), strict=True):
+        for k, (name, values) in enumerate(series.items()):
+            x = np.array([points.index(p) for p, *_ in values]) + 0.08 * (k - (len(series) - 1) / 2)
+            y = np.array([v[1] for v in values])
+            spread = np.array([[v[1] - v[2] for v in values], [v[3] - v[1] for v in values]])
+            colour = _COLOURS[k % len(_COLOURS)]
+            ax.errorbar(x, y, yerr=np.nan_to_num(spread), marker="o", capsize=3, label=name, color=colour)
+        ax.set_xticks(range(len(points)), points, fontsize=7, rotation=20)
+        ax.set_title(measure, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
     return _png(fig)

@@ -12,6 +12,8 @@ task's own scorer before any statistic is computed.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -255,6 +257,52 @@ def holm(p_values: Mapping[str, float]) -> dict[str, float]:
         running = max(running, min(1.0, (m - i) * p_values[key]))
         adjusted[key] = running
     return {key: round(adjusted[key], 12) for key in p_values}
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 1 along the last axis, ties sharing their mean rank (as scipy.stats.rankdata's default)."""
+    order = np.argsort(x, axis=-1, kind="stable")
+    ranks = np.empty_like(x, dtype=float)
+    np.put_along_axis(ranks, order, np.arange(1, x.shape[-1] + 1, dtype=float) * np.ones_like(x), axis=-1)
+    out = np.empty_like(ranks)
+    for index in np.ndindex(x.shape[:-1]):  # ties: few rows (one per resample), each short (one per task)
+        row, r = x[index], ranks[index]
+        for value in np.unique(row):
+            same = row == value
+            r[same] = r[same].mean()
+        out[index] = r
+    return out
+
+
+def spearman(x: Sequence[float], y: np.ndarray) -> np.ndarray | float:
+    """Spearman's rank correlation of x with y (or with each row of a 2-D y): Pearson's r of average ranks; NaN
+    when either side is constant."""
+    rx, ry = _average_ranks(np.asarray(x, float)), _average_ranks(np.asarray(y, float))
+    rx, ry = rx - rx.mean(), ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (ry @ rx) / np.sqrt((rx**2).sum() * (ry**2).sum(axis=-1))
+    return float(r) if np.ndim(r) == 0 else r
+
+
+def bootstrap_spearman(
+    x: Sequence[float], gains: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> Interval:
+    """Spearman's rho between a per-task measure `x` and the tasks' mean gain over languages, with a percentile
+    bootstrap interval that resamples the languages (the columns of `gains`, tasks x languages; NaN where a task
+    has no result in a language): how much the correlation depends on which languages were evaluated. `n` counts
+    the languages. Draws where every task's gain ties give no correlation and are left out."""
+    gains = np.asarray(gains, float)
+    estimate = spearman(x, np.nanmean(gains, axis=1))
+    columns = np.random.default_rng(seed).integers(0, gains.shape[1], (n_boot, gains.shape[1]))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a draw of only languages a task lacks: NaN, left out
+        means = np.nanmean(gains[:, columns], axis=2).T  # (n_boot, tasks)
+    draws = spearman(x, means) if len(means) else np.array([])
+    draws = draws[np.isfinite(draws)]
+    if not np.isfinite(estimate) or draws.size == 0:
+        return Interval(float(estimate), math.nan, math.nan, gains.shape[1], level)
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(estimate), float(low), float(high), gains.shape[1], level)
 
 
 # -- data-size curves ------------------------------------------------------------------------------------------

@@ -90,6 +90,8 @@ def cmd_similarity(args: argparse.Namespace) -> None:
     for entry in result["targets"]:
         for table in tables(entry, settings.methods, settings.k):
             console.print(table)
+    if len({row["grid_point"] for row in result["scale"]["rows"]}) > 1:
+        console.print(scale_table(result["scale"]))
     path = write_atomic(exp.dir / FILE, result)
     console.print(f"similarity: {path}")
 
@@ -114,7 +116,8 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
     each method's ranking."""
     from xstilts.report.similarity import quality_cells, quality_header
 
-    title = f"{entry['target']}: similarity to each intermediate condition (baseline '{entry['baseline']}')"
+    point = f" [{entry['grid_point']}]" if entry.get("grid_point") else ""  # two models must not look identical
+    title = f"{entry['target']}{point}: similarity to each intermediate condition (baseline '{entry['baseline']}')"
     if entry.get("note"):
         table = Table(title=title)
         table.add_column("note")
@@ -133,9 +136,21 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
         ]
         gain = "-" if row["gain"] is None else f"{row['gain']:+.2f}"
         scores.add_row(row["condition"], gain, *cells)
-    ranking = Table(title=f"{entry['target']}: how well each ranking predicts the measured gains")
+    ranking = Table(title=f"{entry['target']}{point}: how well each ranking predicts the measured gains")
     for i, column in enumerate(quality_header(k)):
         ranking.add_column(column, justify="right" if 0 < i < 6 else "left")
     for method in methods:
         ranking.add_row(method, *quality_cells(entry["quality"].get(method)))
     return [scores, ranking]
+
+
+def scale_table(scale: dict[str, Any]) -> Table:
+    """Per grid point (model) and method: Spearman, NDCG@k and regret@k over the targets, with their intervals."""
+    from xstilts.report.similarity_scale import scale_cells, scale_header
+
+    table = Table(title="Similarity across model scale: how well each method predicts the gains, per grid point")
+    for i, column in enumerate(scale_header(scale["k"])):
+        table.add_column(column, justify="right" if i > 2 else "left")
+    for row in scale["rows"]:
+        table.add_row(*scale_cells(row))
+    return table

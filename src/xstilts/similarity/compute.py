@@ -54,6 +54,7 @@ from xstilts.similarity.represent import (
     token_rows,
     with_prefix,
 )
+from xstilts.similarity.scale import across_models, grid_label
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
@@ -261,6 +262,7 @@ class Similarity:
     def rank(self, target: str, baseline: str) -> dict[str, Any]:
         candidates = [c for c, stages in self.exp.conditions.items() if stages and self.exp.baseline(c) == baseline]
         entry: dict[str, Any] = {"target": target, "baseline": baseline, "metric": self.exp.metrics.get(target)}
+        entry["grid_point"] = grid_label(self.exp, baseline)  # which model / grid point every table names
         side_t = self.sources.target(baseline, target)
         if side_t is None or not candidates:
             why = "no intermediate conditions" if side_t else f"'{baseline}' has not finished training on {target}"
@@ -284,6 +286,8 @@ class Similarity:
         if comp is not None:
             own = [self.exp.value(condition, target, s, lang) for s in comp.seeds for lang in comp.languages]
             row.update(gain=comp.average, score=fmean(own), seeds=list(comp.seeds))
+            # the gain of each seed, which the cross-scale bootstrap resamples (similarity/scale.py)
+            row["per_seed"] = {str(s): g for s, g in zip(comp.seeds, comp.per_seed, strict=True)}
         side = self.sources.condition(condition, target, prefer=side_t.seed)
         if side is None:
             row.update(similarity=dict.fromkeys(self.st.methods), notes={"all": "intermediate training not finished"})
@@ -334,6 +338,7 @@ def similarity(exp: Experiment, settings: Settings, targets: tuple[str, ...] = (
         "settings": {**asdict(settings), "methods": list(settings.methods)},
         "targets": ranked,
         "descriptors": job.descriptors,
+        "scale": across_models(exp, ranked, settings.methods, settings.k),
     }
 
 

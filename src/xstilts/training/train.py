@@ -38,6 +38,7 @@ from xstilts.training.task_model import TaskModel
 # Batches are sorted by length inside windows of this many batches: long enough to group similar
 # lengths, short enough that the order of examples stays random.
 LENGTH_WINDOW = 50
+LOSS_CURVE_POINTS = 20  # points of a stage's logged loss curve (TrainReport.loss_curve)
 
 
 class TrainingDiverged(UserError):
@@ -56,6 +57,9 @@ class TrainReport:
     probabilities: dict[str, float] = field(default_factory=dict)  # the sampler's, per task
     batches: dict[str, int] = field(default_factory=dict)  # the realised number of batches per task
     attention: str = ""  # the encoder's attention implementation while training
+    # The mean loss over each of up to LOSS_CURVE_POINTS equal windows of steps, in order: the stage's learning
+    # curve, from which the report's task-complexity section takes its area (report/complexity.py).
+    loss_curve: list[float] = field(default_factory=list)
 
 
 def length_grouped_batches(
@@ -157,6 +161,7 @@ def train(
     streams = {n: _batches([f.length for f in features[n]], config.batch_size, rng, groups.get(n)) for n in names}
     best: tuple[float, dict] | None = None
     report = TrainReport(0, 0, 0, 0.0, float("nan"), probabilities=probabilities, batches=dict.fromkeys(names, 0))
+    window, window_losses = math.ceil(total / LOSS_CURVE_POINTS), []
     started = time.perf_counter()
     container.train()
 
@@ -186,6 +191,10 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             report.steps += 1
             report.final_loss = loss_sum
+            window_losses.append(loss_sum)
+            if len(window_losses) == window or report.steps == total:
+                report.loss_curve.append(sum(window_losses) / len(window_losses))
+                window_losses = []
             progress.update(bar, advance=1, loss=loss_sum)
             if dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total):
                 best = _keep_best(best, dev_score(), container, report)

@@ -581,3 +581,28 @@ def test_complexity_section_measures_each_task_and_joins_gains(tmp_path: Path, t
     assert re.search(r"\| code bits/unit \| [+-]\d\.\d\d \[", markdown)  # rho with an interval, 3 tasks
     assert "class 2: sw" in markdown  # Swahili, Joshi class 2, is the low-resource group here
     assert (tmp_path / "out" / "complexity_xnli.png").is_file()
+
+
+def test_similarity_across_model_scale_table_and_figure(tmp_path: Path, data: Path) -> None:
+    exp = build_experiment(tmp_path / "exp", data, {c: GRID[c] for c in ("none", "sick")}, seeds=(1,))
+    written = _similarity_json()
+    rows = []
+    for point, rho in (("model=small", 0.2), ("model=big", 0.8)):
+        for method in ("textemb", "cka"):
+            measures = {"spearman": (rho, rho - 0.3, 1.0), "ndcg": (0.9, 0.8, 1.0), "regret": (1.5, 0.0, 3.0)}
+            rows.append(
+                {"grid_point": point, "model": point[6:], "method": method}
+                | {m: {"estimate": e, "low": lo, "high": hi, "targets": 2} for m, (e, lo, hi) in measures.items()}
+            )
+    written["scale"] = {"k": 3, "n_boot": 500, "level": 0.95, "rows": rows}
+    (exp / "similarity.json").write_text(json.dumps(written))
+    markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
+    assert "## Similarity across model scale" in markdown
+    assert (
+        "| model=big | big | textemb | 2 | 0.800 [0.500, 1.000] | 0.900 [0.800, 1.000] | 1.50 [0.00, 3.00] |"
+        in markdown
+    )
+    assert (tmp_path / "out" / "similarity_scale.png").is_file()
+    written["scale"]["rows"] = rows[:2]  # one grid point: nothing to compare across scale
+    (exp / "similarity.json").write_text(json.dumps(written))
+    assert "## Similarity across model scale" not in build_report(exp, tmp_path / "one", FAST).markdown.read_text()

@@ -267,11 +267,15 @@ def test_descriptors_of_every_task(result: dict, experiment: Path) -> None:
 def test_the_report_has_a_similarity_section(result: dict, experiment: Path, tmp_path: Path) -> None:
     from xstilts.report import ResamplingSettings, build_report
 
-    report = build_report(
-        experiment, tmp_path / "report", ResamplingSettings(n_boot_seeds=100, n_boot_examples=50, n_perm=50)
-    )
+    settings = ResamplingSettings(n_boot_seeds=100, n_boot_examples=50, n_perm=50, complexity_sample=16)
+    report = build_report(experiment, tmp_path / "report", settings)
     markdown = report.markdown.read_text()
     assert "## Task similarity" in markdown and "## Task descriptors" in markdown
+    # complexity from the real stages: the loss curve each stage logged gives a curve area, the code length a value
+    row = next(line for line in markdown.splitlines() if line.startswith("| sick (en, 16) | class | 3 |"))
+    code, area = (float(cell) for cell in row.split("|")[7:10:2])
+    assert code > 0 and 0 < area < 2
+    assert result["scale"]["rows"][0]["grid_point"].startswith("model=")  # one model: the report draws no scale section
     assert "| textemb |" in markdown and "NDCG@2" in markdown
     assert (tmp_path / "report" / "tables" / "similarity_panx_none.tex").is_file()
 

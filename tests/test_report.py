@@ -606,3 +606,17 @@ def test_similarity_across_model_scale_table_and_figure(tmp_path: Path, data: Pa
     written["scale"]["rows"] = rows[:2]  # one grid point: nothing to compare across scale
     (exp / "similarity.json").write_text(json.dumps(written))
     assert "## Similarity across model scale" not in build_report(exp, tmp_path / "one", FAST).markdown.read_text()
+
+
+def test_an_allowed_overlap_is_stated_in_the_first_section(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write_gold(root)
+    (root / "xtreme" / "xnli" / "train-en.tsv").write_text("a premise here\ta hypothesis\tneutral\n" * 5)
+    (root / "xtreme" / "panx" / "train-en.tsv").write_text("Paris\tB-LOC\n\nBerlin\tB-LOC\n")
+    leaky = {**_stage("xnli", 30, ("de",)), "split": "dev", "allow_overlap": True}
+    exp = build_experiment(tmp_path / "exp", root, {"none": ([], 0.0), "xnli_de": ([leaky], 0.05)}, seeds=(1,))
+    markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
+    first = markdown.split("## Grid and coverage")[1].split("\n## ")[0]
+    assert "Training and evaluation data overlap" in first
+    assert "intermediate.xnli_de[0] -> targets[1] (xnli), de: 30 of 60 evaluation examples (same file)" in first
+    assert "intermediate.xnli_de[0] -> targets[1] (xnli), en: 30 of 60 evaluation examples (parallel id)" in first

@@ -23,6 +23,7 @@ console = Console()
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.runner import Runner
     from xstilts.scale.launcher import stage_launcher
@@ -32,6 +33,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     spec = load_spec(args.spec)
     root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
+    refuse(plan_overlaps(plan, spec, root))  # leakage between training and evaluation data: exit 2 before anything
     out = args.out or Path("runs") / spec.name
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} is a file, not an experiment directory")
@@ -52,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> None:
     from xstilts.experiment.cost import estimate
+    from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.plan_view import cost_lines, plan_tree
     from xstilts.spec import load_spec, resolve_data_root
@@ -59,6 +62,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     spec = load_spec(args.spec)
     root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
+    refuse(plan_overlaps(plan, spec, root))
     cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source)
     console.print(plan_tree(plan, cost))
     for line in cost_lines(cost):

@@ -120,6 +120,7 @@ class StageSpec(_Strict):
     sampler: SamplerSpec = SamplerSpec()
     handoff: Handoff = "encoder"
     train: dict[str, Any] = {}
+    allow_overlap: bool = False  # run even if this stage trains on evaluation data (experiment/leakage.py)
 
     _overrides = field_validator("train")(_check_train_overrides)
 
@@ -156,6 +157,7 @@ class TargetSpec(_Strict):
     train: dict[str, Any] = {}
     format_options: dict[str, Any] = {}  # e.g. {layer: 7, pooling: cls} for retrieval
     handoff: Handoff = "encoder"
+    allow_overlap: bool = False  # run even if a training stage trains on this target's evaluation data
 
     _overrides = field_validator("train")(_check_train_overrides)
 

@@ -14,6 +14,7 @@ from xstilts.report.compare import Comparisons, ResamplingSettings
 from xstilts.report.complexity_section import complexity_section
 from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
 from xstilts.report.effects import order_section, scale_section, size_section
+from xstilts.report.leakage_note import with_overlaps
 from xstilts.report.similarity import descriptor_section, similarity_section
 from xstilts.report.similarity import read as read_similarity
 from xstilts.report.similarity_scale import similarity_scale_section
@@ -32,7 +33,7 @@ def sections(experiment: Experiment, settings: ResamplingSettings | None = None)
     settings = settings or ResamplingSettings()
     comparisons = Comparisons(experiment, settings)
     parts = [
-        coverage_section(experiment),
+        with_overlaps(coverage_section(experiment), experiment),  # leakage the spec allowed, stated first
         transfer_section(experiment, comparisons),
         language_section(experiment, comparisons),
         order_section(experiment, comparisons),

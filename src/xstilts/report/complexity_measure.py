@@ -25,8 +25,6 @@ from xstilts.report.complexity import (
     online_code_length,
     output_labels,
 )
-from xstilts.spec import ModelSpec
-from xstilts.tasks import REGISTRY
 from xstilts.tasks.examples import ClassificationExample, MultipleChoiceExample, TaggingExample
 from xstilts.tasks.loading import load_examples, subsample
 
@@ -74,7 +72,7 @@ class Measurer:
         self._encoder: tuple[Any, Any] | None = None
 
     def measure(self, stage: dict[str, Any], positions: Sequence[tuple[str, int]]) -> TaskComplexity:
-        task = REGISTRY.get(stage["task"])
+        task = self.exp.tasks.get(stage["task"])
         name = stage_name(stage)
         area = self._area(positions)
         if task is None:
@@ -110,7 +108,7 @@ class Measurer:
             raise Unavailable(f"{task.name} has no split {split!r}")
         root = self.exp.data_root()
         pooled = [e for lang in stage.get("languages") or ["en"] for e in load_examples(task, split, lang, root)]
-        return subsample(pooled, stage.get("max_train_examples"), self.exp.spec.get("data_seed", 0))
+        return subsample(pooled, stage.get("max_train_examples"), self.exp.spec.data_seed)
 
     def _area(self, positions: Sequence[tuple[str, int]]) -> float | None:
         areas = []
@@ -179,7 +177,7 @@ class Measurer:
 
     def _model(self) -> tuple[Any, Any]:
         if self._encoder is None:
-            spec = ModelSpec(**(self.exp.spec.get("model") or {}))
+            spec = self.exp.spec.model  # the pretrained encoder the experiment started from
             encoder = load_encoder(spec)
             encoder.eval()
             self._encoder = (encoder, load_tokenizer(spec))

@@ -80,6 +80,9 @@ class TaskDef(_Frozen):
     version: int = 1  # bump when the declaration changes what a stage computes
     citation: str = ""
     notes: str = ""  # deviations from the official benchmark, shown by `xstilts tasks`
+    # Translations of one item across languages (experiment/leakage.py): "row" when row i of every language's file
+    # is the same item (XNLI, PAWS-X), "id" when examples share their id (XQuAD, MLQA); None when not parallel.
+    parallel: Literal["row", "id"] | None = None
     # The Hub copy: one source, or several whose rows are concatenated (ANLI+ = ANLI + MNLI + SNLI + FEVER-NLI)
     hub: tuple[HubSource, ...] = ()
 

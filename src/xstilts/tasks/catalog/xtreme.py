@@ -43,6 +43,7 @@ _TATOEBA_LANGS = tuple(
 TASKS: tuple[TaskDef, ...] = (
     TaskDef(
         name="xnli",
+        parallel="row",
         format="classification",
         description="Cross-lingual NLI (XTREME): premise/hypothesis, 3 labels.",
         reader="pair_tsv",
@@ -69,6 +70,7 @@ TASKS: tuple[TaskDef, ...] = (
     ),
     TaskDef(
         name="pawsx",
+        parallel="row",
         format="classification",
         description="PAWS-X paraphrase identification (XTREME): sentence pairs, 2 labels.",
         reader="pair_tsv",
@@ -159,6 +161,7 @@ TASKS: tuple[TaskDef, ...] = (
     ),
     TaskDef(
         name="xquad",
+        parallel="id",
         format="span_qa",
         description="XQuAD (XTREME): SQuAD v1.1 dev translated into 11 languages (+ Romanian).",
         reader="squad_json",
@@ -172,6 +175,7 @@ TASKS: tuple[TaskDef, ...] = (
     ),
     TaskDef(
         name="mlqa",
+        parallel="id",
         format="span_qa",
         description="MLQA (XTREME): extractive QA in 7 languages, same-language context and question.",
         reader="squad_json",

@@ -620,3 +620,27 @@ def test_an_allowed_overlap_is_stated_in_the_first_section(tmp_path: Path) -> No
     assert "Training and evaluation data overlap" in first
     assert "intermediate.xnli_de[0] -> targets[1] (xnli), de: 30 of 60 evaluation examples (same file)" in first
     assert "intermediate.xnli_de[0] -> targets[1] (xnli), en: 30 of 60 evaluation examples (parallel id)" in first
+
+
+def test_order_pairs_say_same_material_only_when_the_drawn_examples_are_equal(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write_gold(root)
+    (root / "xtreme" / "xnli" / "train-en.tsv").write_text("a premise here\ta hypothesis\tneutral\n" * 5)
+    (root / "xtreme" / "panx" / "train-en.tsv").write_text("Paris\tB-LOC\n\nBerlin\tB-LOC\n")
+
+    def xnli(langs: tuple[str, ...], size: int) -> dict:
+        return {**_stage("xnli", size, langs), "split": "dev", "allow_overlap": True}
+
+    grid = {
+        "none": ([], 0.0),
+        "en_first": ([xnli(("en",), 20), xnli(("de", "sw"), 20)], 0.05),
+        "mixed": ([xnli(("en", "de", "sw"), 40)], 0.04),
+        "ab": ([xnli(("en",), 20), xnli(("de",), 10)], 0.03),
+        "ba": ([xnli(("de",), 10), xnli(("en",), 20)], 0.02),
+    }
+    exp = build_experiment(tmp_path / "exp", root, grid, seeds=(1,))
+    markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
+    assert "ab vs ba: the same training material (30 examples, compared one by one)" in markdown
+    line = next(row for row in markdown.splitlines() if "en_first vs mixed: NOT the same training material" in row)
+    assert "en_first: 20 en / " in line and "of 40 and 40" in line  # 20 English + 20 German/Swahili vs 40 pooled
+    assert "each pair holds the same training material" not in markdown.lower()

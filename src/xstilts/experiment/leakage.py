@@ -17,12 +17,14 @@ Only files are checked: the Hugging Face Hub source is not read before the run (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 
 from xstilts.errors import UserError
 from xstilts.experiment.plan import EvalStage, Plan, TrainStage
+from xstilts.experiment.store import condition_label
 from xstilts.spec import Spec
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.loading import load_examples, split_files, subsample
@@ -138,26 +140,17 @@ def refuse(found: Sequence[Overlap]) -> None:
 def plan_sets(plan: Plan, spec: Spec, root: Path) -> tuple[list[ExampleSet], list[ExampleSet]]:
     """(training sets, evaluation sets) of a plan, each stage's examples drawn as the stage will draw them."""
     owners = _owners(plan, spec)
-    cache: dict[tuple[str, str, str], list] = {}
-
-    def read(task: TaskDef, split: str, lang: str) -> list:
-        if (task.name, split, lang) not in cache:
-            cache[(task.name, split, lang)] = load_examples(task, split, lang, root)
-        return cache[(task.name, split, lang)]
+    read = _reader(root)
 
     train: dict[tuple, ExampleSet] = {}  # seeds and targets share example sets: each is compared once
     evaluation: dict[tuple, ExampleSet] = {}
     for key, stage in plan.stages.items():
         owner, allow = owners.get(key, (key, False))
         if isinstance(stage, TrainStage):
-            for part in stage.parts:
+            for part, lang, picked in drawn(stage, plan, read):
                 task = plan.tasks[part.task]
-                pooled = [(lang, i, e) for lang in part.languages for i, e in enumerate(read(task, part.split, lang))]
-                chosen = subsample(pooled, part.max_train_examples, stage.data_seed)  # as execute.train_stage draws
-                for lang in part.languages:
-                    picked = [(i, e) for lg, i, e in chosen if lg == lang]
-                    found = example_set(owner, task, part.split, lang, root, picked, allow)
-                    train.setdefault((owner, task.name, part.split, lang, found.rows), found)
+                found = example_set(owner, task, part.split, lang, root, picked, allow)
+                train.setdefault((owner, task.name, part.split, lang, found.rows), found)
         elif isinstance(stage, EvalStage):
             task = plan.tasks[stage.task]
             for lang in stage.languages:
@@ -166,6 +159,49 @@ def plan_sets(plan: Plan, spec: Spec, root: Path) -> tuple[list[ExampleSet], lis
                 found = example_set(owner, task, stage.split, lang, root, picked, allow)
                 evaluation.setdefault((owner, task.name, stage.split, lang, found.rows), found)
     return list(train.values()), list(evaluation.values())
+
+
+def _reader(root: Path) -> Callable[[TaskDef, str, str], list]:
+    """load_examples, each (task, split, language) read once."""
+    cache: dict[tuple[str, str, str], list] = {}
+
+    def read(task: TaskDef, split: str, lang: str) -> list:
+        if (task.name, split, lang) not in cache:
+            cache[(task.name, split, lang)] = load_examples(task, split, lang, root)
+        return cache[(task.name, split, lang)]
+
+    return read
+
+
+def drawn(stage: TrainStage, plan: Plan, read: Callable[[TaskDef, str, str], list]) -> Iterator[tuple]:
+    """(part, language, [(row, example)]) of everything a training stage trains on, drawn as execute.train_stage
+    draws it: each part's languages pooled, then one seeded subset."""
+    for part in stage.parts:
+        task = plan.tasks[part.task]
+        pooled = [(lang, i, e) for lang in part.languages for i, e in enumerate(read(task, part.split, lang))]
+        chosen = subsample(pooled, part.max_train_examples, stage.data_seed)
+        for lang in part.languages:
+            yield part, lang, [(i, e) for lg, i, e in chosen if lg == lang]
+
+
+def condition_material(plan: Plan, spec: Spec, root: Path) -> dict[str, Counter]:
+    """What each condition's intermediate stages train on, as a multiset of (task, split, language, row), keyed by
+    the condition's label at its grid point: two curricula hold the same material exactly when these are equal."""
+    read = _reader(root)
+
+    material: dict[str, Counter] = {}
+    for run in plan.runs:
+        label = condition_label(run.condition, run.variant)
+        if label in material:
+            continue
+        units: Counter = Counter()
+        for key in run.chain[: len(spec.intermediate.get(run.condition, ()))]:  # the target's own stage is last
+            stage = plan.stages[key]
+            assert isinstance(stage, TrainStage)
+            for part, lang, picked in drawn(stage, plan, read):
+                units.update((part.task, part.split, lang, i) for i, _ in picked)
+        material[label] = units
+    return material
 
 
 def _owners(plan: Plan, spec: Spec) -> dict[str, tuple[str, bool]]:

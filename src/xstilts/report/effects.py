@@ -15,6 +15,7 @@ from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
 from xstilts.report.document import Bullets, Figure, Section, Table
+from xstilts.report.leakage_note import material_lines
 from xstilts.report.stats import EXPONENT_RANGE, fit_power_law, power_law_band
 from xstilts.report.transfer import SIGNIFICANT
 
@@ -46,9 +47,11 @@ def order_section(exp: Experiment, comparisons: Comparisons) -> Section:
             ],
         )
     blocks: list = [
-        "Does the order of the intermediate stages matter? Each pair holds the same training material; the "
-        "difference is A minus B on the target's average over languages, paired by seed and by example.",
+        "Does the order of the intermediate stages matter? The difference is A minus B on the target's average "
+        "over languages, paired by seed and by example. Whether a pair holds the same training material is "
+        "computed from the examples each stage draws (below), not assumed from the stage lists.",
         Bullets([f"{p.a}: {describe(exp.conditions[p.a])}; {p.b}: {describe(exp.conditions[p.b])}" for p in pairs]),
+        Bullets(material_lines(exp, pairs)),
     ]
     header = ["A vs B", "kind", "target", "A", "B", "A - B [95% CI]", "p", "languages A > B"]
     rows, samples = [], set()

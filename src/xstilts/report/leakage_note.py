@@ -1,12 +1,14 @@
-"""What the report's first section says about training on evaluation data: a run with `allow_overlap: true` went
-ahead despite an overlap that experiment/leakage.py found, and every number of such a target rests on it."""
+"""What the report says about the data each stage drew, recomputed from the spec (experiment/leakage.py): in its
+first section, overlaps of training and evaluation data that `allow_overlap: true` let run; in the order-effects
+section, whether two curricula really hold the same training examples."""
 
 from __future__ import annotations
 
 from xstilts.errors import UserError
-from xstilts.experiment.leakage import plan_overlaps
+from xstilts.experiment.leakage import condition_material, plan_overlaps
 from xstilts.experiment.plan import build_plan
 from xstilts.experiment.readback import Experiment, Unavailable
+from xstilts.report.curricula import OrderPair
 from xstilts.report.document import Bullets, Section
 
 
@@ -35,3 +37,35 @@ def with_overlaps(first: Section, exp: Experiment) -> Section:
     """The first section with the overlap statement after its opening paragraph."""
     blocks = overlap_blocks(exp)
     return Section(first.title, [*first.blocks[:1], *blocks, *first.blocks[1:]]) if blocks else first
+
+
+def material_lines(exp: Experiment, pairs: list[OrderPair]) -> list[str]:
+    """Per order pair: "same material" only when the drawn examples are equal as computed, else how many they share
+    and each side's examples per language."""
+    try:
+        root = exp.data_root()
+        material = condition_material(build_plan(exp.spec, root), exp.spec, root)
+    except (Unavailable, UserError) as why:
+        return [f"{p.a} vs {p.b}: training material not compared ({why})" for p in pairs]
+    lines = []
+    for p in pairs:
+        a, b = material.get(p.a), material.get(p.b)
+        if a is None or b is None:
+            lines.append(f"{p.a} vs {p.b}: not in the plan of this spec")
+        elif a == b:
+            lines.append(
+                f"{p.a} vs {p.b}: the same training material ({sum(a.values()):,} examples, compared one by one)"
+            )
+        else:
+            lines.append(
+                f"{p.a} vs {p.b}: NOT the same training material: {sum((a & b).values()):,} examples shared of "
+                f"{sum(a.values()):,} and {sum(b.values()):,}; {p.a}: {_per_language(a)}; {p.b}: {_per_language(b)}"
+            )
+    return lines
+
+
+def _per_language(units) -> str:
+    counts: dict[str, int] = {}
+    for (_, _, lang, _), n in units.items():
+        counts[lang] = counts.get(lang, 0) + n
+    return " / ".join(f"{n} {lang}" for lang, n in sorted(counts.items(), key=lambda kv: (kv[0] != "en", kv[0])))

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from xstilts.cli import main
-from xstilts.experiment.leakage import ExampleSet, content_key, find_overlaps, plan_overlaps
-from xstilts.experiment.plan import build_plan
+from xstilts.experiment.leakage import ExampleSet, condition_material, content_key, find_overlaps, plan_overlaps
+from xstilts.experiment.plan import TrainStage, build_plan, stage_record
 from xstilts.spec import parse_spec
 from xstilts.tasks.examples import ClassificationExample, SpanQAExample, TaggingExample
 
@@ -151,3 +151,31 @@ def test_your_own_task_training_and_evaluating_on_one_file_is_caught(data: Path,
 def test_the_quickstart_recipe_has_no_overlap(data: Path) -> None:
     spec = parse_spec(yaml.safe_load((Path(__file__).parents[1] / "examples" / "quickstart.yaml").read_text()))
     assert plan_overlaps(build_plan(spec, data), spec, data) == []
+
+
+def test_per_language_subsets_are_keyed_only_when_set(data: Path) -> None:
+    # Stages without max_examples_per_language keep the keys they had before the option existed.
+    base = {"name": "caps", "data_dir": str(data), "targets": [{"task": "panx", "eval_languages": ["de"]}]}
+    plain = parse_spec({**base, "intermediate": {"x": [{"task": "xnli", "split": "dev", "languages": ["de", "fr"]}]}})
+    capped = parse_spec(
+        {
+            **base,
+            "intermediate": {
+                "x": [
+                    {"task": "xnli", "split": "dev", "languages": ["de", "fr"], "max_examples_per_language": {"de": 5}}
+                ]
+            },
+        }
+    )
+
+    def first(spec):
+        plan = build_plan(spec, data)
+        return next(s for s in plan.stages.values() if isinstance(s, TrainStage) and s.task == "xnli"), plan
+
+    (stage, _), (capped_stage, plan) = first(plain), first(capped)
+    assert "max_examples_per_language" not in stage_record(stage)["parts"][0]
+    assert stage_record(capped_stage)["parts"][0]["max_examples_per_language"] == {"de": 5}
+    part = capped_stage.parts[0]
+    assert (part.language_cap("de"), part.language_cap("fr")) == (5, None)
+    material = condition_material(plan, capped, data)["x"]
+    assert sum(n for (_, _, lang, _), n in material.items() if lang == "de") == 5

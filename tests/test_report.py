@@ -628,19 +628,29 @@ def test_order_pairs_say_same_material_only_when_the_drawn_examples_are_equal(tm
     (root / "xtreme" / "xnli" / "train-en.tsv").write_text("a premise here\ta hypothesis\tneutral\n" * 5)
     (root / "xtreme" / "panx" / "train-en.tsv").write_text("Paris\tB-LOC\n\nBerlin\tB-LOC\n")
 
-    def xnli(langs: tuple[str, ...], size: int) -> dict:
+    def xnli(langs: tuple[str, ...], size: int | None) -> dict:
         return {**_stage("xnli", size, langs), "split": "dev", "allow_overlap": True}
+
+    def capped(langs: tuple[str, ...]) -> dict:
+        return {**xnli(langs, None), "max_examples_per_language": 10}
 
     grid = {
         "none": ([], 0.0),
         "en_first": ([xnli(("en",), 20), xnli(("de", "sw"), 20)], 0.05),
         "mixed": ([xnli(("en", "de", "sw"), 40)], 0.04),
         "ab": ([xnli(("en",), 20), xnli(("de",), 10)], 0.03),
+        # like for like: each language's own seeded subset, the same rows however the languages are staged
+        "en_first_capped": ([{**xnli(("en",), 20), "max_examples_per_language": 20}, capped(("de", "sw"))], 0.05),
+        "mixed_capped": (
+            [{**capped(("en", "de", "sw")), "max_examples_per_language": {"en": 20, "de": 10, "sw": 10}}],
+            0.04,
+        ),
         "ba": ([xnli(("de",), 10), xnli(("en",), 20)], 0.02),
     }
     exp = build_experiment(tmp_path / "exp", root, grid, seeds=(1,))
     markdown = build_report(exp, tmp_path / "out", FAST).markdown.read_text()
     assert "ab vs ba: the same training material (30 examples, compared one by one)" in markdown
+    assert "en_first_capped vs mixed_capped: the same training material (40 examples, compared one by one)" in markdown
     line = next(row for row in markdown.splitlines() if "en_first vs mixed: NOT the same training material" in row)
     assert "en_first: 20 en / " in line and "of 40 and 40" in line  # 20 English + 20 German/Swahili vs 40 pooled
     assert "each pair holds the same training material" not in markdown.lower()

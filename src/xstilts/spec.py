@@ -84,6 +84,9 @@ class ModelSpec(_Strict):
     revision: str | None = None  # for hub models
 
 
+PerLanguage = Annotated[int, Field(ge=1)] | dict[str, Annotated[int, Field(ge=1)]] | None
+
+
 class TaskEntry(_Strict):
     """One task of a (multi-task) training stage."""
 
@@ -91,6 +94,10 @@ class TaskEntry(_Strict):
     languages: Languages = ("en",)  # several languages are mixed into one training set
     split: str | None = None  # the split that trains (default: the task's train split), e.g. translate_train
     max_train_examples: int | None = Field(None, ge=1)  # a seeded subset; subsets of one data_seed are nested
+    # A seeded subset of each language before the languages are pooled (one number, or {language: number}): the
+    # rows drawn for a language are the same in every stage and curriculum, so two curricula that arrange the same
+    # languages differently can hold exactly the same examples (the report checks that they do).
+    max_examples_per_language: PerLanguage = None
     format_options: dict[str, Any] = {}  # e.g. doc_stride for span QA; each format validates its own
 
 
@@ -115,6 +122,7 @@ class StageSpec(_Strict):
     languages: Languages = ("en",)
     split: str | None = None  # default: the task's train split; e.g. translate_train (XTREME's translated data)
     max_train_examples: int | None = Field(None, ge=1)
+    max_examples_per_language: PerLanguage = None  # as TaskEntry's
     format_options: dict[str, Any] = {}
     tasks: tuple[TaskEntry, ...] = ()
     sampler: SamplerSpec = SamplerSpec()
@@ -139,6 +147,7 @@ class StageSpec(_Strict):
                 languages=self.languages,
                 split=self.split,
                 max_train_examples=self.max_train_examples,
+                max_examples_per_language=self.max_examples_per_language,
                 format_options=self.format_options,
             ),
         )  # type: ignore[arg-type]

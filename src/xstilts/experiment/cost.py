@@ -105,7 +105,8 @@ def stage_work(stage: Stage, sizes: DataSizes) -> tuple[float, float]:
     if isinstance(stage, TrainStage):
         config, n = stage.config, 0
         for part in stage.parts:
-            available = sum(sizes.count(part.task, part.split, lang) for lang in part.languages)
+            counts = [(sizes.count(part.task, part.split, lang), part.language_cap(lang)) for lang in part.languages]
+            available = sum(min(count, cap or count) for count, cap in counts)
             n += min(available, part.max_train_examples or available)
         if config.max_steps:
             return float(config.max_steps * config.batch_size * config.grad_accum_steps), 0.0

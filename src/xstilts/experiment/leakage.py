@@ -175,10 +175,16 @@ def _reader(root: Path) -> Callable[[TaskDef, str, str], list]:
 
 def drawn(stage: TrainStage, plan: Plan, read: Callable[[TaskDef, str, str], list]) -> Iterator[tuple]:
     """(part, language, [(row, example)]) of everything a training stage trains on, drawn as execute.train_stage
-    draws it: each part's languages pooled, then one seeded subset."""
+    draws it: each language's subset (max_examples_per_language), the languages pooled, then one seeded subset."""
     for part in stage.parts:
         task = plan.tasks[part.task]
-        pooled = [(lang, i, e) for lang in part.languages for i, e in enumerate(read(task, part.split, lang))]
+        pooled = [
+            (lang, i, e)
+            for lang in part.languages
+            for i, e in subsample(
+                list(enumerate(read(task, part.split, lang))), part.language_cap(lang), stage.data_seed
+            )
+        ]
         chosen = subsample(pooled, part.max_train_examples, stage.data_seed)
         for lang in part.languages:
             yield part, lang, [(i, e) for lg, i, e in chosen if lg == lang]

@@ -34,6 +34,12 @@ class TaskPart:
     format_options: dict[str, Any]
     task_version: int
     dev_split: str | None = None  # read only when the stage selects by dev score
+    max_examples_per_language: int | dict[str, int] | None = None  # spec.TaskEntry's
+
+    def language_cap(self, lang: str) -> int | None:
+        """How many examples of `lang` are drawn before the languages are pooled (None: all of them)."""
+        cap = self.max_examples_per_language
+        return cap.get(lang) if isinstance(cap, dict) else cap
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,11 @@ class Plan:
 
 def stage_record(stage: Stage) -> dict[str, Any]:
     """The stage as plain JSON data: what its key hashes and what the store records."""
-    return json.loads(json.dumps(asdict(stage), default=_plain))
+    record = json.loads(json.dumps(asdict(stage), default=_plain))
+    for part in record.get("parts", ()):
+        if part.get("max_examples_per_language") is None:  # added later: stages without it keep their keys
+            del part["max_examples_per_language"]
+    return record
 
 
 def _plain(value: Any) -> Any:
@@ -215,6 +225,7 @@ class _Planner:
                     entry.format_options,
                     task.version,
                     dev_split,
+                    entry.max_examples_per_language,
                 )
             )
         if len({p.task for p in parts}) != len(parts):

@@ -107,8 +107,15 @@ class Measurer:
         if split is None or split not in task.splits:
             raise Unavailable(f"{task.name} has no split {split!r}")
         root = self.exp.data_root()
-        pooled = [e for lang in stage.get("languages") or ["en"] for e in load_examples(task, split, lang, root)]
-        return subsample(pooled, stage.get("max_train_examples"), self.exp.spec.data_seed)
+        seed, cap = self.exp.spec.data_seed, stage.get("max_examples_per_language")
+        pooled = [
+            e
+            for lang in stage.get("languages") or ["en"]  # as the stage drew them: each language's subset, pooled
+            for e in subsample(
+                load_examples(task, split, lang, root), cap.get(lang) if isinstance(cap, dict) else cap, seed
+            )
+        ]
+        return subsample(pooled, stage.get("max_train_examples"), seed)
 
     def _area(self, positions: Sequence[tuple[str, int]]) -> float | None:
         areas = []

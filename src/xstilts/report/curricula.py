@@ -40,7 +40,7 @@ class OrderPair:
 def _units(stages: Stages) -> Counter:
     """The training material of a curriculum regardless of order: (task, language, other settings) per language."""
     return Counter(
-        (stage["task"], lang, canonical(stage, ("languages", "max_train_examples")))
+        (stage["task"], lang, canonical(stage, ("languages", "max_train_examples", "max_examples_per_language")))
         for stage in stages
         for lang in stage.get("languages") or ["en"]
     )

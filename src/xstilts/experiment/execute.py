@@ -129,12 +129,7 @@ def train_stage(ctx: StageContext, stage: TrainStage) -> StageOutput:
     models, init = build_models(ctx, stage, tasks, _head_map(ctx, stage), strict=isinstance(stage.handoff, dict))
     features, examples, groups = {}, {}, {}
     for part in stage.parts:
-        pooled = [
-            (lang, e)
-            for lang in part.languages  # each language's own subset first (max_examples_per_language), then pooled
-            for e in subsample(ctx.examples(part.task, part.split, lang), part.language_cap(lang), stage.data_seed)
-        ]
-        chosen = subsample(pooled, part.max_train_examples, stage.data_seed)  # type: ignore[arg-type]
+        chosen = part.draw(lambda lang, p=part: ctx.examples(p.task, p.split, lang), stage.data_seed)
         examples[part.task] = [e for _, e in chosen]
         by_language = config.language_batches == "per_language" and len(part.languages) > 1
         features[part.task], groups[part.task] = _features(

@@ -178,16 +178,9 @@ def drawn(stage: TrainStage, plan: Plan, read: Callable[[TaskDef, str, str], lis
     draws it: each language's subset (max_examples_per_language), the languages pooled, then one seeded subset."""
     for part in stage.parts:
         task = plan.tasks[part.task]
-        pooled = [
-            (lang, i, e)
-            for lang in part.languages
-            for i, e in subsample(
-                list(enumerate(read(task, part.split, lang))), part.language_cap(lang), stage.data_seed
-            )
-        ]
-        chosen = subsample(pooled, part.max_train_examples, stage.data_seed)
+        rows = part.draw(lambda lang, t=task, p=part: list(enumerate(read(t, p.split, lang))), stage.data_seed)
         for lang in part.languages:
-            yield part, lang, [(i, e) for lg, i, e in chosen if lg == lang]
+            yield part, lang, [row for lg, row in rows if lg == lang]
 
 
 def condition_material(plan: Plan, spec: Spec, root: Path) -> dict[str, Counter]:

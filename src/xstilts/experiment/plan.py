@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from xstilts.formats import Format, make_format
 from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
 from xstilts.tasks import TaskDef, task_table
 from xstilts.tasks.labels import with_training_labels
-from xstilts.tasks.loading import fingerprint
+from xstilts.tasks.loading import fingerprint, subsample
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class TaskPart:
         """How many examples of `lang` are drawn before the languages are pooled (None: all of them)."""
         cap = self.max_examples_per_language
         return cap.get(lang) if isinstance(cap, dict) else cap
+
+    def draw(self, examples: Callable[[str], list[Any]], data_seed: int) -> list[tuple[str, Any]]:
+        """(language, example) of what the part trains on, given each language's examples: every language's own
+        seeded subset (max_examples_per_language), the languages pooled, then one seeded subset of the pool. The
+        runner, the preflight checks and the leakage guard all draw through here, so they see the same rows."""
+        pooled = [
+            (lang, e) for lang in self.languages for e in subsample(examples(lang), self.language_cap(lang), data_seed)
+        ]
+        return subsample(pooled, self.max_train_examples, data_seed)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

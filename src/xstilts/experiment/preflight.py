@@ -35,8 +35,8 @@ def stage_inputs(stage: Stage, examples: Examples) -> list[tuple[str, str, dict[
     out = []
     config = stage.config
     for part in stage.parts:
-        pooled = [e for lang in part.languages for e in examples(part.task, part.split, lang)]
-        chosen = subsample(pooled, part.max_train_examples, stage.data_seed)
+        drawn = part.draw(lambda lang, p=part: examples(p.task, p.split, lang), stage.data_seed)
+        chosen = [e for _, e in drawn]
         out.append(("train.max_length", part.task, part.format_options, chosen, config.max_length))
         if part.dev_split:
             dev = subsample(examples(part.task, part.dev_split, "en"), config.max_dev_examples, stage.data_seed)

@@ -81,10 +81,12 @@ def test_chunk_f1_is_recomputed_not_averaged() -> None:
     assert scores.stats[0].tolist() == [[1, 1, 1], [0, 0, 1], [1, 2, 1]]
 
 
-def test_truncated_tagging_predictions_are_padded_as_the_scorer_does() -> None:
+def test_a_tag_list_shorter_than_its_sentence_is_refused_as_the_scorer_refuses_it() -> None:
+    # Evaluation writes exactly one tag per word (words cut by max_length are predicted O), so a shorter list
+    # means damaged predictions: the statistics refuse it rather than pad it and score something else.
     golds = [TaggingExample(("a", "b", "c"), ("O", "O", "B-LOC"))]
-    scores = example_scores(PANX, [["O"]], golds, "en", "f1")  # the last two words were cut off
-    assert scores.value() == 0.0 and scores.stats[0].tolist() == [[0, 0, 1]]
+    with pytest.raises(ValueError, match="sentence 1: 1 predicted tags for 3 words"):
+        example_scores(PANX, [["O"]], golds, "en", "f1")
 
 
 def _random_tags(rng: random.Random, tags: tuple[str, ...], n: int) -> list[list[str]]:

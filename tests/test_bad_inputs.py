@@ -723,7 +723,7 @@ def test_predictions_of_the_wrong_shape(tmp_path: Path, data: Path, capsys):
     gold = READERS["conll"](data / "xtreme/panx/dev-sw.tsv", "dev", None)
     path = _predictions(tmp_path, b"".join(b'"O"\n' for _ in gold))  # a string per sentence, not a list of tags
     argv = ["score-predictions", "--task", "panx", "--lang", "sw", "--predictions", str(path), "--data", str(data)]
-    refused(capsys, argv, f"{path}: predictions do not fit the tagging format")
+    refused(capsys, argv, f"{path}:1: does not fit the tagging format")
 
 
 # -- 7. a damaged experiment directory -----------------------------------------------------------------------

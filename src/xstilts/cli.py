@@ -15,6 +15,7 @@ from rich.table import Table
 
 from xstilts import __version__
 from xstilts.errors import UserError
+from xstilts.formats.scoring import shapes_text
 from xstilts.report.cli import cmd_report
 from xstilts.scale.executors import run_on_ray, start_local_runners
 from xstilts.similarity.cli import add_similarity_parser
@@ -193,7 +194,15 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("dir", type=Path)
     score.add_argument("--benchmark", choices=["xtreme", "xtreme-r", "xglue"], default="xtreme")
     score.set_defaults(func=cmd_score)
-    predictions = sub.add_parser("score-predictions", help="score any system's predictions with the official metric")
+    predictions = sub.add_parser(
+        "score-predictions",
+        help="score any system's predictions with the official metric",
+        description="Score a JSON Lines file of predictions, one JSON value per gold example in the gold file's "
+        "order, with the task's official metric. Each value is checked first: a wrong type, a label outside the "
+        "task's set or a tag list whose length is not the sentence's is refused with its line.",
+        epilog=f"predictions per format (shape, then an example line):\n{shapes_text()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     predictions.add_argument("--task", required=True)
     predictions.add_argument("--lang", required=True)
     predictions.add_argument("--predictions", required=True, type=Path, help="JSON Lines, one value per example")

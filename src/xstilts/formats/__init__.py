@@ -1,39 +1,22 @@
-"""The task formats, keyed by the `format` field of a task declaration. A format is built with the options
-a spec gives it (e.g. the retrieval layer); each format validates its own options."""
+"""The task formats (registry.py: FORMATS and make_format). The names below are loaded on first use, so that
+importing the torch-free scoring half (formats/scoring.py, for `xstilts score-predictions`) never imports torch."""
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from xstilts.formats.base import Feature, Format, FormatBase
-from xstilts.formats.classification import Classification
-from xstilts.formats.corpus_retrieval import BitextMining, CandidateRanking
-from xstilts.formats.mlm import MaskedLM
-from xstilts.formats.multiple_choice import MultipleChoice
-from xstilts.formats.ranking import Ranking
-from xstilts.formats.retrieval import Retrieval
-from xstilts.formats.span_qa import SpanQA
-from xstilts.formats.tagging import Tagging
+if TYPE_CHECKING:
+    from xstilts.formats.base import Feature, Format
+    from xstilts.formats.registry import FORMATS, make_format
 
-FORMATS: dict[str, type[FormatBase]] = {
-    f.name: f
-    for f in (
-        Classification,
-        MultipleChoice,
-        Tagging,
-        SpanQA,
-        Retrieval,
-        BitextMining,
-        CandidateRanking,
-        Ranking,
-        MaskedLM,
-    )
-}
+_WHERE = {"Feature": "base", "Format": "base", "FORMATS": "registry", "make_format": "registry"}
 
 
-def make_format(name: str, options: dict[str, Any] | None = None) -> Format:
-    """The format `name` with its options; pydantic's ValidationError names a bad option."""
-    return FORMATS[name](**(options or {}))  # type: ignore[return-value]
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"xstilts.formats.{_WHERE[name]}"), name)
 
 
 __all__ = ["FORMATS", "Feature", "Format", "make_format"]

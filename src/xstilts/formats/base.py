@@ -91,9 +91,6 @@ class FormatBase:
         formats that truncate freely need no minimum."""
         return None
 
-    def score_exported(self, exported: Sequence[Any], examples: Sequence[Example], task: TaskDef, lang: str) -> dict:
-        return self.score(exported, examples, task, lang)  # type: ignore[attr-defined]
-
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad to the longest row in the batch (dynamic padding); returns ids and attention mask."""

@@ -10,14 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from xstilts.formats.base import ClsHead, Feature, FormatBase, encode_hidden, pad_rows
-from xstilts.metrics import METRICS
+from xstilts.formats.scoring import ClassificationScoring
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import ClassificationExample
 
 
-class Classification(FormatBase):
-    name = "classification"
-
+class Classification(ClassificationScoring, FormatBase):
     def encode(
         self, examples: Sequence[ClassificationExample], tokenizer: Any, task: TaskDef, max_length: int
     ) -> list[Feature]:
@@ -50,8 +48,3 @@ class Classification(FormatBase):
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], task: TaskDef) -> list[str]:
         return [task.labels[i] for i in logits.argmax(-1).tolist()]
-
-    def score(
-        self, predictions: Sequence[str], examples: Sequence[ClassificationExample], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        return METRICS[task.metric](predictions, [e.label for e in examples], lang)

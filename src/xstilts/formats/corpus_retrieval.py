@@ -15,8 +15,8 @@ import numpy as np
 
 from xstilts.formats.base import Feature
 from xstilts.formats.retrieval import Retrieval
-from xstilts.metrics.ranking import map_at_k
-from xstilts.metrics.retrieval import Candidate, bucc_f1, bucc_mine, bucc_optimal_threshold, nearest_neighbours
+from xstilts.formats.scoring import BitextMiningScoring, CandidateRankingScoring
+from xstilts.metrics.retrieval import Candidate, bucc_mine, nearest_neighbours
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import RetrievalCorpus
 
@@ -53,12 +53,6 @@ class _PerCorpus(Retrieval):
         """One corpus's prediction from the embeddings of its distinct query and candidate texts."""
         raise NotImplementedError
 
-    def score_exported(
-        self, exported: Sequence[Any], examples: Sequence[RetrievalCorpus], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        # Not Tatoeba's line indices: the exported form is the prediction itself, as JSON.
-        return self.score(exported, examples, task, lang)
-
 
 def _single_ids(ids: Sequence[str], texts: Sequence[str]) -> list[str | None]:
     """For each distinct text, its id; None for a text that occurs under several ids. XTREME drops those from the
@@ -69,7 +63,7 @@ def _single_ids(ids: Sequence[str], texts: Sequence[str]) -> list[str | None]:
     return [found[0] if len(found) == 1 else None for found in owners.values()]
 
 
-class BitextMining(_PerCorpus):
+class BitextMining(BitextMiningScoring, _PerCorpus):
     """BUCC 2018 as XTREME scores it (scripts/run_bucc2018.sh, third_party/run_retrieval.py, utils_retrieve.py).
 
     Each corpus is mined with the ratio margin over 4 nearest neighbours in both directions (`bucc_mine`, mode
@@ -77,8 +71,6 @@ class BitextMining(_PerCorpus):
     corpora in order (BUCC: dev, then test): the threshold with the best F1 on the first corpus's gold pairs is
     applied to the last one, whose precision, recall and F1 are reported, as XTREME carries the dev threshold
     over to test. A split of one corpus is scored at its own best threshold (XTREME's dev number)."""
-
-    name = "bitext_mining"
 
     def predict(self, corpus: RetrievalCorpus, queries: np.ndarray, candidates: np.ndarray) -> list[Candidate]:
         source_ids = _single_ids(corpus.query_ids, corpus.queries)
@@ -90,35 +82,15 @@ class BitextMining(_PerCorpus):
             if source_ids[pair.src_id] is not None and target_ids[pair.tgt_id] is not None
         ]
 
-    def score(
-        self,
-        predictions: Sequence[Sequence[Candidate]],
-        examples: Sequence[RetrievalCorpus],
-        task: TaskDef,
-        lang: str,
-    ) -> dict[str, float]:
-        threshold = bucc_optimal_threshold(predictions[0], examples[0].gold)
-        scores = bucc_f1(predictions[-1], examples[-1].gold, threshold)
-        return {"f1": scores["f1"], "precision": scores["precision"], "recall": scores["recall"]}
-
     def export(self, predictions: Sequence[Sequence[Candidate]]) -> list[Any]:
         """Per corpus, its mined pairs as [margin score, source id, English id]."""
         return [[[pair.score, pair.src_id, pair.tgt_id] for pair in corpus] for corpus in predictions]
 
-    def score_exported(
-        self, exported: Sequence[Any], examples: Sequence[RetrievalCorpus], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        candidates = [[Candidate(float(s), str(src), str(tgt)) for s, src, tgt in corpus] for corpus in exported]
-        return self.score(candidates, examples, task, lang)
 
-
-class CandidateRanking(_PerCorpus):
+class CandidateRanking(CandidateRankingScoring, _PerCorpus):
     """Each query ranks the whole candidate pool by cosine; mAP@20 against the gold links (XTREME-R's LAReQA and
     Mewsli-X metric, `map_at_k`). The prediction is, per query, the ids of its 20 best candidates. A corpus whose
     queries carry languages (Mewsli-X) is scored on the queries in the language being evaluated."""
-
-    name = "candidate_ranking"
-    depth = 20
 
     def predict(
         self, corpus: RetrievalCorpus, queries: np.ndarray, candidates: np.ndarray
@@ -132,27 +104,6 @@ class CandidateRanking(_PerCorpus):
         ranked = [[cid for t in row for cid in ids_of[texts[t]]][: self.depth] for row in nearest]
         row_of = {text: i for i, text in enumerate(_distinct(corpus.queries))}
         return [(qid, ranked[row_of[text]]) for qid, text in zip(corpus.query_ids, corpus.queries, strict=True)]
-
-    def score(
-        self,
-        predictions: Sequence[Sequence[tuple[str, Sequence[str]]]],
-        examples: Sequence[RetrievalCorpus],
-        task: TaskDef,
-        lang: str,
-    ) -> dict[str, float]:
-        relevance, counts = [], []
-        for rankings, corpus in zip(predictions, examples, strict=True):
-            relevant: dict[str, set[str]] = {}
-            for query_id, candidate_id in corpus.gold:
-                relevant.setdefault(query_id, set()).add(candidate_id)
-            languages = corpus.query_languages or (lang,) * len(rankings)
-            for (query_id, ranking), language in zip(rankings, languages, strict=True):
-                if language != lang:  # a corpus of several languages' queries (Mewsli-X) is scored per language
-                    continue
-                gold = relevant.get(query_id, set())
-                relevance.append([cid in gold for cid in ranking])
-                counts.append(len(gold))
-        return map_at_k(relevance, k=self.depth, num_relevant=counts)
 
     def export(self, predictions: Sequence[Sequence[tuple[str, Sequence[str]]]]) -> list[Any]:
         """Per corpus, [query id, [its 20 best candidate ids]] for every query."""

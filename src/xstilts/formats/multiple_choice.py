@@ -11,14 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from xstilts.formats.base import ClsHead, Feature, FormatBase, encode_hidden, pad_rows
-from xstilts.metrics import METRICS
+from xstilts.formats.scoring import MultipleChoiceScoring
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import MultipleChoiceExample
 
 
-class MultipleChoice(FormatBase):
-    name = "multiple_choice"
-
+class MultipleChoice(MultipleChoiceScoring, FormatBase):
     def encode(
         self, examples: Sequence[MultipleChoiceExample], tokenizer: Any, task: TaskDef, max_length: int
     ) -> list[Feature]:
@@ -58,8 +56,3 @@ class MultipleChoice(FormatBase):
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor], task: TaskDef) -> list[int]:
         return logits.argmax(-1).tolist()
-
-    def score(
-        self, predictions: Sequence[int], examples: Sequence[MultipleChoiceExample], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        return METRICS[task.metric](predictions, [e.label for e in examples], lang)

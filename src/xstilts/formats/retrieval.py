@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from xstilts.formats.base import Feature, FormatBase, pad_rows
-from xstilts.metrics import METRICS
+from xstilts.formats.scoring import RetrievalScoring
 from xstilts.metrics.retrieval import nearest_neighbours, tatoeba_accuracy
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import TranslationPair
@@ -46,8 +46,7 @@ class Pooler(nn.Module):
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-class Retrieval(FormatBase):
-    name = "retrieval"
+class Retrieval(RetrievalScoring, FormatBase):
     trains = False  # evaluated straight from the encoder the previous stage (or pretraining) left
     Options = RetrievalOptions
 
@@ -97,12 +96,6 @@ class Retrieval(FormatBase):
     ) -> dict[str, float]:
         sources, targets = (np.stack(side) for side in zip(*predictions, strict=True))
         return tatoeba_accuracy(sources, targets)
-
-    def score_exported(
-        self, exported: Sequence[int], examples: Sequence[TranslationPair], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        """Accuracy of retrieved line indices: the gold for query i is line i."""
-        return METRICS["accuracy"](list(exported), list(range(len(examples))), lang)
 
     def export(self, predictions: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Any]:
         """Per English query, the line index of the non-English sentence it retrieved."""

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from xstilts.formats.base import Feature, FormatBase, encode_hidden, pad_rows
-from xstilts.metrics import METRICS
+from xstilts.formats.scoring import SpanQAScoring
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import SpanQAExample
 
@@ -56,8 +56,7 @@ class Window:
     offsets: tuple[tuple[int, int] | None, ...]  # character span of each context token; None elsewhere
 
 
-class SpanQA(FormatBase):
-    name = "span_qa"
+class SpanQA(SpanQAScoring, FormatBase):
     Options = SpanQAOptions
 
     def encode(
@@ -169,11 +168,6 @@ class SpanQA(FormatBase):
             unanswered = span is None or (self.options.allow_no_answer and null_wins)
             answers.append("" if unanswered else example.context[span[1] : span[2]])
         return answers
-
-    def score(
-        self, predictions: Sequence[str], examples: Sequence[SpanQAExample], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        return METRICS[task.metric](list(predictions), [list(e.answers) for e in examples], lang)
 
 
 def _split(logits: torch.Tensor) -> list[tuple[list[float], list[float]]]:

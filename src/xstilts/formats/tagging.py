@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xstilts.formats.base import Feature, FormatBase, encode_hidden, pad_rows
-from xstilts.metrics import METRICS
+from xstilts.formats.scoring import TaggingScoring
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import TaggingExample
 
@@ -43,9 +43,7 @@ class TokenHead(nn.Module):
         return self.classifier(self.dropout(hidden))
 
 
-class Tagging(FormatBase):
-    name = "tagging"
-
+class Tagging(TaggingScoring, FormatBase):
     def encode(
         self, examples: Sequence[TaggingExample], tokenizer: Any, task: TaskDef, max_length: int
     ) -> list[Feature]:
@@ -96,16 +94,6 @@ class Tagging(FormatBase):
                 raise ValueError(f"{len(tags)} tagged sub-tokens for a sentence of {words} words")
             out.append(tags + [fallback] * (words - len(tags)))
         return out
-
-    def score(
-        self, predictions: Sequence[list[str]], examples: Sequence[TaggingExample], task: TaskDef, lang: str
-    ) -> dict[str, float]:
-        # Exactly one tag per word: a shorter or longer list would score every later word against the wrong
-        # gold tag, or not at all, so it is an error rather than padding.
-        for i, (tags, example) in enumerate(zip(predictions, examples, strict=True)):
-            if len(tags) != len(example.words):
-                raise ValueError(f"sentence {i + 1}: {len(tags)} predicted tags for {len(example.words)} words")
-        return METRICS[task.metric](list(predictions), [list(e.tags) for e in examples], lang)
 
 
 def _fallback(task: TaskDef) -> str:

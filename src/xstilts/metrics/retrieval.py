@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
-import torch
 
 try:  # optional: the exact search below finds the same neighbours, only more slowly on large indexes
     import faiss
@@ -60,6 +59,8 @@ def nearest_neighbours(queries: np.ndarray, index: np.ndarray, k: int) -> tuple[
         flat.add(index)
         scores, ids = flat.search(queries, k)
         return scores, ids.astype(np.int64)
+    import torch  # here, not at the top: scoring predictions from a file (formats/scoring.py) needs no torch
+
     keys = torch.from_numpy(index)
     block = max(1, _BLOCK_ELEMENTS // len(index))
     scores, ids = [], []

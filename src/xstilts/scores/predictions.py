@@ -1,16 +1,10 @@
 """Benchmark scores of a finished (or partial) experiment, and scoring predictions made by any system.
 
 Predictions files (for `xstilts score-predictions`) are JSON Lines, one JSON value per gold example, in the
-order of the gold file (the same format xstilts writes to stages/<key>/predictions-<lang>.jsonl):
-
-    classification   the label, e.g. "entailment" or "1"
-    multiple_choice  the 0-based index of the chosen answer, e.g. 2
-    tagging          the list of tags, one per word, e.g. ["B-PER", "I-PER", "O"]
-    span_qa          the answer text, e.g. "1920s"
-    retrieval        for each English sentence, the 0-based line of the retrieved non-English sentence
-    ranking          the predicted grade, e.g. "Good" (XGLUE WPR; nDCG per query)
-    bitext_mining    per corpus of the split (BUCC: dev, then test), the mined pairs [[margin, xx_id, en_id], ...]
-    candidate_ranking  per corpus, [[query id, [its 20 best candidate ids]], ...] (LAReQA)
+order of the gold file (the same format xstilts writes to stages/<key>/predictions-<lang>.jsonl). Each format's
+shape, with an example line, is in formats/scoring.py (`xstilts score-predictions --help` prints them). Every
+value is checked against its gold example before anything is scored; the first that does not fit is refused
+with its file and line.
 """
 
 from __future__ import annotations
@@ -21,7 +15,7 @@ from typing import Any
 
 from xstilts.errors import DataError, UserError
 from xstilts.experiment.readback import open_experiment
-from xstilts.formats import make_format
+from xstilts.formats.scoring import SCORING
 from xstilts.scores.benchmarks import Benchmark, BenchmarkScore, score
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.loading import load_examples
@@ -38,21 +32,25 @@ def benchmark_scores(experiment_dir: Path, benchmark: Benchmark) -> dict[str, Be
     }
 
 
-def read_predictions(path: Path) -> list[Any]:
+def read_predictions(path: Path) -> tuple[list[Any], list[int]]:
+    """The JSON values of a JSON Lines file and the line number of each (blank lines are skipped)."""
+    if path.is_dir():
+        raise DataError(path, "is a directory, not a predictions file")
     try:
         lines = path.read_text(encoding="utf-8-sig").split("\n")
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except UnicodeDecodeError as err:
         raise DataError(path, f"invalid UTF-8: {err.reason}") from None
-    values = []
+    values, numbers = [], []
     for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
                 values.append(json.loads(line))
             except json.JSONDecodeError as err:
                 raise DataError(path, f"invalid JSON: {err.msg}", line=number) from None
-    return values
+            numbers.append(number)
+    return values, numbers
 
 
 def score_predictions(task_name: str, lang: str, path: Path, root: Path, split: str | None = None) -> dict[str, Any]:
@@ -60,18 +58,21 @@ def score_predictions(task_name: str, lang: str, path: Path, root: Path, split: 
     if task_name not in REGISTRY:
         raise UserError(f"--task: unknown task '{task_name}'; known tasks: {', '.join(sorted(REGISTRY))}")
     task = REGISTRY[task_name]
+    if task.format not in SCORING:
+        raise UserError(f"--task: {task.name} is a {task.format} task, which has no predictions to score")
     split = split or task.eval_split
     if split is None or split not in task.splits:
         raise UserError(f"--split: task '{task.name}' has splits {', '.join(task.splits)}")
     if lang not in task.languages(split):
         raise UserError(f"--lang: task '{task.name}' has no {split} data in '{lang}'")
     golds = load_examples(task, split, lang, root)
-    predictions = read_predictions(path)
+    predictions, numbers = read_predictions(path)
     if len(predictions) != len(golds):
         raise DataError(path, f"{len(predictions)} predictions for {len(golds)} gold examples of {task.name} {lang}")
-    fmt = make_format(task.format)
-    try:
-        scores = fmt.score_exported(predictions, golds, task, lang)
-    except (KeyError, IndexError, TypeError, ValueError) as err:
-        raise DataError(path, f"predictions do not fit the {task.format} format ({err})") from None
+    scoring = SCORING[task.format]()
+    bad = scoring.first_problem(predictions, golds, task)
+    if bad is not None:
+        index, problem = bad
+        raise DataError(path, f"does not fit the {task.format} format: {problem}", line=numbers[index])
+    scores = scoring.score_exported(predictions, golds, task, lang)
     return {"task": task.name, "split": split, "language": lang, "n": len(golds), "metric": task.metric, **scores}

@@ -15,11 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("XSTILTS_CACHE", str(REPO / ".cache"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# $XSTILTS_DATA wins over a spec's data_dir (spec.find_data_root), and many tests write specs with their own
+# data_dir: taken out of the environment here, it only says where the `data` fixture finds the benchmark data.
+DATA_FROM_ENV = os.environ.pop("XSTILTS_DATA", None)
 
 
 @pytest.fixture(scope="session")
 def data() -> Path:
-    root = Path(os.environ.get("XSTILTS_DATA", REPO.parent / "shared" / "data"))
+    root = Path(DATA_FROM_ENV or REPO.parent / "shared" / "data")
     if not root.is_dir():
         if os.environ.get("CI"):
             pytest.fail(f"benchmark data not found at {root}: CI must have ../shared/data")

@@ -19,6 +19,7 @@ from xstilts.formats.scoring import shapes_text
 from xstilts.report.cli import cmd_report
 from xstilts.scale.executors import run_on_ray, start_local_runners
 from xstilts.similarity.cli import add_similarity_parser
+from xstilts.spec import DATA_HELP
 
 console = Console()
 
@@ -33,6 +34,8 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     spec = load_spec(args.spec)
     root = resolve_data_root(spec, args.data)
+    # spec.resolved.yaml records where the data was, so status, report and similarity find it without flags.
+    spec = spec.model_copy(update={"data_dir": root.resolve()})
     plan = build_plan(spec, root)
     refuse(plan_overlaps(plan, spec, root))  # leakage between training and evaluation data: exit 2 before anything
     out = args.out or Path("runs") / spec.name
@@ -113,11 +116,9 @@ def cmd_score_predictions(args: argparse.Namespace) -> None:
     import json
 
     from xstilts.scores.predictions import score_predictions
-    from xstilts.spec import DATA_ENV
+    from xstilts.spec import find_data_root
 
-    root = args.data or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
-    if root is None or not root.is_dir():
-        raise UserError(f"--data: no data directory (give --data or set ${DATA_ENV})")
+    root = find_data_root(args.data, None)
     print(json.dumps(score_predictions(args.task, args.lang, args.predictions, root, args.split), indent=2))
 
 
@@ -158,6 +159,10 @@ def cmd_models(args: argparse.Namespace) -> None:
     )
 
 
+# results and score read only the store; they take --data so that every command takes the same flags.
+NOT_READ = "accepted like every command's --data; results come from the store, which needs no data"
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
@@ -172,27 +177,29 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run every stage of a spec that is not done yet")
     run.add_argument("spec", type=Path)
     run.add_argument("--out", type=Path, help="experiment directory (default: runs/<spec name>)")
-    run.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    run.add_argument("--data", type=Path, help=DATA_HELP)
     run.add_argument("--jobs", type=_positive, default=1, help="runners to start (default 1)")
     run.add_argument("--executor", choices=["local", "ray"], default="local", help="where the runners run")
     run.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
     run.set_defaults(func=cmd_run)
     plan = sub.add_parser("plan", help="show a spec's stages, what they share, and their cost; runs nothing")
     plan.add_argument("spec", type=Path)
-    plan.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    plan.add_argument("--data", type=Path, help=DATA_HELP)
     plan.add_argument("--out", type=Path, help="experiment directory whose finished stages time the estimate")
     plan.set_defaults(func=cmd_plan)
     status = sub.add_parser("status", help="done, running, failed and pending stages of an experiment")
     status.add_argument("dir", type=Path)
-    status.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    status.add_argument("--data", type=Path, help=DATA_HELP)
     status.set_defaults(func=cmd_status)
     results = sub.add_parser("results", help="print an experiment's results with deltas over the baseline")
     results.add_argument("dir", type=Path)
     results.add_argument("--baseline", help="condition to compare against (default: the one with no stages)")
+    results.add_argument("--data", type=Path, help=NOT_READ)
     results.set_defaults(func=cmd_results)
     score = sub.add_parser("score", help="benchmark scores (XTREME, XTREME-R, XGLUE) per condition")
     score.add_argument("dir", type=Path)
     score.add_argument("--benchmark", choices=["xtreme", "xtreme-r", "xglue"], default="xtreme")
+    score.add_argument("--data", type=Path, help=NOT_READ)
     score.set_defaults(func=cmd_score)
     predictions = sub.add_parser(
         "score-predictions",
@@ -207,11 +214,12 @@ def parser() -> argparse.ArgumentParser:
     predictions.add_argument("--lang", required=True)
     predictions.add_argument("--predictions", required=True, type=Path, help="JSON Lines, one value per example")
     predictions.add_argument("--split", help="default: the task's evaluation split")
-    predictions.add_argument("--data", type=Path, help="data directory (default: $XSTILTS_DATA)")
+    predictions.add_argument("--data", type=Path, help=DATA_HELP)
     predictions.set_defaults(func=cmd_score_predictions)
     report = sub.add_parser("report", help="write an HTML, Markdown and LaTeX report of an experiment")
     report.add_argument("dir", type=Path)
     report.add_argument("--out", type=Path, help="output directory (default: DIR/report)")
+    report.add_argument("--data", type=Path, help=f"{DATA_HELP}; the gold data of the per-example statistics")
     report.set_defaults(func=cmd_report)
     add_similarity_parser(sub, _positive)
     sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)

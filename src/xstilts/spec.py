@@ -1,7 +1,7 @@
 """The experiment spec: a YAML file validated into typed, frozen models (unknown keys are errors).
 
 name: quickstart
-data_dir: ../../shared/data        # relative to this file; or set XSTILTS_DATA
+data_dir: ../../shared/data        # relative to this file; --data and $XSTILTS_DATA win over it
 model: me5-small                   # or {name: ..., num_layers: 2}; any HF id or local directory
 seeds: [1]
 train: {learning_rate: 3e-5, batch_size: 32, epochs: 1}     # defaults for every training stage
@@ -29,6 +29,7 @@ from xstilts.tasks.catalog import TASKS
 from xstilts.tasks.definition import TaskDef
 
 DATA_ENV = "XSTILTS_DATA"
+DATA_HELP = f"data directory (wins over ${DATA_ENV} and the spec's data_dir)"
 
 
 class _Strict(BaseModel):
@@ -434,11 +435,23 @@ def load_spec(path: Path) -> Spec:
     return spec
 
 
-def resolve_data_root(spec: Spec, override: Path | None = None) -> Path:
-    """CLI flag, then the spec's data_dir, then $XSTILTS_DATA."""
-    root = override or spec.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
-    if root is None:
-        raise SpecError("data_dir", f"no data directory: set data_dir in the spec or ${DATA_ENV}")
+def find_data_root(flag: Path | None, data_dir: Path | str | None) -> Path:
+    """Where the data is, one rule for every command: the --data flag, then $XSTILTS_DATA, then the spec's
+    data_dir (a spec names where its author keeps the data; the flag and the variable say where it is here)."""
+    env = os.environ.get(DATA_ENV)
+    if flag is not None:
+        where, root = "--data", Path(flag)
+    elif env:
+        where, root = f"${DATA_ENV}", Path(env)
+    elif data_dir is not None:
+        where, root = "spec field 'data_dir'", Path(data_dir)
+    else:
+        raise SpecError("data_dir", f"no data directory: give --data DIR, set ${DATA_ENV}, or set data_dir in the spec")
     if not root.is_dir():
-        raise SpecError("data_dir", f"data directory {root} does not exist")
+        raise UserError(f"{where}: data directory {root} does not exist")
     return root
+
+
+def resolve_data_root(spec: Spec, override: Path | None = None) -> Path:
+    """The data directory of `spec` by `find_data_root`'s rule."""
+    return find_data_root(override, spec.data_dir)

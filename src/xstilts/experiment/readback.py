@@ -7,7 +7,6 @@ Conditions are keyed as the store labels their runs: a grid point's runs are the
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from xstilts.experiment.store import (
     condition_label,
     read_store,
 )
-from xstilts.spec import DATA_ENV, Spec, parse_spec
+from xstilts.spec import DATA_ENV, Spec, find_data_root, parse_spec
 from xstilts.tasks import REGISTRY, TaskDef, task_table
 from xstilts.tasks.loading import load_examples, subsample
 
@@ -101,9 +100,10 @@ def read_spec(path: Path) -> Spec:
         raise UserError(f"{path}: not a spec this version of xstilts reads: {err}") from None
 
 
-def open_experiment(directory: Path, need_spec: bool = True) -> Experiment:
+def open_experiment(directory: Path, need_spec: bool = True, data: Path | None = None) -> Experiment:
     """Read an experiment directory. Without `need_spec`, a store alone will do (the `results` and `score`
-    tables need no spec); the spec is still read, and must be valid, when it is there."""
+    tables need no spec); the spec is still read, and must be valid, when it is there. `data` (--data) says
+    where the gold data is, before $XSTILTS_DATA and the spec's data_dir (spec.find_data_root)."""
     directory = Path(directory)
     spec_file = directory / SPEC_FILE
     if need_spec and not spec_file.is_file():
@@ -111,9 +111,11 @@ def open_experiment(directory: Path, need_spec: bool = True) -> Experiment:
     contents = read_store(directory)
     spec = read_spec(spec_file) if spec_file.is_file() else None
     try:
-        return Experiment(directory, spec, contents.stages, contents.runs, contents.results)
+        experiment = Experiment(directory, spec, contents.stages, contents.runs, contents.results)
     except SpecError as err:  # its own tasks clash with this version's built-in ones
         raise UserError(f"{spec_file}: not a spec this version of xstilts reads: {err}") from None
+    experiment.data = data
+    return experiment
 
 
 class Experiment:
@@ -128,6 +130,7 @@ class Experiment:
         results: tuple[ResultRecord, ...],
     ):
         self.dir, self.spec, self.stages = directory, spec, stages
+        self.data: Path | None = None  # --data, when the command was given one
         self.points: tuple[GridPoint, ...] = grid_points(spec) if spec else ()
         self.conditions: dict[str, list[dict[str, Any]]] = {p.condition: list(p.stages) for p in self.points}
         self.variant_of: dict[str, str] = {p.condition: p.variant for p in self.points}
@@ -280,10 +283,10 @@ class Experiment:
     def data_root(self) -> Path:
         if self.spec.data_source != "files":
             raise Unavailable("the gold data came from the Hugging Face Hub; per-example statistics read files")
-        root = str(self.spec.data_dir) if self.spec.data_dir else os.environ.get(DATA_ENV)
-        if not root or not Path(root).is_dir():
-            raise Unavailable(f"gold data not found (data_dir {root!r}; set ${DATA_ENV})")
-        return Path(root)
+        try:
+            return find_data_root(self.data, self.spec.data_dir)
+        except UserError as err:
+            raise Unavailable(f"gold data not found ({err}; give --data DIR or set ${DATA_ENV})") from None
 
 
 def model_label(model: dict[str, Any] | str) -> str:

@@ -50,10 +50,14 @@ def sections(experiment: Experiment, settings: ResamplingSettings | None = None)
 
 
 def build_report(
-    experiment_dir: Path, out_dir: Path | None = None, settings: ResamplingSettings | None = None
+    experiment_dir: Path,
+    out_dir: Path | None = None,
+    settings: ResamplingSettings | None = None,
+    data: Path | None = None,
 ) -> ReportPaths:
-    """Write the report of `experiment_dir` to `out_dir` (default: experiment_dir/report) and return its files."""
-    experiment = open_experiment(Path(experiment_dir))
+    """Write the report of `experiment_dir` to `out_dir` (default: experiment_dir/report) and return its files.
+    `data` (--data) is where the per-example statistics find the gold data."""
+    experiment = open_experiment(Path(experiment_dir), data=data)
     out = Path(out_dir) if out_dir is not None else experiment.dir / "report"
     parts = sections(experiment, settings)
     title = f"X-STILTs report: {experiment.spec.name}"

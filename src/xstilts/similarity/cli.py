@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xstilts.similarity.settings import METHODS, Settings
+from xstilts.spec import DATA_HELP
 
 FILE = "similarity.json"
 
@@ -42,6 +43,7 @@ def add_similarity_parser(sub: Any, positive: Callable[[str], int]) -> None:
     defaults = Settings()
     similar = sub.add_parser("similarity", help="rank intermediate conditions per target by task similarity")
     similar.add_argument("dir", type=Path)
+    similar.add_argument("--data", type=Path, help=DATA_HELP)
     similar.add_argument("--target", action="append", help="only this target (repeatable; default: every target)")
     similar.add_argument(
         "--methods",
@@ -84,7 +86,7 @@ def cmd_similarity(args: argparse.Namespace) -> None:
         fisher_layers=args.fisher_layers,
         cka_reference=args.cka_reference,
     )
-    exp = open_experiment(Path(args.dir))
+    exp = open_experiment(Path(args.dir), data=args.data)
     result = similarity(exp, settings, tuple(args.target or ()))
     console = Console()
     for entry in result["targets"]:

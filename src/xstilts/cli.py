@@ -8,6 +8,7 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.console import Console
@@ -24,16 +25,27 @@ from xstilts.spec import DATA_HELP
 console = Console()
 
 
+def _spec_and_data(args: argparse.Namespace) -> tuple[Any, Path]:
+    """The spec, its data directory, and every model of it checked to be loadable without a Hub that cannot be
+    reached: in seconds, before torch and transformers are imported."""
+    from xstilts.encoders.loading import refuse_unreachable
+    from xstilts.spec import load_spec, resolve_data_root
+
+    spec = load_spec(args.spec)
+    root = resolve_data_root(spec, args.data)
+    for model in [spec.model, *spec.grid.model]:
+        refuse_unreachable(model)
+    return spec, root
+
+
 def cmd_run(args: argparse.Namespace) -> None:
+    spec, root = _spec_and_data(args)
     from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.runner import Runner
     from xstilts.scale.launcher import stage_launcher
     from xstilts.scores.tables import results_tables
-    from xstilts.spec import load_spec, resolve_data_root
 
-    spec = load_spec(args.spec)
-    root = resolve_data_root(spec, args.data)
     # spec.resolved.yaml records where the data was, so status, report and similarity find it without flags.
     spec = spec.model_copy(update={"data_dir": root.resolve()})
     plan = build_plan(spec, root)
@@ -57,14 +69,12 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
+    spec, root = _spec_and_data(args)
     from xstilts.experiment.cost import estimate
     from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.plan_view import cost_lines, plan_tree
-    from xstilts.spec import load_spec, resolve_data_root
 
-    spec = load_spec(args.spec)
-    root = resolve_data_root(spec, args.data)
     plan = build_plan(spec, root)
     refuse(plan_overlaps(plan, spec, root))
     cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source)

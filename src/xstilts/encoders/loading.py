@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from xstilts.encoders.checks import check_directory, check_shapes, header_shapes, weight_files
+from xstilts.encoders.hub_access import HubUnreachable, cached_config, offline_reason
 from xstilts.errors import ModelError
 from xstilts.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CACHE_ENV = "XSTILTS_CACHE"
 
@@ -59,6 +61,17 @@ def model_path(spec: ModelSpec) -> str:
     return str(dest)
 
 
+def refuse_unreachable(spec: ModelSpec) -> None:
+    """Refuse a hub id that the Hub cannot serve now and the local cache does not hold, in seconds and before
+    torch or transformers is imported (they take seconds themselves); local directories and built-ins pass."""
+    path = spec.name
+    if path in BUILTIN or Path(path).is_dir():
+        return
+    reason = offline_reason(path, spec.revision)
+    if reason is not None and not cached_config(path, spec.revision):
+        raise _loading_error(spec, path, "it", HubUnreachable(reason))
+
+
 def _pretrained_kwargs(spec: ModelSpec, path: str) -> dict[str, Any]:
     # Never run code shipped with a model: transformers then refuses custom code without asking (a local
     # directory that asks for it is refused earlier, by check_directory, with one line).
@@ -69,7 +82,21 @@ def _pretrained_kwargs(spec: ModelSpec, path: str) -> dict[str, Any]:
     if Path(path).is_dir():
         check_directory(Path(path), spec.name)
         kwargs["local_files_only"] = True
+    # Offline (by the variables, or a Hub that does not answer in seconds), a hub id is read from the local
+    # Hugging Face cache only: transformers would otherwise retry for minutes before failing.
+    elif offline_reason(path, spec.revision) is not None:
+        kwargs["local_files_only"] = True
     return kwargs
+
+
+def _loading_error(spec: ModelSpec, path: str, what: str, err: Exception) -> ModelError:
+    reason = None if Path(path).is_dir() else offline_reason(path, spec.revision)
+    if reason is not None:
+        return HubUnreachable(
+            f"model '{spec.name}': not in the local Hugging Face cache and {reason}; give a local model directory "
+            "as `model:` (or a built-in: xstilts models), or run once online to cache it"
+        )
+    return ModelError(f"model '{spec.name}': cannot load {what}: {_first_line(err)}")
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:
@@ -80,7 +107,7 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     try:
         return AutoTokenizer.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as err:
-        raise ModelError(f"model '{spec.name}': cannot load its tokenizer: {_first_line(err)}") from None
+        raise _loading_error(spec, path, "its tokenizer", err) from None
     except Exception as err:  # the tokenizers library raises a bare Exception for a malformed tokenizer.json
         if type(err) is not Exception:
             raise
@@ -97,7 +124,7 @@ def encoder_config(spec: ModelSpec) -> Any:
     try:
         config = AutoConfig.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as err:
-        raise ModelError(f"model '{spec.name}': cannot load its config: {_first_line(err)}") from None
+        raise _loading_error(spec, path, "its config", err) from None
     if spec.num_layers is not None:
         if spec.num_layers > config.num_hidden_layers:
             raise ModelError(
@@ -136,7 +163,7 @@ def load_encoder(spec: ModelSpec) -> nn.Module:
         except TypeError:
             return AutoModel.from_pretrained(path, config=config, **kwargs)
     except (OSError, ValueError) as err:
-        raise ModelError(f"model '{spec.name}': cannot load it: {_first_line(err)}") from None
+        raise _loading_error(spec, path, "it", err) from None
 
 
 def _first_line(err: Exception) -> str:

@@ -207,8 +207,10 @@ def _rate_key(stage: Stage) -> tuple[str, str]:
 
 
 def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files") -> PlanCost:
-    """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded (a hub
-    model offline) leaves max_length tokens per example; without a config, a stage gets no time."""
+    """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded leaves
+    max_length tokens per example; without a config, a stage gets no time. A hub model that is not cached while
+    the Hub cannot be used is refused (HubUnreachable), as `run` refuses it."""
+    from xstilts.encoders.hub_access import HubUnreachable
     from xstilts.encoders.loading import encoder_config, load_tokenizer
     from xstilts.training.device import device
 
@@ -220,7 +222,9 @@ def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source
         if key not in parameters:
             try:
                 parameters[key] = non_embedding_parameters(encoder_config(model))
-            except ModelError:  # a hub model offline: its stages get no time, the rest still do
+            except HubUnreachable:
+                raise
+            except ModelError:  # a config transformers cannot read: its stages get no time, the rest still do
                 parameters[key] = None
         return parameters[key]
 
@@ -229,6 +233,8 @@ def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source
         if key not in tokenizers:
             try:
                 tokenizers[key] = load_tokenizer(model)
+            except HubUnreachable:
+                raise
             except ModelError:
                 tokenizers[key] = None
         return tokenizers[key]

@@ -37,7 +37,7 @@ def test_an_offline_variable_refuses_an_uncached_hub_id_at_once(variable: str, e
     started = time.monotonic()
     with pytest.raises(ModelError) as raised:
         encoder_config(ModelSpec(name="nobody/no-such-model"))
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # transformers imported, no network tried
     message = str(raised.value)
     assert message.startswith("model 'nobody/no-such-model': not in the local Hugging Face cache")
     assert f"{variable}=1 (offline)" in message and "give a local model directory" in message

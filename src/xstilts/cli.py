@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from xstilts import __version__
-from xstilts.errors import UserError
+from xstilts.errors import UserError, did_you_mean
 from xstilts.formats.scoring import shapes_text
 from xstilts.report.cli import cmd_report
 from xstilts.scale.executors import run_on_ray, start_local_runners
@@ -133,24 +134,41 @@ def cmd_score_predictions(args: argparse.Namespace) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
+    from xstilts.scores.benchmarks import BENCHMARKS
     from xstilts.tasks import REGISTRY
 
-    table = Table(title="tasks")
-    for column in ("name", "format", "metric", "train", "eval split", "eval languages", "notes"):
-        table.add_column(column, overflow="fold")
+    if args.name is not None:
+        if args.name not in REGISTRY:
+            raise UserError(f"unknown task '{args.name}'{did_you_mean(args.name, REGISTRY)}; xstilts tasks lists them")
+        _print_task(REGISTRY[args.name])
+        return
+    # One short line per task, so the list fits 80 columns; `xstilts tasks NAME` has the rest.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("name", "format", "benchmark", "languages"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "languages" else "left")
     for task in REGISTRY.values():
-        train = ",".join(task.languages(task.train_split)) if task.train_split else "-"
-        langs = task.eval_languages
-        table.add_row(
-            task.name,
-            task.format,
-            task.metric,
-            train,
-            task.eval_split or "-",
-            f"{len(langs)}: {' '.join(langs)}" if langs else "-",
-            task.notes,
-        )
+        benchmarks = [name for name, b in BENCHMARKS.items() if task.name in {t.name for t in b.tasks}]
+        split = task.eval_split or task.train_split
+        table.add_row(task.name, task.format, ",".join(benchmarks) or "-", str(len(task.languages(split))))
     console.print(table)
+    console.print("languages: of the evaluation split; `xstilts tasks NAME` shows one task", highlight=False)
+
+
+def _print_task(task: Any) -> None:
+    """One task: its declaration as YAML (what an own task in a spec would say), then its splits and notes."""
+    import yaml
+
+    declaration = task.model_dump(mode="json", exclude_defaults=True, exclude={"splits", "notes", "description"})
+    console.print(f"{task.name}: {task.description}", highlight=False)
+    text = yaml.safe_dump(declaration, sort_keys=False, allow_unicode=True, default_flow_style=None, width=78)
+    console.print(text.rstrip(), highlight=False, markup=False)  # [a, b] is YAML here, not rich markup
+    for name, split in task.splits.items():
+        roles = [role for role in ("train", "dev", "eval") if getattr(task, f"{role}_split") == name]
+        console.print(f"split {name}{' (' + ', '.join(roles) + ')' if roles else ''}:", highlight=False)
+        console.print(f"  files: {', '.join(split.files)}", highlight=False)
+        console.print(f"  languages ({len(split.languages)}): {' '.join(split.languages)}", highlight=False)
+    if task.notes:
+        console.print(f"notes: {task.notes}", highlight=False)
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -232,7 +250,9 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--data", type=Path, help=f"{DATA_HELP}; the gold data of the per-example statistics")
     report.set_defaults(func=cmd_report)
     add_similarity_parser(sub, _positive)
-    sub.add_parser("tasks", help="list the declared tasks").set_defaults(func=cmd_tasks)
+    tasks = sub.add_parser("tasks", help="list the declared tasks, or show one")
+    tasks.add_argument("name", nargs="?", help="a task: its declaration, splits, languages and notes")
+    tasks.set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the built-in models").set_defaults(func=cmd_models)
     for command in sub.choices.values():  # `--debug` after the command too: xstilts run spec.yaml --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

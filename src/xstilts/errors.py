@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -25,3 +27,9 @@ class DataError(UserError):
 
 class ModelError(UserError):
     pass
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """' (did you mean 'xnli'?)' for the closest known name by difflib's ratio, or '' when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -37,6 +37,9 @@ def test_registry_names():
     assert set(READERS) == {
         "pair_tsv",
         "conll",
+        "conllu",
+        "conllu_xpos",
+        "conllu_feats",
         "sick",
         "snli_jsonl",
         "siqa_jsonl",

@@ -70,7 +70,7 @@ def test_relative_data_dir_is_resolved_against_the_spec_file(tmp_path: Path):
     ("fields", "field"),
     [
         ({"targets": [{"task": "nope"}]}, "targets[0].task"),
-        ({"targets": [{"task": "panx", "eval_languages": ["en", "xx"]}]}, "targets[0].eval_languages"),
+        ({"targets": [{"task": "panx", "eval_languages": ["en", "abc"]}]}, "targets[0].eval_languages"),  # ISO, no data
         ({"intermediate": {"a": [{"task": "panx", "languages": ["kk"]}]}}, "intermediate.a[0].languages"),
         ({"targets": [{"task": "sick"}]}, "targets[0].task"),  # SICK has no zero-shot evaluation split
         ({"targets": [{"task": "xnli", "train_task": "siqa"}]}, "targets[0].train_task"),

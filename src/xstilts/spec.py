@@ -19,12 +19,13 @@ import os
 import re
 import string
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
+import langcodes
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from xstilts.errors import SpecError, UserError
+from xstilts.errors import SpecError, UserError, did_you_mean
 from xstilts.tasks.catalog import TASKS
 from xstilts.tasks.definition import TaskDef
 
@@ -40,8 +41,23 @@ class _Strict(BaseModel):
 # Seeds and sizes are stored in SQLite, whose integers are signed 64-bit.
 SQLITE_MAX = 2**63 - 1
 Seed = Annotated[int, Field(ge=0, le=SQLITE_MAX)]
+
+
+# A language subtag of ISO 639-1 (two letters) or 639-3 (three), optionally with BCP 47 subtags (zh-Hans); never a
+# path character, since codes become parts of file names ({lang} in a task's file patterns).
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def check_language(code: str) -> str:
+    """`code` if it is an ISO 639-1/3 language code that langcodes knows (with optional subtags), else ValueError."""
+    if not _LANGUAGE_TAG.fullmatch(code) or not langcodes.tag_is_valid(code):
+        raise ValueError(f"'{code}' is not an ISO 639-1 or 639-3 language code (e.g. de, bre, zh-Hans)")
+    return code
+
+
+LanguageCode = Annotated[str, AfterValidator(check_language)]
 # A list of language codes that may not be empty (an empty list would silently mean nothing, or everything).
-Languages = Annotated[tuple[str, ...], Field(min_length=1)]
+Languages = Annotated[tuple[LanguageCode, ...], Field(min_length=1)]
 
 
 # Marks an option added after experiments were run: while it has its default (the old behaviour), it is left out
@@ -74,7 +90,8 @@ class TrainConfig(_Strict):
 def _check_train_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(overrides) - set(TrainConfig.model_fields))
     if unknown:
-        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(TrainConfig.model_fields)}")
+        hint = did_you_mean(unknown[0], TrainConfig.model_fields)
+        raise ValueError(f"unknown training option(s) {unknown}{hint}; known: {sorted(TrainConfig.model_fields)}")
     TrainConfig.model_validate(overrides)
     return overrides
 
@@ -254,8 +271,14 @@ class Spec(_Strict):
     @field_validator("tasks")
     @classmethod
     def _own_tasks(cls, tasks: tuple[TaskDef, ...]) -> tuple[TaskDef, ...]:
-        for task in tasks:
+        for i, task in enumerate(tasks):
             check_own_task(task)
+            for name, split in task.splits.items():
+                for code in (*split.languages, *split.per_language):
+                    try:
+                        check_language(code)
+                    except ValueError as err:
+                        raise ValueError(f"tasks[{i}] ({task.name}) split {name}: {err}") from None
         return tasks
 
     @field_validator("seeds")
@@ -375,8 +398,35 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         return Spec.model_validate(raw)
     except ValidationError as err:
         # Only the first error: a bad nested field also fails its parents, which would only add noise.
-        first = err.errors()[0]
-        raise SpecError(_field_path(first["loc"]) or "<root>", first["msg"]) from None
+        errors = err.errors()
+        # A misspelt key is also a missing one: name the misspelling, which carries the suggestion.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message += did_you_mean(str(first["loc"][-1]), _fields_at(first["loc"][:-1]))
+        raise SpecError(_field_path(first["loc"]) or "<root>", message) from None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds, itself or inside tuple[...], dict[..., ...], X | None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where `loc` points (for a "did you mean"): Spec's fields, walked down the path; list
+    indices and free keys (condition names) keep the model they are in."""
+    model: type[BaseModel] | None = Spec
+    for part in loc:
+        field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
+        if field is not None:
+            model = _model_in(field.annotation)
+    return list(model.model_fields) if model is not None else []
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from xstilts.errors import SpecError
+from xstilts.errors import SpecError, did_you_mean
 from xstilts.formats import Format, make_format
 from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, Spec, TaskEntry, TrainConfig
 from xstilts.tasks import TaskDef, task_table
@@ -175,7 +175,8 @@ def _check_languages(task: TaskDef, split: str, langs: tuple[str, ...], field_na
     if unknown:
         raise SpecError(
             field_name,
-            f"task '{task.name}' has no {split} data in {unknown}; available: {', '.join(task.languages(split))}",
+            f"task '{task.name}' has no {split} data in {unknown}{did_you_mean(unknown[0], task.languages(split))}; "
+            f"available: {', '.join(task.languages(split))}",
         )
 
 
@@ -192,7 +193,10 @@ class _Planner:
 
     def task(self, name: str, field_name: str) -> TaskDef:
         if name not in self.tasks:
-            raise SpecError(field_name, f"unknown task '{name}'; known tasks: {', '.join(sorted(self.tasks))}")
+            raise SpecError(
+                field_name,
+                f"unknown task '{name}'{did_you_mean(name, self.tasks)}; known tasks: {', '.join(sorted(self.tasks))}",
+            )
         task = with_training_labels(self.tasks[name], self.root, self.spec.data_source)
         self.tasks[name] = task  # an open label set, filled in from the data, for the runner and the scorers
         return task

@@ -17,6 +17,8 @@ FormatName = Literal[
     "ranking",
     "mlm",
 ]
+# Formats evaluated without training on the task (formats/*.py `trains = False`).
+EVALUATED_ONLY = ("retrieval", "bitext_mining", "candidate_ranking")
 
 
 class _Frozen(BaseModel):
@@ -85,6 +87,14 @@ class TaskDef(_Frozen):
     parallel: Literal["row", "id"] | None = None
     # The Hub copy: one source, or several whose rows are concatenated (ANLI+ = ANLI + MNLI + SNLI + FEVER-NLI)
     hub: tuple[HubSource, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evaluated_only_formats_train_on_nothing(cls, data: Any) -> Any:
+        # Retrieval is scored straight from an encoder: such a task has no training split unless it names one.
+        if isinstance(data, dict) and data.get("format") in EVALUATED_ONLY and "train_split" not in data:
+            return {**data, "train_split": None}
+        return data
 
     @field_validator("hub", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from xstilts.tasks.readers.classification import (
     read_snli_jsonl,
     read_xglue_tsv,
 )
+from xstilts.tasks.readers.conllu import read_conllu, read_conllu_feats, read_conllu_xpos
 from xstilts.tasks.readers.mewslix import read_mewslix_jsonl
 from xstilts.tasks.readers.multiple_choice import (
     read_copa_jsonl,
@@ -38,6 +39,9 @@ Reader = Callable[[Path, str, tuple[str, ...] | None], list[Example]]
 READERS: dict[str, Reader] = {
     "pair_tsv": read_pair_tsv,
     "conll": read_conll,
+    "conllu": read_conllu,
+    "conllu_xpos": read_conllu_xpos,
+    "conllu_feats": read_conllu_feats,
     "sick": read_sick,
     "snli_jsonl": read_snli_jsonl,
     "siqa_jsonl": read_siqa_jsonl,

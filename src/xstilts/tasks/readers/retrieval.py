@@ -21,10 +21,13 @@ from xstilts.tasks.readers.files import (
 
 
 def read_tatoeba(path: Path, split: str, labels: tuple[str, ...] | None = None) -> list[Example]:
-    """Tatoeba `{xx}-en.{xx}` with its English side `{xx}-en.en` beside it, line i translating line i.
-    XTREME's download writes the English side sorted (its gold order is private): such a file is refused,
-    since scoring it as aligned would report near-zero accuracy as if it were real."""
+    """Tatoeba `{xx}-en.{xx}` with its English side `{xx}-en.en` beside it, line i translating line i; or LASER's
+    layout, `tatoeba.{xxx}-eng.{xxx}` with `tatoeba.{xxx}-eng.eng` (3-letter codes). XTREME's download writes the
+    English side sorted (its gold order is private): such a file is refused, since scoring it as aligned would
+    report near-zero accuracy as if it were real."""
     english = path.with_suffix(".en")
+    if not english.is_file() and path.with_suffix(".eng").is_file():
+        english = path.with_suffix(".eng")  # LASER's layout
     sources = nonempty(path, [line for _, line in lines(path) if line])
     targets = [line for _, line in lines(english) if line]
     if len(sources) != len(targets):

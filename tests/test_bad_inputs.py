@@ -159,9 +159,9 @@ SPEC_ERRORS: dict[str, tuple[dict[str, Any], str, str]] = {
         "differ in format or labels",
     ),
     "unknown eval language": (
-        {"targets": [{**PANX, "eval_languages": ["en", "klingon"]}]},
+        {"targets": [{**PANX, "eval_languages": ["en", "tlh"]}]},
         "targets[0].eval_languages",
-        "'klingon'",
+        "'tlh'",
     ),
     "unknown intermediate language": (
         {"intermediate": {"none": [], "x": [{"task": "sick", "languages": ["de"]}]}},
@@ -169,9 +169,9 @@ SPEC_ERRORS: dict[str, tuple[dict[str, Any], str, str]] = {
         "no train data in ['de']",
     ),
     "unknown train language": (
-        {"targets": [{**PANX, "train_languages": ["klingon"]}]},
+        {"targets": [{**PANX, "train_languages": ["tlh"]}]},
         "targets[0].train_languages",
-        "'klingon'",
+        "'tlh'",
     ),
     "tatoeba (no training split) as intermediate": (
         {"intermediate": {"none": [], "x": [{"task": "tatoeba"}]}},

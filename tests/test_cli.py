@@ -44,9 +44,9 @@ def small_data(tmp_path: Path, data: Path) -> Path:
 BAD_SPECS = {
     "unknown task": ({"targets": [{"task": "xnlii"}]}, "targets[0].task", "unknown task 'xnlii'"),
     "unknown language": (
-        {"targets": [{"task": "panx", "eval_languages": ["en", "klingon"]}]},
+        {"targets": [{"task": "panx", "eval_languages": ["en", "tlh"]}]},
         "targets[0].eval_languages",
-        "klingon",
+        "tlh",
     ),
     "unknown key": ({"tragets": []}, "tragets", "Extra inputs"),
     "wrong type": ({"seeds": "one"}, "seeds", "tuple"),

@@ -30,12 +30,14 @@ def _spec_and_data(args: argparse.Namespace) -> tuple[Any, Path]:
     """The spec, its data directory, and every model of it checked to be loadable without a Hub that cannot be
     reached: in seconds, before torch and transformers are imported."""
     from xstilts.encoders.loading import refuse_unreachable
+    from xstilts.experiment.tracking import require as require_trackers
     from xstilts.spec import load_spec, resolve_data_root
 
     spec = load_spec(args.spec)
     root = resolve_data_root(spec, args.data)
     for model in [spec.model, *spec.grid.model]:
         refuse_unreachable(model)
+    require_trackers(spec.track)
     return spec, root
 
 

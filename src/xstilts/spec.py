@@ -254,6 +254,8 @@ class Spec(_Strict):
     tasks: tuple[TaskDef, ...] = ()  # your own tasks, declared like the built-in ones (docs/tasks.md)
     grid: GridSpec = GridSpec()
     launcher: LauncherSpec | None = None  # None: training stages run inside the runner's own process
+    # Trackers that log every stage as a run (experiment/tracking.py); optional extras. Not part of stage keys.
+    track: tuple[Literal["tensorboard", "mlflow"], ...] = ()
 
     @field_validator("model", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from xstilts.errors import ModelError
 from xstilts.experiment import checkpoint
 from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage, stage_record
 from xstilts.experiment.store import AVERAGE, ResultRow
+from xstilts.experiment.tracking import Tracking, stage_run
 from xstilts.formats import Feature, make_format
 from xstilts.spec import ModelSpec
 from xstilts.tasks import TaskDef
@@ -59,6 +60,7 @@ class StageContext:
     source: Source = "files"
     save: SaveCheckpoint = save_checkpoint
     parallel: Parallel | None = None  # set in the processes of an `accelerate launch`
+    tracking: Tracking | None = None  # the spec's `track:` trackers; None: nothing is logged
     _examples: dict[tuple[str, str, str], list[Example]] = field(default_factory=dict, repr=False)
     _tokenizers: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -148,19 +150,26 @@ def train_stage(ctx: StageContext, stage: TrainStage) -> StageOutput:
         highlight=False,
     )
     bf16 = use_bf16(config.precision, device())
-    report = train(
-        models,
-        features,
-        config,
-        stage.seed,
-        tokenizer.pad_token_id,
-        bf16,
-        _dev_score(ctx, stage, models, tokenizer, bf16),
-        label=f"{stage.task} [{stage.key[:8]}]",
-        probabilities=probabilities,
-        parallel=ctx.parallel,
-        groups=groups,
-    )
+    record = {"task": stage.task, **stage_record(stage)}  # a multi-task stage's name ("a+b") beside its parts
+    with stage_run(ctx.tracking, stage.key, f"{stage.task} {stage.key[:8]}", record) as run:
+        report = train(
+            models,
+            features,
+            config,
+            stage.seed,
+            tokenizer.pad_token_id,
+            bf16,
+            _dev_score(ctx, stage, models, tokenizer, bf16),
+            label=f"{stage.task} [{stage.key[:8]}]",
+            probabilities=probabilities,
+            parallel=ctx.parallel,
+            groups=groups,
+            log=run.log if run else None,
+        )
+        if run:
+            rate = report.examples / max(report.seconds, 1e-9)
+            final = {"final/loss": report.final_loss, "final/steps": report.steps, "final/seconds": report.seconds}
+            run.finish({**final, "final/examples_per_second": rate})
     log = {
         "init": init,
         "examples": {t: len(e) for t, e in examples.items()},
@@ -249,6 +258,9 @@ def eval_stage(ctx: StageContext, stage: EvalStage) -> StageOutput:
     for metric in next(iter(per_language.values())):
         average = mean(s[metric] for s in per_language.values())
         rows.append(_row(stage, AVERAGE, metric, average, len(per_language)))
+    with stage_run(ctx.tracking, stage.key, f"{stage.task} eval {stage.key[:8]}", stage_record(stage)) as run:
+        if run:
+            run.finish({f"{row.language}/{row.metric}": row.value for row in rows})
     summary = ", ".join(f"{lang} {next(iter(s.values())):.1f}" for lang, s in per_language.items())
     ctx.console.print(f"  [green]eval[/]  {task.name} ({stage.key}): {summary}")
     return {"init": init, "bf16": bf16, "scores": per_language}, rows

@@ -23,6 +23,7 @@ from xstilts.experiment.locks import try_lock
 from xstilts.experiment.plan import Plan, Stage, TrainStage, stage_record
 from xstilts.experiment.preflight import check_lengths
 from xstilts.experiment.store import Store
+from xstilts.experiment.tracking import Tracking
 from xstilts.spec import ModelSpec, Spec
 from xstilts.tasks.loading import Source
 
@@ -53,7 +54,8 @@ class Runner:
             raise ValueError("a spec with a launcher needs a StageLauncher (xstilts.scale.launcher.stage_launcher)")
         self.spec, self.plan, self.dir, self.console = spec, plan, experiment_dir, console
         self.launcher = launcher
-        self.context = StageContext(plan, root, experiment_dir, console, source)
+        tracking = Tracking(spec.track, experiment_dir, spec.name) if spec.track else None
+        self.context = StageContext(plan, root, experiment_dir, console, source, tracking=tracking)
 
     def pending(self) -> list[Stage]:
         store_file = self.dir / Store.FILE

@@ -22,6 +22,7 @@ from rich.console import Console
 from xstilts.errors import UserError
 from xstilts.experiment import checkpoint
 from xstilts.experiment.execute import SaveCheckpoint, StageContext, train_stage
+from xstilts.experiment.tracking import Tracking
 from xstilts.scale.launcher import die_with_parent
 from xstilts.spec import TrainConfig
 from xstilts.training.distributed import AcceleratedProcesses
@@ -85,7 +86,10 @@ def train_one_stage(experiment_dir: Path, key: str, data: Path | None) -> None:
     console = Console(quiet=not accelerator.is_main_process)
     parallel = AcceleratedProcesses(accelerator)
     save = gathering_save(accelerator, parallel)
-    context = StageContext(plan, root, experiment_dir, console, spec.data_source, save=save, parallel=parallel)
+    tracking = Tracking(spec.track, experiment_dir, spec.name) if spec.track and accelerator.is_main_process else None
+    context = StageContext(
+        plan, root, experiment_dir, console, spec.data_source, save=save, parallel=parallel, tracking=tracking
+    )
     train_stage(context, stage)
     accelerator.end_training()
 

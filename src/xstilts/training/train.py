@@ -128,11 +128,14 @@ def train(
     probabilities: Mapping[str, float] | None = None,
     parallel: Parallel | None = None,
     groups: Mapping[str, Sequence[Hashable]] | None = None,
+    log: Callable[[dict[str, float], int], None] | None = None,
 ) -> TrainReport:
     """Train in place. Several tasks share one encoder: each micro-batch comes from a task drawn with
     `probabilities` (default: proportional to size). With dev_score (higher is better), the weights of the
     best epoch are kept. `parallel` (xstilts.training.distributed) splits every batch over processes.
-    `groups` (per task, one value per feature, e.g. its language) keeps each batch inside one group."""
+    `groups` (per task, one value per feature, e.g. its language) keeps each batch inside one group. `log`, when
+    given, receives each optimizer step's loss, learning rate and throughput, and each dev score, with the step
+    (xstilts.experiment.tracking sends them to TensorBoard or MLflow)."""
     from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
 
     if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler
@@ -186,6 +189,7 @@ def train(
                 report.examples += len(batch_indices)
                 report.tokens += int(batch["attention_mask"].sum())
             parallel.clip(forward, config.max_grad_norm)
+            learning_rate = schedule.get_last_lr()[0]  # the rate this step uses; schedule.step() moves it on
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
@@ -196,8 +200,14 @@ def train(
                 report.loss_curve.append(sum(window_losses) / len(window_losses))
                 window_losses = []
             progress.update(bar, advance=1, loss=loss_sum)
+            if log is not None:
+                rate = report.examples / max(time.perf_counter() - started, 1e-9)
+                metrics = {"train/loss": loss_sum, "train/learning_rate": learning_rate}
+                log({**metrics, "train/examples_per_second": rate}, report.steps)
             if dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total):
                 best = _keep_best(best, dev_score(), container, report)
+                if log is not None:
+                    log({"dev/score": report.dev_scores[-1]}, report.steps)
 
     if best is not None:
         container.load_state_dict(best[1])

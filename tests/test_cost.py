@@ -10,8 +10,17 @@ import pytest
 import yaml
 
 from xstilts.cli import main
-from xstilts.experiment.cost import DEFAULT_RATES, CostModel, DataSizes, _rows, non_embedding_parameters
+from xstilts.experiment.cost import (
+    DEFAULT_RATES,
+    DEFAULT_STARTUP,
+    PROCESS_STARTUP,
+    CostModel,
+    DataSizes,
+    _rows,
+    non_embedding_parameters,
+)
 from xstilts.experiment.plan import build_plan, stage_record
+from xstilts.experiment.plan_view import cost_lines
 from xstilts.experiment.store import Store
 from xstilts.spec import parse_spec
 
@@ -42,8 +51,9 @@ def test_flops_and_seconds_of_one_stage_from_the_default_rate(data: Path):
     cost = cost_model(data).stage(sick)
     assert (cost.passes, cost.tokens) == (100, 100 * 64)
     assert cost.flops == 6 * PARAMETERS * 100 * 64
-    assert cost.seconds == pytest.approx(cost.flops / DEFAULT_RATES["cpu"]["train"])
-    assert cost.source.startswith("default cpu rate")
+    startup = DEFAULT_STARTUP["cpu"]["train"]
+    assert cost.seconds == pytest.approx(startup + cost.flops / DEFAULT_RATES["cpu"]["train"])
+    assert cost.source.startswith("default cpu start-up")
     evaluation = cost_model(data).stage(next(s for s in plan.stages.values() if s.kind == "evaluate"))
     assert (evaluation.examples, evaluation.flops) == (20, 2 * PARAMETERS * 20 * 128)
 
@@ -80,13 +90,50 @@ def test_finished_stages_of_the_same_model_set_the_rate(tmp_path: Path, data: Pa
     model.learn(plan, tmp_path)
     cost = model.plan(plan)
     assert cost.stages[sick.key].seconds == pytest.approx(10.0)  # its own measurement, exactly
+    startup = DEFAULT_STARTUP["cpu"]["train"]
     for key, stage in plan.stages.items():
-        if stage.kind == "train":  # every training stage scales with its FLOPs at the measured rate
-            expected = 10.0 * cost.stages[key].flops / cost.stages[sick.key].flops
+        if stage.kind == "train":  # the default start-up, and the work scaled at the measured rate
+            expected = startup + (10.0 - startup) * cost.stages[key].flops / cost.stages[sick.key].flops
             assert cost.stages[key].seconds == pytest.approx(expected)
-            assert cost.stages[key].source.startswith("rate measured on 1 finished train stages of me5-small")
-        else:  # no evaluation has finished: they keep the default rate
-            assert cost.stages[key].source.startswith("default cpu rate")
+            assert cost.stages[key].source.startswith(f"default start-up {startup:.0f}s, rate measured on 1 finished")
+        else:  # no evaluation has finished: they keep the defaults
+            assert cost.stages[key].source.startswith("default cpu start-up")
+
+
+def test_stages_of_different_sizes_fit_start_up_and_rate(tmp_path: Path, data: Path):
+    """seconds = start-up + FLOPs / rate, fitted by least squares once the finished stages differ in size."""
+    plan = build_plan(spec(grid={"intermediate_size": [20, 100]}), data)
+    model = cost_model(data)
+    trained = [s for s in plan.stages.values() if s.kind == "train"]
+    store = Store(tmp_path)
+    for stage in trained:  # a machine with 12 s of start-up per stage and 4e9 FLOP/s
+        store.finish_stage(stage.key, stage.kind, stage.task, stage_record(stage), 12.0 + model.flops(stage) / 4e9, {})
+    store.close()
+    model.learn(plan, tmp_path)
+    startup, rate, source = model.calibration(trained[0])
+    assert (startup, rate) == (pytest.approx(12.0), pytest.approx(4e9))
+    assert source.startswith(f"start-up and rate fitted on {len(trained)} finished train stages")
+
+
+def test_a_loaded_machine_slows_the_defaults_not_the_measurements(tmp_path: Path, data: Path):
+    plan = build_plan(spec(), data)
+    idle = cost_model(data).plan(plan)
+    busy_model = CostModel(DataSizes(data), lambda model: PARAMETERS, lambda model: None, slowdown=3.0)
+    busy = busy_model.plan(plan)
+    assert busy.total_seconds == pytest.approx(3 * idle.total_seconds)
+    assert all(c.source.endswith("x3.0 for the machine's load") for c in busy.stages.values())
+    sick = next(s for s in plan.stages.values() if s.task == "sick")
+    store = Store(tmp_path)
+    store.finish_stage(sick.key, sick.kind, sick.task, stage_record(sick), 10.0, {})
+    store.close()
+    busy_model.learn(plan, tmp_path)
+    assert busy_model.stage(sick).seconds == pytest.approx(10.0)  # measured under its own load: taken as it is
+
+
+def test_a_run_adds_its_start_up_once(data: Path):
+    cost = cost_model(data).plan(build_plan(spec(), data))
+    assert cost.total_seconds == pytest.approx(PROCESS_STARTUP + cost.seconds)
+    assert "start-up included" in " ".join(cost_lines(cost))
 
 
 def test_token_counts_and_parameters():
@@ -101,7 +148,7 @@ def test_plan_command_prints_measured_token_lengths_and_times(tmp_path: Path, da
     path.write_text(yaml.safe_dump(raw))
     assert main(["plan", str(path), "--out", str(tmp_path / "none")]) == 0
     printed = " ".join(capsys.readouterr().out.split())
-    assert "2 unique stages" in printed and "time: about" in printed and "1 stage: default cpu rate" in printed
+    assert "2 unique stages" in printed and "time: about" in printed and "1 stage: default cpu start-up" in printed
     sizes = DataSizes(data)
     from transformers import AutoTokenizer
 

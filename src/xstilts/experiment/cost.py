@@ -7,14 +7,20 @@ tokens adds a few percent and is left out, and so is the dev scoring of `selecti
 are its examples times their mean length, measured by featurising the first SAMPLE examples of each data set
 with the model's tokenizer and the stage's format (a plan never trains, so this is what the data costs).
 
-Seconds are FLOPs over a rate in FLOP/s: measured, as estimated FLOPs over recorded seconds, from the stages of
-the same model and kind that the experiment's store has finished, else the device's default rate (DEFAULT_RATES).
-Each stage's estimate says which it used."""
+A stage's seconds are a fixed start-up (loading the encoder, its tokenizer and the data, featurising, saving the
+checkpoint: the same for a 200-example and a 20,000-example stage) plus FLOPs over a rate in FLOP/s. Both come
+from measurement: from the stages of the same model and kind that the experiment's store has finished (a least-
+squares line through their (FLOPs, seconds) when they differ enough in size, else their rate with the default
+start-up), else the device's defaults (DEFAULT_RATES, DEFAULT_STARTUP), measured by bench/plan_estimate.py. A run
+adds PROCESS_STARTUP once (imports and planning, before the first stage). The defaults are for a CPU the run has to
+itself; on a shared one (1-minute load average above the core count) they are multiplied by load / cores, the
+share of the cores a CPU-bound process then gets. Each stage's estimate says which it used."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +41,13 @@ FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameter
 # cuda: an assumption, a third of an A100's 312 TFLOP/s bf16 peak for training; replace it by a measurement
 # (any finished stage of the same model in the experiment's store is used instead).
 DEFAULT_RATES = {"cpu": {"train": 1.3e11, "evaluate": 9.4e10}, "cuda": {"train": 1e14, "evaluate": 1e14}}
+# Seconds of a stage that do not grow with its work, and of a run before its first stage; cpu: measured by
+# `python bench/plan_estimate.py` (2-layer me5-small grid, see BENCHMARKS.md); cuda: assumed equal.
+# bench/plan_estimate.py on 2026-12-04 measured a 2-layer grid at load 8.8 on 2 cores: 30-53 s per small training
+# stage, 8-13 s per evaluation, 37 s before the first stage; divided by that load's slowdown (4.4) these are the
+# idle figures below (BENCHMARKS.md's idle run of a tiny spec: 6.9 s before and after its stages).
+DEFAULT_STARTUP = {"cpu": {"train": 9.0, "evaluate": 2.3}}
+PROCESS_STARTUP = 8.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +65,16 @@ class PlanCost:
     stages: dict[str, StageCost]
     naive: list[StageCost] = field(default_factory=list)  # every run's chain and evaluation, nothing shared
 
+    startup: float = 0.0  # once per run, before the first stage (imports, planning)
+
     @property
     def seconds(self) -> float:
+        """The stages' seconds (what `status` counts down); `total_seconds` adds the run's start-up."""
         return sum(c.seconds for c in self.stages.values())
+
+    @property
+    def total_seconds(self) -> float:
+        return self.startup + self.seconds
 
     @property
     def naive_seconds(self) -> float:
@@ -132,11 +152,14 @@ class CostModel:
         parameters: Callable[[ModelSpec], int | None],
         tokenizer: Callable[[ModelSpec], Any | None],
         device_type: str = "cpu",
+        slowdown: float = 1.0,
     ):
         self.sizes, self.parameters, self.tokenizer = sizes, parameters, tokenizer
+        self.slowdown = slowdown  # applied to the defaults only: measured stages ran under their own load
         self.default_rates = DEFAULT_RATES.get(device_type, DEFAULT_RATES["cpu"])
+        self.default_startup = DEFAULT_STARTUP.get(device_type, DEFAULT_STARTUP["cpu"])
         self.device_type = device_type
-        self.measured: dict[tuple[str, str], tuple[float, float, int]] = {}  # (model, kind) -> flops, seconds, n
+        self.finished: dict[tuple[str, str], list[tuple[float, float]]] = {}  # (model, kind) -> [(flops, seconds)]
 
     def tokens(self, stage: Stage) -> float:
         tokenizer = self.tokenizer(stage.model)
@@ -178,28 +201,64 @@ class CostModel:
             stage = plan.stages.get(key)
             work = self.flops(stage) if status == "done" and stage is not None and seconds else None
             if work is not None:
-                flops, took, n = self.measured.get(_rate_key(stage), (0.0, 0.0, 0))
-                self.measured[_rate_key(stage)] = (flops + work, took + seconds, n + 1)
+                self.finished.setdefault(_rate_key(stage), []).append((work, seconds))
+
+    def calibration(self, stage: Stage) -> tuple[float, float, str]:
+        """(start-up seconds, FLOP/s, where they came from) for `stage`'s model and kind."""
+        startup = self.default_startup[stage.kind]
+        points = self.finished.get(_rate_key(stage), [])
+        if not points:
+            rate = self.default_rates[stage.kind]
+            source = f"default {self.device_type} start-up {startup:.0f}s + rate {rate:.2g} FLOP/s"
+            if self.slowdown > 1:
+                source += f", x{self.slowdown:.1f} for the machine's load"
+            return startup * self.slowdown, rate / self.slowdown, source
+        fitted = _line(points)
+        if fitted is not None:
+            startup, rate = fitted
+            how = "start-up and rate fitted"
+        else:
+            work, took = sum(f for f, _ in points), sum(s for _, s in points)
+            # Stages shorter than the default start-up (a faster machine): their work takes at least a tenth.
+            rate = work / max(took - startup * len(points), 0.1 * took)
+            how = f"default start-up {startup:.0f}s, rate measured"
+        where = f"{len(points)} finished {stage.kind} stages of {stage.model.name}"
+        return startup, rate, f"{how} on {where} ({startup:.0f}s + {rate:.2g} FLOP/s)"
 
     def stage(self, stage: Stage) -> StageCost:
         passes, evaluated = stage_work(stage, self.sizes)
         tokens, flops = self.tokens(stage), self.flops(stage)
         if flops is None:
             return StageCost(passes, evaluated, tokens, math.nan, math.nan, f"no config for {stage.model.name}")
-        measured = self.measured.get(_rate_key(stage))
-        if measured:
-            rate = measured[0] / measured[1]
-            source = f"rate measured on {measured[2]} finished {stage.kind} stages of {stage.model.name}"
-            source += f" ({rate:.2g} FLOP/s)"
-        else:
-            rate = self.default_rates[stage.kind]
-            source = f"default {self.device_type} rate ({rate:.2g} FLOP/s)"
-        return StageCost(passes, evaluated, tokens, flops, flops / rate, source)
+        startup, rate, source = self.calibration(stage)
+        return StageCost(passes, evaluated, tokens, flops, startup + flops / rate, source)
 
     def plan(self, plan: Plan) -> PlanCost:
         costs = {key: self.stage(stage) for key, stage in plan.stages.items()}
         naive = [costs[key] for run in plan.runs for key in (*run.chain, run.eval_key)]
-        return PlanCost(costs, naive)
+        return PlanCost(costs, naive, startup=PROCESS_STARTUP * self.slowdown)
+
+
+def cpu_slowdown(device_type: str) -> float:
+    """How much slower than on an idle machine a CPU-bound run goes now: 1-minute load average / cores, at least 1."""
+    if device_type != "cpu" or not hasattr(os, "getloadavg"):
+        return 1.0
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
+def _line(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares seconds = start-up + flops / rate through (flops, seconds), or None when the stages are too
+    alike in size to separate the two (the largest under twice the smallest) or the fit is not physical."""
+    if len(points) < 2 or max(f for f, _ in points) < 2 * min(f for f, _ in points):
+        return None
+    n = len(points)
+    mean_f, mean_s = sum(f for f, _ in points) / n, sum(s for _, s in points) / n
+    var = sum((f - mean_f) ** 2 for f, _ in points)
+    slope = sum((f - mean_f) * (s - mean_s) for f, s in points) / var
+    intercept = mean_s - slope * mean_f
+    if slope <= 0 or intercept < 0:
+        return None
+    return intercept, 1 / slope
 
 
 def _rate_key(stage: Stage) -> tuple[str, str]:
@@ -239,6 +298,7 @@ def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source
                 tokenizers[key] = None
         return tokenizers[key]
 
-    model = CostModel(DataSizes(root, source, plan.tasks), count_parameters, tokenizer, device().type)
+    kind = device().type
+    model = CostModel(DataSizes(root, source, plan.tasks), count_parameters, tokenizer, kind, cpu_slowdown(kind))
     model.learn(plan, experiment_dir)
     return model.plan(plan)

@@ -46,7 +46,7 @@ def cost_lines(cost: PlanCost) -> list[str]:
         f"cost: {sum(c.passes for c in unique):,.0f} training example-passes and "
         f"{sum(c.examples for c in unique):,.0f} evaluated examples (without sharing: "
         f"{sum(c.passes for c in naive):,.0f} and {sum(c.examples for c in naive):,.0f})",
-        f"time: about {duration(cost.seconds)} for the unique stages on one runner "
-        f"(without sharing: {duration(cost.naive_seconds)}), as FLOPs over a rate; "
+        f"time: about {duration(cost.total_seconds)} for the unique stages on one runner, start-up included "
+        f"(without sharing: {duration(cost.startup + cost.naive_seconds)}), as start-up plus FLOPs over a rate; "
         + "; ".join(f"{n} stage{'s' * (n > 1)}: {source}" for source, n in sources.items()),
     ]

@@ -32,7 +32,12 @@ def benchmark_scores(experiment_dir: Path, benchmark: Benchmark) -> dict[str, Be
     }
 
 
-def read_predictions(path: Path) -> tuple[list[Any], list[int]]:
+def read_predictions(path: Path) -> list[Any]:
+    """The JSON values of a JSON Lines file (blank lines are skipped)."""
+    return numbered_predictions(path)[0]
+
+
+def numbered_predictions(path: Path) -> tuple[list[Any], list[int]]:
     """The JSON values of a JSON Lines file and the line number of each (blank lines are skipped)."""
     if path.is_dir():
         raise DataError(path, "is a directory, not a predictions file")
@@ -66,7 +71,7 @@ def score_predictions(task_name: str, lang: str, path: Path, root: Path, split: 
     if lang not in task.languages(split):
         raise UserError(f"--lang: task '{task.name}' has no {split} data in '{lang}'")
     golds = load_examples(task, split, lang, root)
-    predictions, numbers = read_predictions(path)
+    predictions, numbers = numbered_predictions(path)
     if len(predictions) != len(golds):
         raise DataError(path, f"{len(predictions)} predictions for {len(golds)} gold examples of {task.name} {lang}")
     scoring = SCORING[task.format]()

@@ -21,7 +21,6 @@ import string
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import langcodes
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -50,6 +49,8 @@ _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 def check_language(code: str) -> str:
     """`code` if it is an ISO 639-1/3 language code that langcodes knows (with optional subtags), else ValueError."""
+    import langcodes  # here: its registry takes a quarter of a second to import, and most commands never need it
+
     if not _LANGUAGE_TAG.fullmatch(code) or not langcodes.tag_is_valid(code):
         raise ValueError(f"'{code}' is not an ISO 639-1 or 639-3 language code (e.g. de, bre, zh-Hans)")
     return code

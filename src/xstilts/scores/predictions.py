@@ -39,8 +39,6 @@ def read_predictions(path: Path) -> list[Any]:
 
 def numbered_predictions(path: Path) -> tuple[list[Any], list[int]]:
     """The JSON values of a JSON Lines file and the line number of each (blank lines are skipped)."""
-    if path.is_dir():
-        raise DataError(path, "is a directory, not a predictions file")
     try:
         lines = path.read_text(encoding="utf-8-sig").split("\n")
     except FileNotFoundError:

@@ -583,7 +583,7 @@ def test_a_control_character_in_the_data_shifts_nothing_end_to_end(
 
 def test_yaml_helpers_are_safe_loaders():
     """The duplicate-key loader is still a safe loader: a Python tag is refused, not run."""
-    from xstilts.spec import _UniqueKeyLoader
+    from xstilts.spec.files import _UniqueKeyLoader
 
     assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
     with pytest.raises(yaml.YAMLError):

@@ -1,4 +1,4 @@
-"""The experiment spec: a YAML file validated into typed, frozen models (unknown keys are errors).
+"""The spec's typed models: a YAML file validated into typed, frozen models (unknown keys are errors).
 
 name: quickstart
 data_dir: ../../shared/data        # relative to this file; --data and $XSTILTS_DATA win over it
@@ -15,17 +15,14 @@ targets:
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import string
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xstilts.errors import SpecError, UserError, did_you_mean
-from xstilts.tasks.catalog import TASKS
+from xstilts.spec.own_tasks import check_own_task
 from xstilts.tasks.definition import TaskDef
 
 DATA_ENV = "XSTILTS_DATA"
@@ -327,53 +324,6 @@ class Spec(_Strict):
 
 # What the built-in declarations pair: each reader's formats, and each format's metrics (a metric scores the
 # predictions of one format: accuracy takes labels, seqeval_f1 tag lists, squad_em_f1 answer texts).
-_READER_FORMATS: dict[str, set[str]] = {}
-_FORMAT_METRICS: dict[str, set[str]] = {}
-for _task in TASKS:
-    _READER_FORMATS.setdefault(_task.reader, set()).add(_task.format)
-    _FORMAT_METRICS.setdefault(_task.format, set()).add(_task.metric)
-
-
-def check_own_task(task: TaskDef) -> None:
-    """What can be known about a spec's own task before any file is read: a name that is safe in file paths,
-    a reader that gives the examples its format needs, a metric its format computes, and file patterns that
-    name files (no empty list, no placeholder but {lang})."""
-    if not _TASK_NAME.match(task.name):
-        raise ValueError(f"task name '{task.name}' must be letters, digits, '_', '.' or '-' (it names files)")
-    formats = _READER_FORMATS.get(task.reader)
-    if formats is not None and task.format not in formats:
-        raise ValueError(
-            f"task '{task.name}': reader '{task.reader}' gives examples for {' or '.join(sorted(formats))} tasks, "
-            f"not {task.format}"
-        )
-    known = _FORMAT_METRICS.get(task.format, set())
-    if task.metric not in known:
-        raise ValueError(
-            f"task '{task.name}': unknown metric '{task.metric}' for a {task.format} task; known: "
-            f"{', '.join(sorted(known))}"
-        )
-    for name, split in task.splits.items():
-        for lang, patterns in [("", split.files), *split.per_language.items()]:
-            where = f"task '{task.name}' split '{name}'" + (f" ({lang})" if lang else "")
-            if not patterns:
-                raise ValueError(f"{where}: files is empty")
-            for pattern in patterns:
-                try:
-                    fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
-                except ValueError as err:
-                    raise ValueError(f"{where}: file pattern '{pattern}': {err}") from None
-                if fields - {"lang"}:
-                    raise ValueError(
-                        f"{where}: file pattern '{pattern}' has placeholder(s) {sorted(fields - {'lang'})}; "
-                        "only {lang} is known"
-                    )
-        if not split.languages:
-            raise ValueError(f"task '{task.name}' split '{name}': languages is empty")
-
-
-_TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
 def _model_label(model: ModelSpec) -> str:
     return model.name + (f"/L{model.num_layers}" if model.num_layers else "")
 
@@ -430,81 +380,3 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
         if field is not None:
             model = _model_in(field.annotation)
     return list(model.model_fields) if model is not None else []
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last
-    one silently, so a second `targets:` would drop the first)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
-                continue  # unhashable: the base class reports it
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key '{key}' (first given on line {seen[key] + 1})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: Path, what: str = "spec") -> Any:
-    """A YAML file, safely parsed; any problem (missing, unreadable, not UTF-8, invalid or duplicated key,
-    nested too deeply) is one UserError naming the file and, where there is one, the line."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{path}: {what} file not found") from None
-    except (UnicodeDecodeError, OSError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
-        raise UserError(f"{path}: cannot read {what}: {reason}") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
-    except RecursionError:
-        raise UserError(f"{path}: invalid YAML: nested too deeply") from None
-
-
-def load_spec(path: Path) -> Spec:
-    """Read and validate a spec file. A relative data_dir is resolved against the spec's folder."""
-    raw = read_yaml(path)
-    spec = parse_spec(raw, str(path))
-    if spec.data_dir is not None and not spec.data_dir.is_absolute():
-        spec = spec.model_copy(update={"data_dir": (path.parent / spec.data_dir).resolve()})
-    config = spec.launcher.config_file if spec.launcher else None
-    if config is not None:
-        config = (path.parent / config).resolve()
-        if not config.is_file():
-            raise SpecError("launcher.config_file", f"accelerate config file {config} does not exist")
-        spec = spec.model_copy(update={"launcher": spec.launcher.model_copy(update={"config_file": config})})
-    return spec
-
-
-def find_data_root(flag: Path | None, data_dir: Path | str | None) -> Path:
-    """Where the data is, one rule for every command: the --data flag, then $XSTILTS_DATA, then the spec's
-    data_dir (a spec names where its author keeps the data; the flag and the variable say where it is here)."""
-    env = os.environ.get(DATA_ENV)
-    if flag is not None:
-        where, root = "--data", Path(flag)
-    elif env:
-        where, root = f"${DATA_ENV}", Path(env)
-    elif data_dir is not None:
-        where, root = "spec field 'data_dir'", Path(data_dir)
-    else:
-        raise SpecError("data_dir", f"no data directory: give --data DIR, set ${DATA_ENV}, or set data_dir in the spec")
-    if not root.is_dir():
-        raise UserError(f"{where}: data directory {root} does not exist")
-    return root
-
-
-def resolve_data_root(spec: Spec, override: Path | None = None) -> Path:
-    """The data directory of `spec` by `find_data_root`'s rule."""
-    return find_data_root(override, spec.data_dir)

@@ -93,3 +93,16 @@ def test_a_matrix_also_read_outside_its_lookups_stays_exact() -> None:
         return embedding.weight.detach()
 
     torch.testing.assert_close(run(True), run(False), rtol=1e-5, atol=1e-6)
+
+
+def test_the_missed_steps_sum_agrees_with_term_by_term_in_both_regimes() -> None:
+    from xstilts.training.lazy_adamw import _sum_of_ratios
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.rand(5, 40, generator=generator, dtype=torch.float64) * 1e-3
+    b = 0.5 + torch.rand(5, 40, generator=generator, dtype=torch.float64)
+    q = 10.0 ** -(4 + 6 * torch.rand(5, 7, generator=generator, dtype=torch.float64))  # sqrt(v): 1e-4 .. 1e-10
+    q[0, 0] = 0.0
+    eps = 1e-8
+    want = (a[:, :, None] / (b[:, :, None] * q[:, None, :] + eps)).sum(1)
+    torch.testing.assert_close(_sum_of_ratios(a, b, q, eps), want, rtol=1e-10, atol=0.0)

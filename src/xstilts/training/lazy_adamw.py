@@ -79,15 +79,18 @@ class LazyAdamW(torch.optim.Optimizer):
             raise ValueError("the embedding's weight is not in a lazy group")
 
         def before_lookup(module: torch.nn.Module, args: tuple) -> None:
-            state = self._state(param)
-            if state["dense"]:
-                return
-            rows = args[0].reshape(-1).unique()
-            state["read"][rows] = True
-            with torch.no_grad():
-                self._catch_up(param, state, self._group_of(param), rows, state["step"])
+            self.before_read(param, args[0].reshape(-1).unique())
 
         return embedding.register_forward_pre_hook(before_lookup)
+
+    @torch.no_grad()
+    def before_read(self, param: torch.Tensor, rows: torch.Tensor) -> None:
+        """Bring `rows` of a lazy `param` up to date (every step so far applied) before a lookup reads them; the
+        next step updates the rows read since the last one."""
+        state = self._state(param)
+        if not state["dense"]:
+            state["read"][rows] = True
+            self._catch_up(param, state, self._group_of(param), rows, state["step"])
 
     def _group_of(self, param: torch.Tensor) -> dict:
         return next(g for g in self.param_groups if any(param is p for p in g["params"]))
@@ -110,13 +113,19 @@ class LazyAdamW(torch.optim.Optimizer):
         state["lrs"].append(lr)
         state["keep"].append(state["keep"][-1] + math.log1p(-lr * wd))
         grad = param.grad
-        touched = grad.ne(0).any(dim=1)
-        if not state["dense"] and state["read"].any() and bool((touched & ~state["read"]).any()):
-            # Gradient in rows no lookup read: the matrix is read elsewhere too (a tied output layer).
-            self._catch_up(param, state, group, (state["last"] < t - 1).nonzero().squeeze(1), t - 1)
-            state["dense"] = True
+        watched = bool(state["read"].any())
+        if state["dense"]:
+            rows = torch.arange(param.shape[0], device=param.device)
+        elif watched and t > 1:
+            rows = state["read"].nonzero().squeeze(1)  # a lookup's gradient is zero outside the rows it read
+        else:  # the first step, or a matrix no module lookup reads: find the rows with gradient
+            rows = grad.ne(0).any(dim=1).nonzero().squeeze(1)
+            if watched and not bool(state["read"][rows].all()):
+                # Gradient in rows no lookup read: the matrix is read elsewhere too (a tied output layer). Every
+                # row is still at step 0, so from here on the dense steps are AdamW's exactly.
+                state["dense"] = True
+                rows = torch.arange(param.shape[0], device=param.device)
         state["read"].zero_()
-        rows = torch.arange(param.shape[0], device=param.device) if state["dense"] else touched.nonzero().squeeze(1)
         if rows.numel() == 0:
             return
         self._catch_up(param, state, group, rows, t - 1)  # rows read other than through a watched module
@@ -157,7 +166,7 @@ class LazyAdamW(torch.optim.Optimizer):
         if rows.numel() == 0:
             return
         beta1, beta2 = group["betas"]
-        keep = torch.tensor(state["keep"], dtype=torch.float64, device=param.device)
+        keep = _as_tensor(state, "keep", param.device)
         last = state["last"][rows]
         decay = torch.exp(keep[through] - keep[last]).to(param.dtype)  # the weight decay of every missed step
         live = state["live"][rows]
@@ -184,23 +193,57 @@ class LazyAdamW(torch.optim.Optimizer):
         through: int,
     ) -> torch.Tensor:
         """Sum over the missed steps j = last+1 .. through of lr_j m_hat_j / (sqrt(v_hat_j) + eps), each step's
-        term carried through the weight decay of the later missed steps."""
+        term carried through the weight decay of the later missed steps. With k = j - last, m_j = beta1^k m and
+        sqrt(v_hat_j) = spread_k sqrt(v), so the sum is m * f(sqrt(v)), f(q) = sum_k scale_k / (spread_k q + eps),
+        scale and spread being numbers per row and missed step."""
         beta1, beta2 = group["betas"]
         eps = group["eps"]
         limit = horizon(beta1, beta2)
         steps = missed if limit is None else missed.clamp(max=limit)
-        order = torch.argsort(steps, descending=True)  # rows that miss k or more steps are then a prefix
-        rows, last, steps = rows[order], last[order], steps[order]
-        lrs = torch.tensor(state["lrs"], dtype=torch.float64, device=rows.device)
-        m, q = state["exp_avg"][rows], state["exp_avg_sq"][rows].sqrt()
-        drift = torch.zeros_like(m)
-        counts = torch.bincount(steps, minlength=int(steps[0]) + 1).flip(0).cumsum(0).flip(0)  # rows with >= k
-        for k in range(1, int(steps[0]) + 1):
-            n = int(counts[k])
-            j = last[:n] + k
-            scale = lrs[j] * torch.exp(keep[through] - keep[j]) * beta1**k / (1 - beta1 ** j.double())
-            spread = torch.sqrt(beta2**k / (1 - beta2 ** j.double()))
-            drift[:n] += scale.to(m.dtype)[:, None] * m[:n] / (spread.to(m.dtype)[:, None] * q[:n] + eps)
-        out = torch.empty_like(drift)
-        out[order] = drift
-        return out
+        k = torch.arange(1, int(steps.max()) + 1, device=rows.device, dtype=torch.float64)
+        j = (last[:, None] + k.long()).clamp(max=through)  # the global step of each missed step
+        valid = k <= steps[:, None]  # a row's own missed steps; the rest of its line is padding
+        lrs = _as_tensor(state, "lrs", rows.device)
+        scale = lrs[j] * torch.exp(keep[through] - keep[j]) * beta1**k / (1 - beta1 ** j.double())
+        scale = torch.where(valid, scale, 0.0)
+        spread = torch.where(valid, torch.sqrt(beta2**k / (1 - beta2 ** j.double())), 1.0)
+        m, q = state["exp_avg"][rows], state["exp_avg_sq"][rows].sqrt().double()
+        return (m.double() * _sum_of_ratios(scale, spread, q, eps)).to(m.dtype)
+
+
+# f(q) = sum_k a_k / (b_k q + eps) = (1/q) sum_n (-eps/q)^n sum_k a_k b_k^-(n+1): a short series of per-row numbers
+# wherever x = eps / (q min_k b_k) <= _SERIES_X; its terms fall as x^n, so _SERIES_TERMS of them leave an error
+# below x^_SERIES_TERMS = 1e-12 relative. The other weights (a tiny second moment) are summed term by term.
+_SERIES_X, _SERIES_TERMS = 0.1, 12
+_CHUNK = 1 << 21  # elements of a (weights, missed steps) work tensor at a time
+
+
+def _sum_of_ratios(a: torch.Tensor, b: torch.Tensor, q: torch.Tensor, eps: float) -> torch.Tensor:
+    """f(q) = sum_k a[r, k] / (b[r, k] q[r, d] + eps) for every row r and column d, in float64."""
+    inverse, term, moments = 1.0 / b, a, []
+    for _ in range(_SERIES_TERMS):
+        term = term * inverse  # a b^-(n+1)
+        moments.append(term.sum(1))
+    moments = torch.stack(moments, dim=1)
+    y = eps / q  # inf where q is 0: summed term by term below
+    series = torch.where(y <= _SERIES_X * b.min(1).values[:, None], 1.0, 0.0).bool()
+    y_safe = torch.where(series, y, 0.0)
+    total = moments[:, -1, None].expand_as(q).clone()
+    for n in range(_SERIES_TERMS - 2, -1, -1):  # Horner's rule in -y
+        total = total * -y_safe + moments[:, n, None]
+    total = torch.where(series, total / torch.where(series, q, 1.0), 0.0)
+    r, d = (~series).nonzero(as_tuple=True)
+    step = max(1, _CHUNK // a.shape[1])
+    for start in range(0, len(r), step):
+        rr, dd = r[start : start + step], d[start : start + step]
+        total[rr, dd] = (a[rr] / (b[rr] * q[rr, dd, None] + eps)).sum(1)
+    return total
+
+
+def _as_tensor(state: dict, name: str, device: torch.device) -> torch.Tensor:
+    """A per-step history list as a float64 tensor, converted once per step (the hook and the step share it)."""
+    cached = state.get(f"_{name}_tensor")
+    if cached is None or len(cached) != len(state[name]):
+        cached = torch.tensor(state[name], dtype=torch.float64, device=device)
+        state[f"_{name}_tensor"] = cached
+    return cached

@@ -3,6 +3,8 @@
     python bench/run.py --quick        # about 10 minutes on 2 cores: every measurement, small sizes
     python bench/run.py --full         # about an hour: 2,000 training examples per task, larger eval sets
     python bench/run.py --quick --only peak,train-pair    # a subset (names: see --list)
+    python bench/run.py --device cpu   # like with like: xstilts vs Trainer on identical batches (bench/fair.py)
+    python bench/run.py --device cuda  # the same on a GPU: random-init XLM-R Base and Large shapes
 
 Every configuration runs in its own subprocess (bench/measure.py), one after another, so peak resident memory
 (from the kernel's rusage of that child) and thread pools never mix. Before and after each child the harness
@@ -692,11 +694,32 @@ def update_benchmarks_md(mode: str, text: str) -> None:
     BENCHMARKS_MD.write_text(doc)
 
 
+def run_fair(device: str, threads: int, write: bool) -> None:
+    """One in-process run of bench/fair.py; its table goes to BENCHMARKS.md's generated section for the device."""
+    common.setup_env(threads)
+    import fair
+
+    command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
+    started = time.perf_counter()
+    result = fair.run(device)
+    result.update(command=command, total_s=time.perf_counter() - started, machine=machine())
+    out = RESULTS / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    text = fair.render(result, command) + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: {out.name}.\n"
+    print(text)
+    if write:
+        update_benchmarks_md(f"fair-{device}", text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="small sizes, about 10 minutes (default)")
     group.add_argument("--full", action="store_true", help="2,000 training examples per task, about an hour")
+    group.add_argument(
+        "--device", choices=["cpu", "cuda"], help="the like-with-like comparison with Trainer (bench/fair.py)"
+    )
     ap.add_argument("--only", help=f"comma-separated subset of: {', '.join(STEPS)}")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per measurement (default 2)")
     ap.add_argument(
@@ -718,6 +741,8 @@ def main() -> None:
     ap.add_argument("--render", type=Path, help="only re-render BENCHMARKS.md from a saved results JSON")
     args = ap.parse_args()
 
+    if args.device:
+        return run_fair(args.device, args.threads, not args.no_write)
     if args.render:
         run = json.loads(args.render.read_text())
         text = render(run)

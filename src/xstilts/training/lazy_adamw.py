@@ -174,12 +174,17 @@ class LazyAdamW(torch.optim.Optimizer):
         if moving.numel():
             drift = self._drift(state, group, moving, last[live], missed[live], keep, through)
             param.index_copy_(0, moving, param[moving] * decay[live, None] - drift)
+            for name, beta in (("exp_avg", beta1), ("exp_avg_sq", beta2)):  # rows never touched have none
+                factor = (beta ** missed[live].double()).to(param.dtype)[:, None]
+                state[name].index_copy_(0, moving, state[name][moving] * factor)
         still = rows[~live]
-        param.index_copy_(0, still, param[still] * decay[~live, None])
-        # The moments of rows that never moved are zero; decaying them all is the same and simpler.
-        for name, beta in (("exp_avg", beta1), ("exp_avg_sq", beta2)):
-            factor = (beta ** missed.double()).to(param.dtype)[:, None]
-            state[name].index_copy_(0, rows, state[name][rows] * factor)
+        if still.numel() and bool((decay[~live] != 1).any()):
+            if len(still) > param.shape[0] // 4:  # a flush: one pass over the matrix beats a gather and a scatter
+                factor = torch.ones(param.shape[0], dtype=param.dtype, device=param.device)
+                factor[still] = decay[~live]
+                param.mul_(factor[:, None])
+            else:
+                param.index_copy_(0, still, param[still] * decay[~live, None])
         state["last"][rows] = through
 
     def _drift(

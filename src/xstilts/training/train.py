@@ -213,6 +213,8 @@ def _train(
                 host = model.collate([features[name][i] for i in indices], pad_id, bucket_limit)
                 report.tokens += int(host["attention_mask"].sum())  # counted on the host: no wait for the device
                 batch = model.to_device(host)
+                if graphs:  # a new micro-batch: the graphs' previous outputs are no longer read
+                    torch.compiler.cudagraph_mark_step_begin()
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
                 parallel.backward(loss)

@@ -106,3 +106,14 @@ def test_the_missed_steps_sum_agrees_with_term_by_term_in_both_regimes() -> None
     eps = 1e-8
     want = (a[:, :, None] / (b[:, :, None] * q[:, None, :] + eps)).sum(1)
     torch.testing.assert_close(_sum_of_ratios(a, b, q, eps), want, rtol=1e-10, atol=0.0)
+
+
+def test_dense_groups_follow_the_schedule_after_a_state_dict_round_trip() -> None:
+    # accelerate's prepare() round-trips the optimizer's state dict, which replaces the group dicts.
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimizer = LazyAdamW([{"params": [weight]}], lr=1.0, weight_decay=0.0)
+    optimizer.load_state_dict(optimizer.state_dict())
+    optimizer.param_groups[0]["lr"] = 0.0
+    weight.sum().backward()
+    optimizer.step()
+    assert torch.equal(weight.data, torch.ones(3))  # lr 0: no move

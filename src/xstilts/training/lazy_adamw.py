@@ -56,7 +56,6 @@ class LazyAdamW(torch.optim.Optimizer):
         for group in self.param_groups:
             if group["lazy"] and any(p.ndim != 2 for p in group["params"]):
                 raise ValueError("lazy groups hold matrices (rows are what a step touches)")
-        # The same group dicts: a schedule that sets group["lr"] here sets it for the dense optimizer too.
         dense = [g for g in self.param_groups if not g["lazy"]]
         self._dense = torch.optim.AdamW(dense, lr=lr, fused=fused) if dense else None
 
@@ -65,6 +64,9 @@ class LazyAdamW(torch.optim.Optimizer):
         if closure is not None:
             raise ValueError("LazyAdamW takes no closure")
         if self._dense is not None:
+            # This optimizer's own groups, as they are now: load_state_dict (which accelerate's prepare calls)
+            # replaces the group dicts, and a schedule sets the learning rate in the new ones.
+            self._dense.param_groups = [g for g in self.param_groups if not g["lazy"]]
             self._dense.step()
         for group in self.param_groups:
             if group["lazy"]:

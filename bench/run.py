@@ -789,7 +789,11 @@ def run_fair(device: str, threads: int, write: bool) -> None:
     out = RESULTS / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    text = fair.render(result, command) + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: {out.name}.\n"
+    shutil.copyfile(out, RESULTS / f"latest-fair-{device}.json")
+    text = (
+        fair.render(result, command)
+        + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: bench/results/latest-fair-{device}.json.\n"
+    )
     print(text)
     if write:
         update_benchmarks_md(f"fair-{device}", text)

@@ -46,12 +46,14 @@ def test_bucketed_batches_give_the_same_outputs(tiny_model_dir, fmt_name: str) -
         features = model.fmt.encode(synthetic_pairs(8, 3), tokenizer, task, 64)
     else:
         from xstilts.formats import make_format
+        from xstilts.formats.tagging import WordLabels
         from xstilts.tasks import get_task
 
         task, fmt = get_task("panx"), make_format("tagging")
         model = type(model)(model.encoder, fmt.make_head(model.encoder.config, task), fmt).eval()
         features = [
-            Feature([0, 10 + i, 20, 30, 2][: 3 + i % 3], [0, 1, -100, 2][: 2 + i % 2], 3 + i % 3) for i in range(6)
+            Feature([0, 10 + i, 20, 30, 2][: 3 + i % 3], WordLabels((0, 1, -100, 2)[: 2 + i % 2], 2), 3 + i % 3)
+            for i in range(6)
         ]
     plain = model.batch(features, tokenizer.pad_token_id)
     bucketed = model.batch(features, tokenizer.pad_token_id, bucket_limit=64)

@@ -137,5 +137,7 @@ def test_the_gpu_loop_path_with_buckets_trains_to_the_same_weights(tiny_model_di
     (plain, plain_weights), (bucketed, bucketed_weights) = run(False), run(True)
     assert bucketed.tokens == plain.tokens  # real tokens: bucket padding is not counted
     assert bucketed.final_loss == pytest.approx(plain.final_loss, rel=1e-4)
+    assert len(plain.loss_curve) == 4 and plain.loss_curve[-1] == plain.final_loss  # read from the device in one go
+    assert bucketed.loss_curve == pytest.approx(plain.loss_curve, rel=1e-4)
     for name, tensor in plain_weights.items():
         torch.testing.assert_close(bucketed_weights[name], tensor, rtol=1e-3, atol=1e-4)

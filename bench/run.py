@@ -3,6 +3,8 @@
     python bench/run.py --quick        # about 10 minutes on 2 cores: every measurement, small sizes
     python bench/run.py --full         # about an hour: 2,000 training examples per task, larger eval sets
     python bench/run.py --quick --only peak,train-pair    # a subset (names: see --list)
+    python bench/run.py --device cpu   # like with like: xstilts vs Trainer on identical batches (bench/fair.py)
+    python bench/run.py --device cuda  # the same on a GPU: random-init XLM-R Base and Large shapes
 
 Every configuration runs in its own subprocess (bench/measure.py), one after another, so peak resident memory
 (from the kernel's rusage of that child) and thread pools never mix. Before and after each child the harness
@@ -389,10 +391,34 @@ def _f(x: float | None, digits: int = 1) -> str:
 
 
 def render(run: dict[str, Any]) -> str:
-    """The generated markdown for one run: machine, figures, targets."""
+    """The generated markdown for one run: machine, figures, targets. Each section is its own function; the
+    targets that sections measure are collected in `targets` and listed last."""
     recs = _by_name(run["records"])
+    bf16_peak = _bf16_peak(run)
+    targets: list[tuple[str, str, str]] = []
+    lines = _header_lines(run) + _peak_lines(run)
+    lines += _training_lines(recs, bf16_peak, targets)
+    lines += _predict_lines(recs, targets)
+    lines += _featurise_lines(recs) + _tatoeba_lines(recs)
+    lines += _rerun_lines(recs, targets)
+    lines += _optim_lines(recs) + _steps_lines(recs)
+    lines += _target_lines(targets)
+    return "\n".join(lines)
+
+
+def _peak_records(run: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in run["records"] if r.get("kind") == "peak" and "error" not in r]
+
+
+def _bf16_peak(run: dict[str, Any]) -> float | None:
+    return max((p["bf16_peak_gflops"] for p in _peak_records(run)), default=None)
+
+
+def _header_lines(run: dict[str, Any]) -> list[str]:
+    """Run, machine, load and the settling rule."""
+    lines: list[str] = []
     m = run["machine"]
-    lines = [
+    lines += [
         f"Run {run['started']} ({run['mode']} mode), {run['total_s'] / 60:.1f} min, command `{run['command']}`.",
         "",
         f"Machine: {m['cpu']} ({m['cpu_family_model']}), {m['cores']} cores, {m['memory_gb']} GB; flags "
@@ -407,8 +433,14 @@ def render(run: dict[str, Any]) -> str:
         "times are inflated (with 2 threads on 2 cores a busy neighbour can slow a measurement several-fold).",
         "",
     ]
-    peaks = [r for r in run["records"] if r.get("kind") == "peak" and "error" not in r]
-    bf16_peak = max((p["bf16_peak_gflops"] for p in peaks), default=None)
+    return lines
+
+
+def _peak_lines(run: dict[str, Any]) -> list[str]:
+    """The peak matmul rates of the start and the end of the run."""
+    lines: list[str] = []
+    peaks = _peak_records(run)
+    bf16_peak = _bf16_peak(run)
     if peaks:
         lines += [
             "**Peak matmul** (torch.mm of two n x n matrices, 2 threads, best and median of several; measured at the "
@@ -430,105 +462,128 @@ def render(run: dict[str, Any]) -> str:
             f"Peak used below (the best of all of these): fp32 {fp32_peak:.0f}, bf16 {bf16_peak:.0f} GFLOP/s.",
             "",
         ]
-        shaped = [r for p in peaks for r in p.get("layer_shapes", [])]
-        if shaped:
-            best: dict[tuple[int, str], float] = {}
-            for r in shaped:
-                best[(r["tokens"], r["dtype"])] = max(best.get((r["tokens"], r["dtype"]), 0.0), r["gflops"])
-            lines += [
-                "The same torch.mm at me5-small's own shapes (one layer's six Linear layers for a batch of M tokens: "
-                "M x 384 @ 384 x 384 four times, 384 x 1536, 1536 x 384) — the ceiling for this model's matmuls at "
-                "these batch sizes:",
-                "",
-                "| M tokens | fp32 GFLOP/s | bf16 GFLOP/s | bf16 as % of bf16 peak |",
-                "|---|---|---|---|",
-            ]
-            for m in sorted({k[0] for k in best}):
-                lines.append(
-                    f"| {m} | {best.get((m, 'fp32'), 0):.0f} | {best.get((m, 'bf16'), 0):.0f} "
-                    f"| {100 * best.get((m, 'bf16'), 0) / bf16_peak:.0f}% |"
-                )
-            lines.append("")
+        lines += _layer_shape_lines(peaks, bf16_peak)
         if run["mode"] == "quick":
             lines += [
                 "Quick mode trains 8 steps: its dev scores only show that nothing broke (SICK stays at the majority "
                 "class, 56.8; PAN-X F1 near 0). Final-accuracy comparisons are in the full run.",
                 "",
             ]
+    return lines
 
-    targets: list[tuple[str, str, str]] = []
+
+def _layer_shape_lines(peaks: list[dict[str, Any]], bf16_peak: float) -> list[str]:
+    """torch.mm at me5-small's own layer shapes."""
+    lines: list[str] = []
+    shaped = [r for p in peaks for r in p.get("layer_shapes", [])]
+    if shaped:
+        best: dict[tuple[int, str], float] = {}
+        for r in shaped:
+            best[(r["tokens"], r["dtype"])] = max(best.get((r["tokens"], r["dtype"]), 0.0), r["gflops"])
+        lines += [
+            "The same torch.mm at me5-small's own shapes (one layer's six Linear layers for a batch of M tokens: "
+            "M x 384 @ 384 x 384 four times, 384 x 1536, 1536 x 384) — the ceiling for this model's matmuls at "
+            "these batch sizes:",
+            "",
+            "| M tokens | fp32 GFLOP/s | bf16 GFLOP/s | bf16 as % of bf16 peak |",
+            "|---|---|---|---|",
+        ]
+        for m in sorted({k[0] for k in best}):
+            lines.append(
+                f"| {m} | {best.get((m, 'fp32'), 0):.0f} | {best.get((m, 'bf16'), 0):.0f} "
+                f"| {100 * best.get((m, 'bf16'), 0) / bf16_peak:.0f}% |"
+            )
+        lines.append("")
+    return lines
+
+
+def _training_lines(recs: dict[str, dict[str, Any]], bf16_peak: float | None, targets: list) -> list[str]:
+    """One training table per task and embedding setting."""
+    lines: list[str] = []
     for task_key, task in common.TASKS.items():
         for freeze in (False, True):
-            configs = TRAIN_CONFIGS + ([] if freeze else WHATIF_CONFIGS)
-            rows = [
-                recs.get(f"train-{task_key}-{'frozen' if freeze else 'full'}-{_slug(label)}") for label, _ in configs
-            ]
-            rows = [r for r in rows if r is not None]
-            if not rows:
-                continue
-            emb = "word embeddings frozen" if freeze else "all parameters trained"
-            lines += [
-                f"**Training, {task_key} task ({task}), {emb}**",
-                "",
-                "| loop | precision | examples | steps | s/step | examples/s | real tokens/s | real/padded tokens "
-                "| model GFLOP/s | % of bf16 peak | dev score | Δ vs xstilts [95% CI] | peak RSS MB | cores used | others |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-            ]
-            base = rows[0] if rows[0].get("label") == "xstilts" and "error" not in rows[0] else None
-            for r in rows:
-                if "error" in r:
-                    lines.append(f"| {r.get('label', r['name'])} | error: {r['error']} |" + " |" * 13)
-                    continue
-                delta = "–"
-                if base is not None and r is not base:
-                    fmt = "classification" if task == "sick" else "tagging"
-                    d = common.paired_bootstrap(fmt, r["dev_counts"], base["dev_counts"])
-                    delta = f"{d['delta']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]"
-                    r["delta_vs_xstilts"] = d
-                mfu = 100 * r["model_gflops_per_s"] / bf16_peak if bf16_peak else None
-                lines.append(
-                    f"| {r['label']}{_warn(r)} | {'bf16' if r['bf16'] else 'fp32'} | {r['examples']} | {r['steps']} | {r['s_per_step']:.2f} "
-                    f"| {r['examples_per_s']:.1f} | {r['tokens_per_s']:.0f} | {r['real_tokens'] / r['padded_tokens']:.2f} "
-                    f"| {r['model_gflops_per_s']:.1f} | {_f(mfu)} | {r['dev_score']:.1f} ({r['dev_metric']}, n={r['dev_examples']}) "
-                    f"| {delta} | {r['process']['peak_rss_mb']:.0f} | {r['cpu_cores']:.2f} | {r['process']['others_cores']:.2f} |"
-                )
-            lines.append("")
-            if base is not None:
-                for r in rows[1:]:
-                    if "error" in r or not r.get("label", "").startswith("Trainer"):
-                        continue
-                    want = 2.0 if r["label"] == "Trainer default" else 1.0
-                    ratio = base["examples_per_s"] / r["examples_per_s"]
-                    d = r["delta_vs_xstilts"]
-                    same = d["ci_low"] <= 0 <= d["ci_high"]
-                    targets.append(
-                        (
-                            f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: xstilts ≥ {want:.0f}x {r['label']}",
-                            f"{ratio:.2f}x; dev Δ {d['delta']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]",
-                            ("met" if ratio >= want else f"missed ({ratio / want:.0%} of target)")
-                            + ("" if same else "; dev score differs"),
-                        )
-                    )
-                if bf16_peak:
-                    frac = base["model_gflops_per_s"] / bf16_peak
-                    targets.append(
-                        (
-                            f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: ≥ 50% of bf16 peak",
-                            f"{frac:.1%}",
-                            "met" if frac >= 0.5 else f"missed ({frac / 0.5:.0%} of target)",
-                        )
-                    )
-            if base is not None and not freeze:
-                emb_bytes = common.embedding_update_bytes(base["shape"])
-                lines += [
-                    f"Model FLOPs per xstilts run: matmul {base['model_flops']['matmul'] / 1e9:.0f} G + attention "
-                    f"{base['model_flops']['attention'] / 1e9:.1f} G + head {base['model_flops']['head'] / 1e9:.2f} G over "
-                    f"{base['real_tokens']:,} real tokens. With the word embeddings trained, each step also moves at least "
-                    f"{emb_bytes / 1e9:.1f} GB for the {base['shape']['word_embedding_params'] / 1e6:.0f}M-parameter "
-                    "embedding gradient and its AdamW update (not counted as model FLOPs).",
-                    "",
-                ]
+            lines += _training_table(recs, task_key, task, freeze, bf16_peak, targets)
+    return lines
 
+
+def _training_table(
+    recs: dict[str, dict[str, Any]], task_key: str, task: str, freeze: bool, bf16_peak: float | None, targets: list
+) -> list[str]:
+    """The loops on one task, embeddings frozen or trained; adds its targets."""
+    lines: list[str] = []
+    configs = TRAIN_CONFIGS + ([] if freeze else WHATIF_CONFIGS)
+    rows = [recs.get(f"train-{task_key}-{'frozen' if freeze else 'full'}-{_slug(label)}") for label, _ in configs]
+    rows = [r for r in rows if r is not None]
+    if not rows:
+        return lines
+    emb = "word embeddings frozen" if freeze else "all parameters trained"
+    lines += [
+        f"**Training, {task_key} task ({task}), {emb}**",
+        "",
+        "| loop | precision | examples | steps | s/step | examples/s | real tokens/s | real/padded tokens "
+        "| model GFLOP/s | % of bf16 peak | dev score | Δ vs xstilts [95% CI] | peak RSS MB | cores used | others |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = rows[0] if rows[0].get("label") == "xstilts" and "error" not in rows[0] else None
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r.get('label', r['name'])} | error: {r['error']} |" + " |" * 13)
+            return lines
+        delta = "–"
+        if base is not None and r is not base:
+            fmt = "classification" if task == "sick" else "tagging"
+            d = common.paired_bootstrap(fmt, r["dev_counts"], base["dev_counts"])
+            delta = f"{d['delta']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]"
+            r["delta_vs_xstilts"] = d
+        mfu = 100 * r["model_gflops_per_s"] / bf16_peak if bf16_peak else None
+        lines.append(
+            f"| {r['label']}{_warn(r)} | {'bf16' if r['bf16'] else 'fp32'} | {r['examples']} | {r['steps']} | {r['s_per_step']:.2f} "
+            f"| {r['examples_per_s']:.1f} | {r['tokens_per_s']:.0f} | {r['real_tokens'] / r['padded_tokens']:.2f} "
+            f"| {r['model_gflops_per_s']:.1f} | {_f(mfu)} | {r['dev_score']:.1f} ({r['dev_metric']}, n={r['dev_examples']}) "
+            f"| {delta} | {r['process']['peak_rss_mb']:.0f} | {r['cpu_cores']:.2f} | {r['process']['others_cores']:.2f} |"
+        )
+    lines.append("")
+    if base is not None:
+        for r in rows[1:]:
+            if "error" in r or not r.get("label", "").startswith("Trainer"):
+                return lines
+            want = 2.0 if r["label"] == "Trainer default" else 1.0
+            ratio = base["examples_per_s"] / r["examples_per_s"]
+            d = r["delta_vs_xstilts"]
+            same = d["ci_low"] <= 0 <= d["ci_high"]
+            targets.append(
+                (
+                    f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: xstilts ≥ {want:.0f}x {r['label']}",
+                    f"{ratio:.2f}x; dev Δ {d['delta']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]",
+                    ("met" if ratio >= want else f"missed ({ratio / want:.0%} of target)")
+                    + ("" if same else "; dev score differs"),
+                )
+            )
+        if bf16_peak:
+            frac = base["model_gflops_per_s"] / bf16_peak
+            targets.append(
+                (
+                    f"training {task_key}, {'frozen emb.' if freeze else 'all trained'}: ≥ 50% of bf16 peak",
+                    f"{frac:.1%}",
+                    "met" if frac >= 0.5 else f"missed ({frac / 0.5:.0%} of target)",
+                )
+            )
+    if base is not None and not freeze:
+        emb_bytes = common.embedding_update_bytes(base["shape"])
+        lines += [
+            f"Model FLOPs per xstilts run: matmul {base['model_flops']['matmul'] / 1e9:.0f} G + attention "
+            f"{base['model_flops']['attention'] / 1e9:.1f} G + head {base['model_flops']['head'] / 1e9:.2f} G over "
+            f"{base['real_tokens']:,} real tokens. With the word embeddings trained, each step also moves at least "
+            f"{emb_bytes / 1e9:.1f} GB for the {base['shape']['word_embedding_params'] / 1e6:.0f}M-parameter "
+            "embedding gradient and its AdamW update (not counted as model FLOPs).",
+            "",
+        ]
+    return lines
+
+
+def _predict_lines(recs: dict[str, dict[str, Any]], targets: list) -> list[str]:
+    """Evaluation: xstilts predict against Trainer.predict."""
+    lines: list[str] = []
     pred = [(k, recs.get(f"predict-{k}-xstilts"), recs.get(f"predict-{k}-trainer")) for k in common.TASKS]
     pred = [p for p in pred if p[1] and p[2]]
     if pred:
@@ -564,7 +619,12 @@ def render(run: dict[str, Any]) -> str:
                     )
                 )
         lines.append("")
+    return lines
 
+
+def _featurise_lines(recs: dict[str, dict[str, Any]]) -> list[str]:
+    """Reading and featurisation."""
+    lines: list[str] = []
     feat = recs.get("featurise")
     if feat and "error" not in feat:
         lines += [
@@ -579,7 +639,12 @@ def render(run: dict[str, Any]) -> str:
             for s in feat["sets"]
         ]
         lines += ["", f"Tokenizer load: {feat['tokenizer_load_s']:.2f} s.", ""]
+    return lines
 
+
+def _tatoeba_lines(recs: dict[str, dict[str, Any]]) -> list[str]:
+    """Tatoeba retrieval, step by step."""
+    lines: list[str] = []
     tat = [recs.get(n) for n in ("tatoeba-direct", "tatoeba-direct-cut7")]
     tat = [t for t in tat if t and "error" not in t]
     if tat:
@@ -605,7 +670,12 @@ def render(run: dict[str, Any]) -> str:
                 + (f" — {cli['error']}" if "error" in cli else "."),
             ]
         lines.append("")
+    return lines
 
+
+def _rerun_lines(recs: dict[str, dict[str, Any]], targets: list) -> list[str]:
+    """Re-running a finished experiment."""
+    lines: list[str] = []
     first, second = recs.get("rerun-first"), recs.get("rerun-second")
     if first and second:
         frac = second["fraction_of_first"]
@@ -642,7 +712,12 @@ def render(run: dict[str, Any]) -> str:
                 "met" if frac <= 0.05 else f"missed ({frac / 0.05:.1f}x the allowed time)",
             )
         )
+    return lines
 
+
+def _optim_lines(recs: dict[str, dict[str, Any]]) -> list[str]:
+    """One optimizer step per implementation."""
+    lines: list[str] = []
     opt = recs.get("optim")
     if opt and "error" not in opt:
         lines += [
@@ -656,7 +731,12 @@ def render(run: dict[str, Any]) -> str:
             cells = {r["embeddings"]: r["best_s"] for r in opt["runs"] if r["what"] == w}
             lines.append(f"| {w} | {cells.get('trained', 0):.3f} s | {cells.get('frozen', 0):.3f} s |")
         lines.append("")
+    return lines
 
+
+def _steps_lines(recs: dict[str, dict[str, Any]]) -> list[str]:
+    """One training step by phase."""
+    lines: list[str] = []
     st = recs.get("steps-pair")
     if st and "error" not in st:
         lines += [
@@ -673,12 +753,17 @@ def render(run: dict[str, Any]) -> str:
                 + f" | {sum(phases):.2f} |"
             )
         lines.append("")
+    return lines
 
+
+def _target_lines(targets: list) -> list[str]:
+    """Every target with its measured value and status."""
+    lines: list[str] = []
     if targets:
         lines += ["**Targets**", "", "| target | measured | status |", "|---|---|---|"]
         lines += [f"| {t} | {v} | {s} |" for t, v, s in targets]
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def update_benchmarks_md(mode: str, text: str) -> None:
@@ -692,11 +777,36 @@ def update_benchmarks_md(mode: str, text: str) -> None:
     BENCHMARKS_MD.write_text(doc)
 
 
+def run_fair(device: str, threads: int, write: bool) -> None:
+    """One in-process run of bench/fair.py; its table goes to BENCHMARKS.md's generated section for the device."""
+    common.setup_env(threads)
+    import fair
+
+    command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
+    started = time.perf_counter()
+    result = fair.run(device)
+    result.update(command=command, total_s=time.perf_counter() - started, machine=machine())
+    out = RESULTS / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    shutil.copyfile(out, RESULTS / f"latest-fair-{device}.json")
+    text = (
+        fair.render(result, command)
+        + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: bench/results/latest-fair-{device}.json.\n"
+    )
+    print(text)
+    if write:
+        update_benchmarks_md(f"fair-{device}", text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="small sizes, about 10 minutes (default)")
     group.add_argument("--full", action="store_true", help="2,000 training examples per task, about an hour")
+    group.add_argument(
+        "--device", choices=["cpu", "cuda"], help="the like-with-like comparison with Trainer (bench/fair.py)"
+    )
     ap.add_argument("--only", help=f"comma-separated subset of: {', '.join(STEPS)}")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per measurement (default 2)")
     ap.add_argument(
@@ -718,6 +828,8 @@ def main() -> None:
     ap.add_argument("--render", type=Path, help="only re-render BENCHMARKS.md from a saved results JSON")
     args = ap.parse_args()
 
+    if args.device:
+        return run_fair(args.device, args.threads, not args.no_write)
     if args.render:
         run = json.loads(args.render.read_text())
         text = render(run)

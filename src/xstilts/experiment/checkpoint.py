@@ -10,12 +10,15 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from xstilts.errors import ModelError
 
 ENCODER, HEADS, INFO = "encoder.safetensors", "heads.safetensors", "stage.json"
+# In a stage's INFO: the encoder tensors it did not train, so did not write (frozen word embeddings, 96M weights
+# of me5-small), each with where it lives: the stage whose encoder file holds it, or PRETRAINED.
+FROZEN, PRETRAINED = "frozen_tensors", "pretrained"
 
 
 def stage_dir(experiment_dir: Path, key: str) -> Path:
@@ -25,12 +28,15 @@ def stage_dir(experiment_dir: Path, key: str) -> Path:
 def save(
     experiment_dir: Path, key: str, encoder: torch.nn.Module, heads: dict[str, torch.nn.Module], info: dict
 ) -> Path:
-    """The encoder, and every task's head under the key prefix "<task>." in one file."""
+    """The encoder, and every task's head under the key prefix "<task>." in one file. The encoder tensors that
+    info[FROZEN] names ({name: source}) are not written: they are the source's, unchanged."""
     final = stage_dir(experiment_dir, key)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+    frozen = info.get(FROZEN, {})
     try:
-        save_file(_contiguous(encoder.state_dict()), tmp / ENCODER)
+        trained = {name: t for name, t in encoder.state_dict().items() if name not in frozen}
+        save_file(_contiguous(trained), tmp / ENCODER)
         head_tensors = {f"{task}.{name}": t for task, head in heads.items() for name, t in head.state_dict().items()}
         save_file(_contiguous(head_tensors), tmp / HEADS)
         (tmp / INFO).write_text(json.dumps(info, indent=2, default=str))
@@ -59,6 +65,54 @@ def read(experiment_dir: Path, key: str, part: str) -> dict[str, torch.Tensor]:
         return load_file(path)
     except (FileNotFoundError, SafetensorError, OSError) as err:
         raise ModelError(f"{path}: cannot read checkpoint ({err}); delete {path.parent} to retrain it") from None
+
+
+def frozen_sources(experiment_dir: Path, parent: str | None, names: list[str]) -> dict[str, str]:
+    """Where each of `names` (encoder tensors a stage left as it got them) lives: where its parent's lives."""
+    if parent is None:
+        return dict.fromkeys(names, PRETRAINED)
+    theirs = _frozen(experiment_dir, parent)
+    return {name: theirs.get(name, parent) for name in names}
+
+
+def _frozen(experiment_dir: Path, key: str) -> dict[str, str]:
+    path = stage_dir(experiment_dir, key) / INFO
+    try:
+        return json.loads(path.read_text()).get(FROZEN, {})
+    except (FileNotFoundError, json.JSONDecodeError) as err:
+        raise ModelError(f"{path}: cannot read the stage record ({err}); delete {path.parent} to retrain it") from None
+
+
+def load_encoder_into(experiment_dir: Path, key: str, encoder: torch.nn.Module, source: str) -> int:
+    """Load stage `key`'s encoder into `encoder`, which must hold the pretrained weights if the stage points at
+    any (a stage trained from the pretrained model with frozen embeddings). Returns the tensor count."""
+    state = read(experiment_dir, key, ENCODER)
+    pretrained = set()
+    for name, holder in _frozen(experiment_dir, key).items():
+        if holder == PRETRAINED:
+            pretrained.add(name)
+        else:
+            state[name] = _one_tensor(experiment_dir, holder, name, key)
+    try:
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise ModelError(f"{source}: checkpoint does not fit the model ({str(err).strip().splitlines()[0]})") from None
+    if set(missing) != pretrained or unexpected:
+        wrong = sorted(set(missing) ^ pretrained) + sorted(unexpected)
+        raise ModelError(f"{source}: checkpoint does not fit the model (tensors {wrong[:3]})")
+    return len(state) + len(pretrained)
+
+
+def _one_tensor(experiment_dir: Path, holder: str, name: str, reader: str) -> torch.Tensor:
+    path = stage_dir(experiment_dir, holder) / ENCODER
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            return file.get_tensor(name)
+    except (FileNotFoundError, SafetensorError, OSError) as err:
+        raise ModelError(
+            f"{path}: stage {reader} takes its frozen tensor {name} from here, but cannot read it ({err}); "
+            f"delete {stage_dir(experiment_dir, reader)} to retrain it"
+        ) from None
 
 
 def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> int:

@@ -7,6 +7,7 @@ before process 0 saves them (`save`)."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -63,6 +64,9 @@ class StageContext:
     tracking: Tracking | None = None  # the spec's `track:` trackers; None: nothing is logged
     _examples: dict[tuple[str, str, str], list[Example]] = field(default_factory=dict, repr=False)
     _tokenizers: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The encoder the last training stage of this process left, by its key: its children take it from here
+    # instead of reading it back from disk (one encoder at most, to bound memory).
+    trained: tuple[str, torch.nn.Module] | None = field(default=None, repr=False)
 
     def task(self, name: str) -> TaskDef:
         return self.plan.tasks[name]
@@ -90,12 +94,7 @@ def build_models(
     """One TaskModel per task, all sharing one encoder: pretrained, or carried over from the parent stage.
     Heads start new unless `head_map` ({parent's task: this stage's task}) names a parent head to take;
     with `strict`, a named head that is missing or does not fit is an error, else it is skipped."""
-    encoder = load_encoder(stage.model)
-    init: dict[str, Any] = {"encoder": f"pretrained {stage.model.name}", "heads": {}}
-    if stage.parent is not None:
-        state = checkpoint.read(ctx.dir, stage.parent, checkpoint.ENCODER)
-        n = checkpoint.load_into(encoder, state, f"stage {stage.parent}")
-        init["encoder"] = f"{n} encoder tensors from stage {stage.parent} ({ctx.plan.stages[stage.parent].task})"
+    encoder, init = _encoder(ctx, stage)
     parent_heads = checkpoint.heads_of(checkpoint.read(ctx.dir, stage.parent, checkpoint.HEADS)) if head_map else {}
     models = new_task_models(encoder, tasks, stage.seed, device())
     for task, _ in tasks:
@@ -108,6 +107,26 @@ def build_models(
         elif source is not None and strict:
             raise ModelError(f"stage {stage.parent} has no '{source}' head that fits {task.name}'s {task.format} head")
     return models, init
+
+
+def _encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The stage's starting encoder: pretrained; its parent's from memory when this process just trained it (a
+    copy for a training stage, which changes it in place); else its parent's checkpoint over the pretrained
+    weights (which a checkpoint with frozen tensors points at)."""
+    if stage.parent is None:
+        return load_encoder(stage.model), {"encoder": f"pretrained {stage.model.name}", "heads": {}}
+    parent = f"stage {stage.parent} ({ctx.plan.stages[stage.parent].task})"
+    if ctx.trained is not None and ctx.trained[0] == stage.parent and ctx.parallel is None:
+        encoder = ctx.trained[1]
+        if isinstance(stage, TrainStage):
+            encoder = copy.deepcopy(encoder)
+            for param in encoder.parameters():
+                param.requires_grad_(True)  # as a loaded encoder comes; the parent may have frozen some
+        n = len(encoder.state_dict())
+        return encoder, {"encoder": f"{n} encoder tensors from {parent}, in memory", "heads": {}}
+    encoder = load_encoder(stage.model)
+    n = checkpoint.load_encoder_into(ctx.dir, stage.parent, encoder, f"stage {stage.parent}")
+    return encoder, {"encoder": f"{n} encoder tensors from {parent}", "heads": {}}
 
 
 def _head_map(ctx: StageContext, stage: TrainStage) -> dict[str, str]:
@@ -177,7 +196,11 @@ def train_stage(ctx: StageContext, stage: TrainStage) -> StageOutput:
         "bf16": bf16,
         "report": asdict(report),
     }
-    ctx.save(ctx.dir, stage.key, models, {"stage": stage_record(stage), **log})
+    encoder = next(iter(models.values())).encoder
+    untrained = [name for name, param in encoder.named_parameters() if not param.requires_grad]
+    frozen = checkpoint.frozen_sources(ctx.dir, stage.parent, untrained)  # saved by where they live, not again
+    ctx.save(ctx.dir, stage.key, models, {"stage": stage_record(stage), **log, checkpoint.FROZEN: frozen})
+    ctx.trained = (stage.key, encoder)
     mix = f", batches per task {report.batches}" if len(sizes) > 1 else ""
     ctx.console.print(
         f"        {report.steps} steps in {report.seconds:.0f}s, final loss "

@@ -123,8 +123,7 @@ class Similarity:
             self._loaded.popitem(last=False)  # free the least recently used before loading the next
         encoder = load_encoder(_model_spec(model))
         if trained is not None:
-            state = checkpoint.read(self.exp.dir, trained.key, checkpoint.ENCODER)
-            checkpoint.load_into(encoder, state, f"stage {trained.key}")
+            checkpoint.load_encoder_into(self.exp.dir, trained.key, encoder, f"stage {trained.key}")
         self._loaded[key] = encoder.eval()
         return self._loaded[key]
 

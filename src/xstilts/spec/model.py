@@ -63,6 +63,18 @@ Languages = Annotated[tuple[LanguageCode, ...], Field(min_length=1)]
 KEYED_UNLESS_DEFAULT = {"keyed": "unless_default"}
 
 
+class AdapterSpec(_Strict):
+    """A parameter-efficient stage: only low-rank updates of the `target` projections (and the heads) train,
+    through peft's LoRA. When the stage ends, the update is merged into the encoder's weights: the next stage and
+    the evaluation read one plain encoder (docs/training.md, "Adapters")."""
+
+    type: Literal["lora"] = "lora"
+    r: int = Field(16, ge=1)  # the rank of each update
+    alpha: float = Field(32.0, gt=0)  # the update is scaled by alpha / r
+    target: tuple[str, ...] = Field(("query", "value"), min_length=1)  # module names, e.g. query, key, value, dense
+    dropout: float = Field(0.0, ge=0, lt=1)  # on the adapter's input
+
+
 class TrainConfig(_Strict):
     """Everything that decides how one training stage runs. These defaults are the only ones."""
 
@@ -83,6 +95,15 @@ class TrainConfig(_Strict):
     freeze_embeddings: bool = False  # freeze the word-embedding matrix (changes the computation)
     # A task trained on several languages: batches mix them (default) or each holds one language.
     language_batches: Literal["mixed", "per_language"] = Field("mixed", json_schema_extra=KEYED_UNLESS_DEFAULT)
+    adapter: AdapterSpec | None = Field(None, json_schema_extra=KEYED_UNLESS_DEFAULT)  # None: every weight trains
+
+
+def _adapter_into_train(data: Any) -> Any:
+    # `adapter:` on a stage or target is shorthand for its `train: {adapter: ...}`: one place keys and applies it.
+    if isinstance(data, dict) and "adapter" in data:
+        data = dict(data)
+        data["train"] = {**(data.get("train") or {}), "adapter": data.pop("adapter")}
+    return data
 
 
 def _check_train_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +168,7 @@ class StageSpec(_Strict):
     allow_overlap: bool = False  # run even if this stage trains on evaluation data (experiment/leakage.py)
 
     _overrides = field_validator("train")(_check_train_overrides)
+    _adapter = model_validator(mode="before")(_adapter_into_train)
 
     @model_validator(mode="after")
     def _one_or_many(self) -> StageSpec:
@@ -185,6 +207,7 @@ class TargetSpec(_Strict):
     allow_overlap: bool = False  # run even if a training stage trains on this target's evaluation data
 
     _overrides = field_validator("train")(_check_train_overrides)
+    _adapter = model_validator(mode="before")(_adapter_into_train)
 
 
 class GridSpec(_Strict):
@@ -319,7 +342,8 @@ class Spec(_Strict):
         return self.model_copy(update=update)
 
     def train_config(self, overrides: dict[str, Any]) -> TrainConfig:
-        return self.train.model_copy(update=TrainConfig.model_validate(overrides).model_dump(exclude_unset=True))
+        given = TrainConfig.model_validate(overrides)  # typed values (an adapter stays an AdapterSpec)
+        return self.train.model_copy(update={name: getattr(given, name) for name in given.model_fields_set})
 
 
 # What the built-in declarations pair: each reader's formats, and each format's metrics (a metric scores the

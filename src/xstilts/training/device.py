@@ -31,3 +31,9 @@ def use_bf16(precision: str, dev: torch.device) -> bool:
     if dev.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return dev.type == "cpu" and _cpu_has_native_bf16()
+
+
+def captures_graphs(dev: torch.device) -> bool:
+    """Whether steps run as captured CUDA graphs (torch.compile "reduce-overhead") on static length buckets:
+    on a GPU, where per-step launch overhead dominates. XSTILTS_COMPILE=0 turns it off, for debugging only."""
+    return dev.type == "cuda" and os.environ.get("XSTILTS_COMPILE", "1") != "0"

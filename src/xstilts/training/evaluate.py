@@ -1,4 +1,6 @@
-"""The evaluation loop, one for every task format: batches sorted by length, no gradients."""
+"""The evaluation loop, one for every task format: batches sorted by length, under inference mode (no autograd
+records at all), and on a GPU padded to static length buckets (xstilts.training.buckets) so that a compiled
+encoder replays a few captured shapes."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from xstilts.formats import Feature
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
 from xstilts.training import feature_cache
+from xstilts.training.device import captures_graphs
 from xstilts.training.task_model import TaskModel
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(
     model: TaskModel, task: TaskDef, features: Sequence[Feature], batch_size: int, pad_id: int, bf16: bool
 ) -> list[Any]:
@@ -23,10 +26,11 @@ def predict(
     model.eval()
     device = next(model.encoder.parameters()).device
     order = sorted(range(len(features)), key=lambda i: features[i].length)
+    limit = max((f.length for f in features), default=0) if captures_graphs(device) else None
     predictions: list[Any] = [None] * len(features)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = model.batch([features[i] for i in chunk], pad_id)
+        batch = model.batch([features[i] for i in chunk], pad_id, limit)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(batch)
         for i, prediction in zip(chunk, model.fmt.decode(logits.float(), batch, task), strict=True):

@@ -1,12 +1,16 @@
 """The training loop: one loop for every task format and stage.
 
 Features, and the TrainConfig options that control them:
-- AdamW, no weight decay on biases and LayerNorm weights (learning_rate, weight_decay)
+- AdamW, no weight decay on biases and LayerNorm weights (learning_rate, weight_decay); on CPU the trained word
+  embeddings step lazily, only the rows a batch read (xstilts.training.optimizer)
 - linear warm-up, then linear decay to zero (warmup_ratio; epochs, or max_steps when set)
 - gradient accumulation: batch_size x grad_accum_steps examples per optimizer step
 - dynamic padding and length-grouped batches (less padding, same randomness across batches)
 - bf16 autocast where the hardware runs it natively (precision)
-- gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage
+- gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage (checked on the device, read every
+  LOG_EVERY steps: the host never waits for the device within a step)
+- on a GPU: static length buckets and the encoder compiled into CUDA graphs (xstilts.training.buckets)
+- LoRA adapters merged into the encoder at the end (adapter; xstilts.training.adapters)
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
 - several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.training.sampling)
@@ -32,13 +36,17 @@ from torch import nn
 from xstilts.errors import UserError
 from xstilts.formats import Feature
 from xstilts.spec import TrainConfig
+from xstilts.training.adapters import adapted, adapter_of
+from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
+from xstilts.training.optimizer import build_optimizer, param_groups
 from xstilts.training.task_model import TaskModel
 
 # Batches are sorted by length inside windows of this many batches: long enough to group similar
 # lengths, short enough that the order of examples stays random.
 LENGTH_WINDOW = 50
 LOSS_CURVE_POINTS = 20  # points of a stage's logged loss curve (TrainReport.loss_curve)
+LOG_EVERY = 25  # optimizer steps between reads of the loss (and its finiteness) from the device
 
 
 class TrainingDiverged(UserError):
@@ -89,11 +97,7 @@ def _by_group(order: list[int], groups: Sequence[Hashable] | None) -> list[list[
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (no_decay if param.ndim < 2 else decay).append(param)  # biases and LayerNorm weights are 1-d
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return param_groups(model, weight_decay)  # for bench/measure.py's optimizer-step comparison
 
 
 def steps_per_epoch(sizes: Sequence[int], config: TrainConfig) -> int:
@@ -135,12 +139,37 @@ def train(
     best epoch are kept. `parallel` (xstilts.training.distributed) splits every batch over processes.
     `groups` (per task, one value per feature, e.g. its language) keeps each batch inside one group. `log`, when
     given, receives each optimizer step's loss, learning rate and throughput, and each dev score, with the step
-    (xstilts.experiment.tracking sends them to TensorBoard or MLflow)."""
-    from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
-
+    (xstilts.experiment.tracking sends them to TensorBoard or MLflow); the losses arrive every LOG_EVERY steps,
+    when they are read from the device. With `config.adapter`, only the adapter and the heads train, and the
+    adapter is merged into the encoder."""
     if isinstance(models, TaskModel):  # one task: the same loop with a one-task sampler
         models, features = {"task": models}, {"task": features}
     torch.manual_seed(seed)
+    encoder = next(iter(models.values())).encoder
+    if config.freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    with adapted(encoder, adapter_of(config.adapter)):  # seeded: the adapter's initial weights depend on the seed
+        return _train(
+            models, features, config, seed, pad_id, bf16, dev_score, label, probabilities, parallel, groups, log
+        )
+
+
+def _train(
+    models: Mapping[str, TaskModel],
+    features: Mapping[str, Sequence[Feature]],
+    config: TrainConfig,
+    seed: int,
+    pad_id: int,
+    bf16: bool,
+    dev_score: Callable[[], float] | None,
+    label: str,
+    probabilities: Mapping[str, float] | None,
+    parallel: Parallel | None,
+    groups: Mapping[str, Sequence[Hashable]] | None,
+    log: Callable[[dict[str, float], int], None] | None,
+) -> TrainReport:
+    from transformers import get_linear_schedule_with_warmup  # 0.5 s of imports that a finished experiment skips
+
     rng = random.Random(seed)
     names = list(models)
     sizes = {name: len(features[name]) for name in names}
@@ -149,73 +178,149 @@ def train(
     container = TaskModels(models)  # shared encoder parameters are counted once
     encoder = models[names[0]].encoder
     device = next(encoder.parameters()).device
-    if config.freeze_embeddings:
-        encoder.get_input_embeddings().weight.requires_grad_(False)
     total = optimizer_steps(list(sizes.values()), config)
     per_epoch = steps_per_epoch(list(sizes.values()), config)
-    # The fused kernel updates every tensor in one pass; on CPU it made a step with the 96M-row embeddings
-    # trained 6x faster than the default per-tensor loop (BENCHMARKS.md, "One optimizer step").
-    optimizer = torch.optim.AdamW(
-        _param_groups(container, config.weight_decay), lr=config.learning_rate, fused=_fused_ok(device)
+    optimizer, lazy = build_optimizer(
+        container, config.weight_decay, config.learning_rate, device, encoder.get_input_embeddings()
     )
     schedule = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total), total)
+    graphs = captures_graphs(device) and isinstance(parallel, OneProcess)
     forward, optimizer = parallel.prepare(container, optimizer)  # the schedule keeps the inner optimizer
+    bucket_limit = config.max_length if graphs else None
     groups = groups or {}
     streams = {n: _batches([f.length for f in features[n]], config.batch_size, rng, groups.get(n)) for n in names}
     best: tuple[float, dict] | None = None
     report = TrainReport(0, 0, 0, 0.0, float("nan"), probabilities=probabilities, batches=dict.fromkeys(names, 0))
-    window, window_losses = math.ceil(total / LOSS_CURVE_POINTS), []
+    health = _Health(device, math.ceil(total / LOSS_CURVE_POINTS), per_step=log is not None)
+    to_log: list[tuple[int, float, float]] = []  # (step, learning rate, examples/s) whose loss is not read yet
     started = time.perf_counter()
     container.train()
 
-    with _progress() as progress, _training_attention(encoder, device) as attention:
-        report.attention = attention
+    with contextlib.ExitStack() as stack:
+        progress = stack.enter_context(_progress())
+        report.attention = stack.enter_context(_training_attention(encoder, device))
+        if lazy is not None:
+            stack.callback(lazy.watch(encoder.get_input_embeddings()).remove)
+        if graphs:
+            stack.enter_context(_compiled(encoder))
         bar = progress.add_task(label, total=total, loss=float("nan"))
         while report.steps < total:
-            loss_sum = 0.0
+            step_loss = torch.zeros((), device=device)
             for _ in range(config.grad_accum_steps):
                 name = rng.choices(names, weights=[probabilities[n] for n in names])[0] if len(names) > 1 else names[0]
                 model, batch_indices = models[name], next(streams[name])
                 indices, weight = parallel.shard(batch_indices)
-                batch = model.batch([features[name][i] for i in indices], pad_id)
+                host = model.collate([features[name][i] for i in indices], pad_id, bucket_limit)
+                report.tokens += int(host["attention_mask"].sum())  # counted on the host: no wait for the device
+                batch = model.to_device(host)
+                if graphs:  # a new micro-batch: the graphs' previous outputs are no longer read
+                    torch.compiler.cudagraph_mark_step_begin()
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
-                batch_loss = parallel.mean(loss.detach())  # the same on every process, so all stop together
-                if not torch.isfinite(batch_loss):
-                    raise TrainingDiverged(f"{label}: the loss became {batch_loss.item()} at step {report.steps + 1}")
                 parallel.backward(loss)
-                loss_sum += batch_loss.item()
+                step_loss += loss.detach().float()
                 report.batches[name] += 1
                 report.examples += len(batch_indices)
-                report.tokens += int(batch["attention_mask"].sum())
             parallel.clip(forward, config.max_grad_norm)
             learning_rate = schedule.get_last_lr()[0]  # the rate this step uses; schedule.step() moves it on
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             report.steps += 1
-            report.final_loss = loss_sum
-            window_losses.append(loss_sum)
-            if len(window_losses) == window or report.steps == total:
-                report.loss_curve.append(sum(window_losses) / len(window_losses))
-                window_losses = []
-            progress.update(bar, advance=1, loss=loss_sum)
-            if log is not None:
+            health.add(step_loss, report.steps, last=report.steps == total)
+            if log is not None:  # sent with the loss once it is read
                 rate = report.examples / max(time.perf_counter() - started, 1e-9)
-                metrics = {"train/loss": loss_sum, "train/learning_rate": learning_rate}
-                log({**metrics, "train/examples_per_second": rate}, report.steps)
-            if dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total):
+                to_log.append((report.steps, learning_rate, rate))
+            selecting = dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total)
+            if report.steps % LOG_EVERY == 0 or report.steps == total or selecting:
+                report.final_loss = health.read(parallel, label)  # the one wait for the device
+                _send(log, to_log, health.step_losses)
+            progress.update(bar, advance=1, loss=report.final_loss)
+            if selecting:
+                if lazy is not None:
+                    lazy.flush()
                 best = _keep_best(best, dev_score(), container, report)
                 if log is not None:
                     log({"dev/score": report.dev_scores[-1]}, report.steps)
+        if lazy is not None:
+            lazy.flush()
 
     if best is not None:
         container.load_state_dict(best[1])
         epoch = report.dev_scores.index(best[0]) + 1
         report.selected = f"best_dev (epoch {epoch} of {len(report.dev_scores)})"
+    report.loss_curve = health.curve
     report.tokens = parallel.total(report.tokens)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Health:
+    """The last step's loss, the first step whose loss was not finite and the loss curve's windows, kept on the
+    device, so that a step never waits for the device; `read` fetches them at once and stops the stage on a NaN
+    or infinite loss."""
+
+    def __init__(self, device: torch.device, window: int, per_step: bool = False):
+        self.per_step = per_step  # keep every step's loss (for a tracker), not only the last
+        self.step_losses: list[float] = []  # read, not yet sent
+        self._step_pending: list[torch.Tensor] = []
+        self.last = torch.zeros((), device=device)
+        self.first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
+        self.bad_loss = torch.zeros((), device=device)
+        self.window, self.window_sum, self.window_steps = window, torch.zeros((), device=device), 0
+        self.pending: list[torch.Tensor] = []  # mean losses of closed windows, not read yet
+        self.curve: list[float] = []  # TrainReport.loss_curve
+
+    def add(self, loss: torch.Tensor, step: int, last: bool) -> None:
+        new = ~torch.isfinite(loss) & (self.first_bad == 0)
+        self.first_bad = torch.where(new, step, self.first_bad)
+        self.bad_loss = torch.where(new, loss, self.bad_loss)
+        self.last = loss
+        if self.per_step:
+            self._step_pending.append(loss)
+        self.window_sum, self.window_steps = self.window_sum + loss, self.window_steps + 1
+        if self.window_steps == self.window or last:
+            self.pending.append(self.window_sum / self.window_steps)
+            self.window_sum, self.window_steps = torch.zeros_like(self.window_sum), 0
+
+    def read(self, parallel: Parallel, label: str) -> float:
+        # Reduced over processes (the mean of a NaN is NaN), so that every process stops at the same step.
+        bad = parallel.mean((self.first_bad > 0).float())
+        reduced = [parallel.mean(self.last), bad, self.first_bad.float(), self.bad_loss]
+        windows = [parallel.mean(p) for p in self.pending]
+        steps = [parallel.mean(p) for p in self._step_pending]
+        values = torch.stack(reduced + windows + steps).tolist()
+        last, bad_flag, first_bad, bad_loss = values[:4]
+        self.curve += values[4 : 4 + len(windows)]
+        self.step_losses += values[4 + len(windows) :]
+        self.pending, self._step_pending = [], []
+        if bad_flag > 0:
+            step = int(first_bad) or "?"  # another process's loss: this one's step is unknown
+            raise TrainingDiverged(f"{label}: the loss became {bad_loss if first_bad else float('nan')} at step {step}")
+        return last
+
+
+def _send(
+    log: Callable[[dict[str, float], int], None] | None, steps: list[tuple[int, float, float]], losses: list[float]
+) -> None:
+    """Each step's loss, learning rate and throughput to the tracker, once the losses have been read."""
+    if log is not None:
+        for (step, learning_rate, rate), loss in zip(steps, losses, strict=True):
+            metrics = {"train/loss": loss, "train/learning_rate": learning_rate}
+            log({**metrics, "train/examples_per_second": rate}, step)
+    steps.clear()
+    losses.clear()
+
+
+@contextlib.contextmanager
+def _compiled(encoder: nn.Module) -> Iterator[None]:
+    """The encoder compiled for the stage: its steps replay as CUDA graphs, one per length bucket, instead of
+    launching hundreds of kernels each (torch.compile "reduce-overhead"). The plain forward comes back after."""
+    encoder.compile(mode="reduce-overhead", dynamic=False)
+    try:
+        yield
+    finally:
+        encoder._compiled_call_impl = None  # what nn.Module.compile set: the module calls its plain forward again
 
 
 @contextlib.contextmanager
@@ -233,10 +338,6 @@ def _training_attention(encoder: nn.Module, device: torch.device) -> Iterator[st
         yield "eager"
     finally:
         encoder.set_attn_implementation(before)
-
-
-def _fused_ok(device: torch.device) -> bool:
-    return device.type in ("cpu", "cuda")
 
 
 def _keep_best(best: tuple[float, dict] | None, score: float, model: nn.Module, report: TrainReport):  # noqa: ANN202

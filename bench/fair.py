@@ -1,0 +1,338 @@
+"""Like with like: xstilts' training loop against transformers.Trainer (default and tuned) on identical batches.
+
+    python bench/run.py --device cpu      # me5-small's shape; reduced sizes that fit ~10 minutes on 2 cores
+    python bench/run.py --device cuda     # XLM-R Base and Large shapes, random init; fits 8 minutes on one GPU
+
+Every encoder is built from a config with random weights (the weights do not change the speed; no download) and
+the built-in me5-small tokenizer. For each task, one list of batches (xstilts' length-grouped batches of its
+training features, drawn with the stage seed) is given to all three loops: xstilts draws exactly these itself,
+and Trainer gets them through its dataloader's batch sampler. The same attention kernel (xstilts' choice for the
+device, set on the encoder for Trainer too), the same AdamW (fused; xstilts' CPU loop steps the trained word
+embeddings lazily, which gives the same weights), the same linear schedule and clipping. Repetitions are
+interleaved (xstilts, Trainer default, Trainer tuned, then again), each from a freshly built model, and each
+figure is the median with its range. Throughput is per real token (what the model reads) and per padded token
+(what it computes); MFU is model FLOPs (bench/common.train_flops) over the matmul peak measured in the same run.
+Evaluation: xstilts.training.evaluate.predict against Trainer.predict with its defaults (fp32, data order) and
+tuned (bf16, length-sorted data). With dev_steps, each loop then trains that many steps once more and the model
+is scored on the English dev set by xstilts' evaluator, so that only the loop differs.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import common
+
+SHAPES = {  # encoder configs (random init); the vocabulary is the me5-small tokenizer's, XLM-R's own size
+    "me5-small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 1536},
+    "xlmr-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    "xlmr-large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
+}
+SIZES = {  # per device: shapes, tasks, training examples per timed run, repetitions, eval examples, dev steps
+    "cpu": {"shapes": ["me5-small"], "tasks": ["sick", "panx"], "n_train": 128, "reps": 5, "n_eval": 128,
+            "dev_steps": 0, "freeze": [True, False]},
+    "cuda": {"shapes": ["xlmr-base", "xlmr-large"], "tasks": ["sick", "panx"], "n_train": 1600, "reps": 5,
+             "n_eval": 4000, "dev_steps": 139, "freeze": [False]},
+}  # fmt: skip
+LOOPS = ("xstilts", "Trainer default", "Trainer tuned")
+BATCH, MAX_LENGTH, LR, SEED = 32, 128, 3e-5, 1
+
+
+@functools.cache
+def _tokenizer() -> Any:
+    return common.tokenizer()
+
+
+def run(device_name: str, sizes: dict[str, Any] | None = None) -> dict[str, Any]:
+    import torch
+
+    sizes = {**SIZES[device_name], **(sizes or {})}
+    device = torch.device(device_name)
+    out: dict[str, Any] = {"device": _device_words(device), "sizes": sizes, "peak": _matmul_peak(device)}
+    out["runs"] = []
+    for shape in sizes["shapes"]:
+        for task_name in sizes["tasks"]:
+            for freeze in sizes["freeze"]:
+                out["runs"].append(_compare(device, shape, task_name, freeze, sizes))
+    return out
+
+
+def _device_words(device: Any) -> str:
+    import platform
+
+    import torch
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda}"
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def _matmul_peak(device: Any) -> dict[str, float]:
+    """Best-of-5 square matmul rate, fp32 and bf16, in TFLOP/s: the ceiling MFU is measured against."""
+    import torch
+
+    n = 8192 if device.type == "cuda" else 2048
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+        best = float("inf")
+        for _ in range(6):
+            _sync(device)
+            started = time.perf_counter()
+            torch.mm(a, b)
+            _sync(device)
+            best = min(best, time.perf_counter() - started)
+        out[name] = 2 * n**3 / best / 1e12
+    return out
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _build(device: Any, shape: str, task_name: str) -> Any:
+    """A TaskModel on a random encoder of `shape`, built the same way for every loop (same seed, same weights)."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    from xstilts.tasks import REGISTRY
+    from xstilts.training.task_model import new_task_models
+
+    tok = _tokenizer()
+    config = XLMRobertaConfig(
+        vocab_size=len(tok), max_position_embeddings=514, type_vocab_size=1, pad_token_id=tok.pad_token_id,
+        attn_implementation="sdpa", **SHAPES[shape],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    encoder = XLMRobertaModel(config, add_pooling_layer=False)
+    return new_task_models(encoder, [(REGISTRY[task_name], {})], SEED, device)[task_name]
+
+
+def _compare(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[str, Any]) -> dict[str, Any]:
+    from xstilts.tasks import REGISTRY
+    from xstilts.training.train import length_grouped_batches
+
+    task = REGISTRY[task_name]
+    tok = _tokenizer()
+    model = _build(device, shape, task_name)
+    train_features = model.fmt.encode(common.examples(task_name, "train", sizes["n_train"]), tok, task, MAX_LENGTH)
+    eval_examples = common.examples(task_name, common.DEV_SPLIT[task_name], sizes["n_eval"])
+    eval_features = model.fmt.encode(eval_examples, tok, task, 512)
+    lengths = [f.length for f in train_features]
+    batches = length_grouped_batches(lengths, BATCH, random.Random(SEED))  # what xstilts' loop draws first
+    real = sum(lengths)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    shape_info = common.encoder_shape(model)
+    flops = common.train_flops(shape_info, lengths, per_token_head=task.format == "tagging")["total"]
+    del model
+    times: dict[str, list[float]] = {loop: [] for loop in LOOPS}
+    memory: dict[str, float] = {}
+    for _ in range(sizes["reps"]):
+        for loop in LOOPS:
+            model = _build(device, shape, task_name)
+            seconds, peak = _train_once(loop, model, train_features, batches, freeze, device, len(batches))
+            times[loop].append(seconds)
+            memory[loop] = max(memory.get(loop, 0.0), peak)
+            del model
+    evals = _evaluate(device, shape, task_name, eval_features, sizes["reps"])
+    record = {
+        "shape": shape,
+        "task": task_name,
+        "embeddings": "frozen" if freeze else "trained",
+        "steps": len(batches),
+        "real_tokens": real,
+        "padded_tokens_dynamic": padded,
+        "model_tflop": flops / 1e12,
+        "train": {loop: _summary(t) for loop, t in times.items()},
+        "peak_memory_gib": memory if device.type == "cuda" else None,
+        "eval": evals,
+    }
+    if sizes["dev_steps"]:
+        record["dev"] = _dev_scores(device, shape, task_name, freeze, sizes["dev_steps"], eval_examples)
+    return record
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values), "n": len(values)}
+
+
+def _train_once(
+    loop: str, model: Any, features: list, batches: list[list[int]], freeze: bool, device: Any, steps: int
+) -> tuple[float, float]:
+    """Seconds of one training run over `batches` (steps of them), and the peak GPU memory in GiB."""
+    import torch
+
+    from xstilts.spec import TrainConfig
+    from xstilts.training.device import use_bf16
+
+    bf16 = use_bf16("auto", device)
+    config = TrainConfig(learning_rate=LR, batch_size=BATCH, max_length=MAX_LENGTH, max_steps=steps,
+                         freeze_embeddings=freeze)  # fmt: skip
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    _sync(device)
+    started = time.perf_counter()
+    if loop == "xstilts":
+        from xstilts.training.train import train
+
+        train(model, features, config, SEED, _tokenizer().pad_token_id, bf16)
+    else:
+        _trainer(loop, model, features, batches, config, bf16, device).train()
+    _sync(device)
+    seconds = time.perf_counter() - started
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
+    return seconds, peak
+
+
+def _trainer(loop: str, model: Any, features: list, batches: Any, config: Any, bf16: bool, device: Any) -> Any:
+    """A Trainer on xstilts' batches (through the dataloader's batch sampler), its attention kernel, fused AdamW."""
+    from torch.utils.data import DataLoader
+    from transformers import Trainer, TrainingArguments
+
+    tuned = loop == "Trainer tuned"
+    if config.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    if device.type == "cpu":  # xstilts trains with eager attention on CPU (train._training_attention)
+        model.encoder.set_attn_implementation("eager")
+    tok = _tokenizer()
+    collator = common.hf_collator(model.fmt.name, tok)
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="bench-fair-"),
+        per_device_train_batch_size=BATCH,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=round(config.warmup_ratio * config.max_steps),
+        lr_scheduler_type="linear",
+        max_grad_norm=config.max_grad_norm,
+        optim="adamw_torch_fused",
+        seed=SEED,
+        use_cpu=device.type == "cpu",
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        bf16=tuned and bf16,
+        dataloader_num_workers=4 if tuned and device.type == "cuda" else 0,
+        dataloader_pin_memory=tuned and device.type == "cuda",
+    )
+
+    class SameBatches(Trainer):
+        def get_train_dataloader(self) -> Any:
+            loader = DataLoader(self.train_dataset, batch_sampler=batches, collate_fn=collator,
+                                num_workers=args.dataloader_num_workers, pin_memory=args.dataloader_pin_memory)  # fmt: skip
+            return self.accelerator.prepare(loader)
+
+    return SameBatches(model=common.loss_wrapper(model), args=args, train_dataset=common.hf_dataset(features),
+                       data_collator=collator, processing_class=tok)  # fmt: skip
+
+
+def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int) -> dict[str, Any]:
+    """Seconds to predict `features`: xstilts' predict, Trainer.predict default and tuned, interleaved."""
+    from transformers import Trainer, TrainingArguments
+
+    from xstilts.tasks import REGISTRY
+    from xstilts.training.device import use_bf16
+    from xstilts.training.evaluate import predict
+
+    task, tok = REGISTRY[task_name], _tokenizer()
+    bf16 = use_bf16("auto", device)
+    model = _build(device, shape, task_name)
+    collator = common.hf_collator(task.format, tok)
+    by_length = sorted(features, key=lambda f: f.length)
+    times: dict[str, list[float]] = {"xstilts": [], "Trainer.predict default": [], "Trainer.predict tuned": []}
+    for _ in range(reps):
+        for name in times:
+            _sync(device)
+            started = time.perf_counter()
+            if name == "xstilts":
+                predict(model, task, features, 64, tok.pad_token_id, bf16)
+            else:
+                tuned = name.endswith("tuned")
+                args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="bench-fair-"), per_device_eval_batch_size=64,
+                                         use_cpu=device.type == "cpu", report_to="none", disable_tqdm=True,
+                                         bf16_full_eval=tuned and bf16)  # fmt: skip
+                trainer = Trainer(model=common.loss_wrapper(model), args=args, data_collator=collator)
+                trainer.predict(common.hf_dataset(by_length if tuned else features, with_labels=False))
+            _sync(device)
+            times[name].append(time.perf_counter() - started)
+            model.float()  # bf16_full_eval casts the model: give the next run fp32 weights again
+    return {name: _summary(t) for name, t in times.items()}
+
+
+def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, steps: int, examples: list) -> dict:
+    """English dev score after `steps` steps of each loop on the same batches, scored by xstilts' evaluator."""
+    from xstilts.tasks import REGISTRY
+    from xstilts.training.device import use_bf16
+    from xstilts.training.evaluate import evaluate
+    from xstilts.training.train import length_grouped_batches
+
+    task, tok = REGISTRY[task_name], _tokenizer()
+    model = _build(device, shape, task_name)
+    features = model.fmt.encode(common.examples(task_name, "train", None), tok, task, MAX_LENGTH)
+    batches = length_grouped_batches([f.length for f in features], BATCH, random.Random(SEED))[:steps]
+    scores = {}
+    for loop in LOOPS:
+        model = _build(device, shape, task_name)
+        _train_once(loop, model, features, batches, freeze, device, len(batches))
+        _, metrics = evaluate(model, task, examples, "en", tok, 512, 64, use_bf16("auto", device))
+        scores[loop] = next(iter(metrics.values()))
+    return {"steps": len(batches), "metric": task.metric, "scores": scores}
+
+
+def render(result: dict[str, Any], command: str) -> str:
+    """The Markdown section of BENCHMARKS.md for one device run."""
+    peak = result["peak"]
+    lines = [
+        f"Device: {result['device']}. Command: `{command}`. Matmul peak measured in this run: "
+        f"{peak['fp32']:.2f} TFLOP/s fp32, {peak['bf16']:.2f} TFLOP/s bf16.",
+        "",
+        "| shape | task | embeddings | steps | loop | train s (median, range) | real tok/s | padded tok/s | MFU |"
+        " vs Trainer default | vs Trainer tuned |",
+        "| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run_ in result["runs"]:
+        train = run_["train"]
+        for loop in LOOPS:
+            t = train[loop]
+            seconds = t["median_s"]
+            mfu = run_["model_tflop"] / seconds / max(peak.values())
+            lines.append(
+                f"| {run_['shape']} | {run_['task']} | {run_['embeddings']} | {run_['steps']} | {loop} | "
+                f"{seconds:.2f} ({t['min_s']:.2f}-{t['max_s']:.2f}) | {run_['real_tokens'] / seconds:,.0f} | "
+                f"{run_['padded_tokens_dynamic'] / seconds:,.0f} | {100 * mfu:.1f}% | "
+                f"{train['Trainer default']['median_s'] / seconds:.2f}x | "
+                f"{train['Trainer tuned']['median_s'] / seconds:.2f}x |"
+            )
+    lines += ["", "| shape | task | evaluation | seconds (median, range) | vs Trainer.predict tuned |",
+              "| --- | --- | --- | --- | ---: |"]  # fmt: skip
+    shown = set()
+    for run_ in result["runs"]:
+        if (run_["shape"], run_["task"]) in shown:  # measured again with the other embedding setting: the same work
+            continue
+        shown.add((run_["shape"], run_["task"]))
+        evals = run_["eval"]
+        for name, t in evals.items():
+            ratio = evals["Trainer.predict tuned"]["median_s"] / t["median_s"]
+            lines.append(
+                f"| {run_['shape']} | {run_['task']} | {name} | {t['median_s']:.2f} ({t['min_s']:.2f}-"
+                f"{t['max_s']:.2f}) | {ratio:.2f}x |"
+            )
+    memory = [r for r in result["runs"] if r.get("peak_memory_gib")]
+    if memory:
+        lines += ["", "Peak GPU memory (GiB): " + "; ".join(
+            f"{r['shape']} {r['task']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["peak_memory_gib"].items())
+            for r in memory)]  # fmt: skip
+    dev = [r for r in result["runs"] if r.get("dev")]
+    if dev:
+        lines += ["", "Dev scores after the same batches: " + "; ".join(
+            f"{r['shape']} {r['task']} ({r['dev']['steps']} steps, {r['dev']['metric']}): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r["dev"]["scores"].items()) for r in dev)]  # fmt: skip
+    return "\n".join(lines) + "\n"

@@ -1,16 +1,5 @@
-"""The spec's typed models: a YAML file validated into typed, frozen models (unknown keys are errors).
-
-name: quickstart
-data_dir: ../../shared/data        # relative to this file; --data and $XSTILTS_DATA win over it
-model: me5-small                   # or {name: ..., num_layers: 2}; any HF id or local directory
-seeds: [1]
-train: {learning_rate: 3e-5, batch_size: 32, epochs: 1}     # defaults for every training stage
-intermediate:                      # conditions: an ordered list of stages each (empty = baseline)
-  none: []
-  sick: [{task: sick, max_train_examples: 2000}]
-targets:
-  - {task: panx, max_train_examples: 2000, eval_languages: [en, de, sw], train: {epochs: 2}}
-"""
+"""The spec's typed, frozen models (unknown keys are errors) and parse_spec, which validates a parsed YAML
+document into them naming the first bad field. An example spec is in the package docstring (xstilts.spec)."""
 
 from __future__ import annotations
 

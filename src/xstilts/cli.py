@@ -52,11 +52,13 @@ def cmd_run(args: argparse.Namespace) -> None:
     # spec.resolved.yaml records where the data was, so status, report and similarity find it without flags.
     spec = spec.model_copy(update={"data_dir": root.resolve()})
     plan = build_plan(spec, root)
-    refuse(plan_overlaps(plan, spec, root))  # leakage between training and evaluation data: exit 2 before anything
     out = args.out or Path("runs") / spec.name
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} is a file, not an experiment directory")
     runner = Runner(spec, plan, root, out, console, source=spec.data_source, launcher=stage_launcher(spec))
+    # Leakage between training and evaluation data: exit 2 before anything is written. It reads through the
+    # runner's example cache, which preflight then reuses: every data file is read once.
+    refuse(plan_overlaps(plan, spec, root, runner.context.examples))
     todo = runner.prepare()  # bad data or models fail here, before any file is written
     if args.executor == "ray":
         run_on_ray(args.spec, out, root, args.jobs, args.address)
@@ -73,14 +75,15 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> None:
     spec, root = _spec_and_data(args)
-    from xstilts.experiment.cost import estimate
+    from xstilts.experiment.cost import DataSizes, estimate
     from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.plan_view import cost_lines, plan_tree
 
     plan = build_plan(spec, root)
-    refuse(plan_overlaps(plan, spec, root))
-    cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source)
+    sizes = DataSizes(root, spec.data_source, plan.tasks)  # one example cache for the leakage check and the cost
+    refuse(plan_overlaps(plan, spec, root, sizes.examples))
+    cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source, sizes)
     console.print(plan_tree(plan, cost))
     for line in cost_lines(cost):
         console.print(line, highlight=False)

@@ -265,7 +265,9 @@ def _rate_key(stage: Stage) -> tuple[str, str]:
     return stage.model.model_dump_json(), stage.kind
 
 
-def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files") -> PlanCost:
+def estimate(
+    plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files", sizes: DataSizes | None = None
+) -> PlanCost:
     """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded leaves
     max_length tokens per example; without a config, a stage gets no time. A hub model that is not cached while
     the Hub cannot be used is refused (HubUnreachable), as `run` refuses it."""
@@ -299,6 +301,7 @@ def estimate(plan: Plan, root: Path, experiment_dir: Path | None, source: Source
         return tokenizers[key]
 
     kind = device().type
-    model = CostModel(DataSizes(root, source, plan.tasks), count_parameters, tokenizer, kind, cpu_slowdown(kind))
+    sizes = sizes or DataSizes(root, source, plan.tasks)  # a caller's, when it has read the data already
+    model = CostModel(sizes, count_parameters, tokenizer, kind, cpu_slowdown(kind))
     model.learn(plan, experiment_dir)
     return model.plan(plan)

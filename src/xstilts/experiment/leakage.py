@@ -137,56 +137,59 @@ def refuse(found: Sequence[Overlap]) -> None:
 # -- the example sets of a plan ----------------------------------------------------------------------------------
 
 
-def plan_sets(plan: Plan, spec: Spec, root: Path) -> tuple[list[ExampleSet], list[ExampleSet]]:
+# (task name, split, language) -> examples: the runner's example cache (StageContext.examples), the cost model's
+# (DataSizes.examples), or a cache of its own, so a command reads each data file once for every check it runs.
+Examples = Callable[[str, str, str], list]
+
+
+def plan_sets(plan: Plan, spec: Spec, root: Path, read: Examples) -> tuple[list[ExampleSet], list[ExampleSet]]:
     """(training sets, evaluation sets) of a plan, each stage's examples drawn as the stage will draw them."""
     owners = _owners(plan, spec)
-    read = _reader(root)
 
     train: dict[tuple, ExampleSet] = {}  # seeds and targets share example sets: each is compared once
     evaluation: dict[tuple, ExampleSet] = {}
     for key, stage in plan.stages.items():
         owner, allow = owners.get(key, (key, False))
         if isinstance(stage, TrainStage):
-            for part, lang, picked in drawn(stage, plan, read):
+            for part, lang, picked in drawn(stage, read):
                 task = plan.tasks[part.task]
                 found = example_set(owner, task, part.split, lang, root, picked, allow)
                 train.setdefault((owner, task.name, part.split, lang, found.rows), found)
         elif isinstance(stage, EvalStage):
             task = plan.tasks[stage.task]
             for lang in stage.languages:
-                rows = list(enumerate(read(task, stage.split, lang)))
+                rows = list(enumerate(read(task.name, stage.split, lang)))
                 picked = subsample(rows, stage.max_eval_examples, stage.data_seed)  # as execute's evaluation draws
                 found = example_set(owner, task, stage.split, lang, root, picked, allow)
                 evaluation.setdefault((owner, task.name, stage.split, lang, found.rows), found)
     return list(train.values()), list(evaluation.values())
 
 
-def _reader(root: Path) -> Callable[[TaskDef, str, str], list]:
-    """load_examples, each (task, split, language) read once."""
+def example_reader(plan: Plan, root: Path) -> Examples:
+    """load_examples over the plan's task table, each (task, split, language) read once."""
     cache: dict[tuple[str, str, str], list] = {}
 
-    def read(task: TaskDef, split: str, lang: str) -> list:
-        if (task.name, split, lang) not in cache:
-            cache[(task.name, split, lang)] = load_examples(task, split, lang, root)
-        return cache[(task.name, split, lang)]
+    def read(task: str, split: str, lang: str) -> list:
+        if (task, split, lang) not in cache:
+            cache[(task, split, lang)] = load_examples(plan.tasks[task], split, lang, root)
+        return cache[(task, split, lang)]
 
     return read
 
 
-def drawn(stage: TrainStage, plan: Plan, read: Callable[[TaskDef, str, str], list]) -> Iterator[tuple]:
+def drawn(stage: TrainStage, read: Examples) -> Iterator[tuple]:
     """(part, language, [(row, example)]) of everything a training stage trains on, drawn as execute.train_stage
     draws it: each language's subset (max_examples_per_language), the languages pooled, then one seeded subset."""
     for part in stage.parts:
-        task = plan.tasks[part.task]
-        rows = part.draw(lambda lang, t=task, p=part: list(enumerate(read(t, p.split, lang))), stage.data_seed)
+        rows = part.draw(lambda lang, p=part: list(enumerate(read(p.task, p.split, lang))), stage.data_seed)
         for lang in part.languages:
             yield part, lang, [row for lg, row in rows if lg == lang]
 
 
-def condition_material(plan: Plan, spec: Spec, root: Path) -> dict[str, Counter]:
+def condition_material(plan: Plan, spec: Spec, root: Path, read: Examples | None = None) -> dict[str, Counter]:
     """What each condition's intermediate stages train on, as a multiset of (task, split, language, row), keyed by
     the condition's label at its grid point: two curricula hold the same material exactly when these are equal."""
-    read = _reader(root)
+    read = read or example_reader(plan, root)
 
     material: dict[str, Counter] = {}
     for run in plan.runs:
@@ -197,7 +200,7 @@ def condition_material(plan: Plan, spec: Spec, root: Path) -> dict[str, Counter]
         for key in run.chain[: len(spec.intermediate.get(run.condition, ()))]:  # the target's own stage is last
             stage = plan.stages[key]
             assert isinstance(stage, TrainStage)
-            for part, lang, picked in drawn(stage, plan, read):
+            for part, lang, picked in drawn(stage, read):
                 units.update((part.task, part.split, lang, i) for i, _ in picked)
         material[label] = units
     return material
@@ -220,9 +223,10 @@ def _owners(plan: Plan, spec: Spec) -> dict[str, tuple[str, bool]]:
     return owners
 
 
-def plan_overlaps(plan: Plan, spec: Spec, root: Path) -> list[Overlap]:
-    """Every overlap of a plan; [] when the data comes from the Hub (not read before the run)."""
+def plan_overlaps(plan: Plan, spec: Spec, root: Path, read: Examples | None = None) -> list[Overlap]:
+    """Every overlap of a plan; [] when the data comes from the Hub (not read before the run). `read`: the caller's
+    example cache, when it has one (the runner's), so that the files are read once."""
     if spec.data_source != "files":
         return []
-    train, evaluation = plan_sets(plan, spec, root)
+    train, evaluation = plan_sets(plan, spec, root, read or example_reader(plan, root))
     return find_overlaps(train, evaluation)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from xstilts.errors import SpecError, UserError
+from xstilts.experiment.plan import Plan, build_plan
 from xstilts.experiment.store import (
     AVERAGE,
     ConditionRun,
@@ -147,6 +148,7 @@ class Experiment:
             cell: by_key[run.eval_key] for cell, run in self.runs.items() if self._done(run.eval_key)
         }
         self._gold: dict[tuple, list] = {}
+        self._examples: dict[tuple[str, str, str], list] = {}
 
     def _done(self, key: str) -> bool:
         return key in self.stages and self.stages[key].done
@@ -273,12 +275,25 @@ class Experiment:
         split, limit = config.get("split") or task.eval_split, config.get("max_eval_examples")
         key = (task.name, split, lang, limit, data_seed := config.get("data_seed", 0))
         if key not in self._gold:
+            self._gold[key] = subsample(self.examples(task.name, split, lang), limit, data_seed)
+        return self._gold[key]
+
+    def examples(self, task: str, split: str, lang: str) -> list:
+        """Every example of a task's split in one language, read once for all the report's sections."""
+        if (task, split, lang) not in self._examples:
             try:
-                examples = load_examples(task, split, lang, self.data_root())
+                self._examples[(task, split, lang)] = load_examples(self.tasks[task], split, lang, self.data_root())
             except UserError as err:
                 raise Unavailable(str(err)) from None
-            self._gold[key] = subsample(examples, limit, data_seed)
-        return self._gold[key]
+        return self._examples[(task, split, lang)]
+
+    @cached_property
+    def plan(self) -> Plan:
+        """The experiment's plan, rebuilt from its spec over its data (what the report's data checks draw from)."""
+        try:
+            return build_plan(self.spec, self.data_root())
+        except UserError as err:
+            raise Unavailable(str(err)) from None
 
     def data_root(self) -> Path:
         if self.spec.data_source != "files":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from xstilts.errors import UserError
 from xstilts.experiment.leakage import condition_material, plan_overlaps
-from xstilts.experiment.plan import build_plan
 from xstilts.experiment.readback import Experiment, Unavailable
 from xstilts.report.curricula import OrderPair
 from xstilts.report.document import Bullets, Section
@@ -15,8 +14,7 @@ from xstilts.report.document import Bullets, Section
 def overlap_blocks(exp: Experiment) -> list:
     """The overlaps of the experiment's plan (recomputed from its spec and data), as report blocks; [] if none."""
     try:
-        root = exp.data_root()
-        found = plan_overlaps(build_plan(exp.spec, root), exp.spec, root)
+        found = plan_overlaps(exp.plan, exp.spec, exp.data_root(), exp.examples)  # the report's one example cache
     except (Unavailable, UserError) as why:
         return [f"Overlap between training and evaluation data was not checked: {why}."]
     if not found:
@@ -43,8 +41,7 @@ def material_lines(exp: Experiment, pairs: list[OrderPair]) -> list[str]:
     """Per order pair: "same material" only when the drawn examples are equal as computed, else how many they share
     and each side's examples per language."""
     try:
-        root = exp.data_root()
-        material = condition_material(build_plan(exp.spec, root), exp.spec, root)
+        material = condition_material(exp.plan, exp.spec, exp.data_root(), exp.examples)
     except (Unavailable, UserError) as why:
         return [f"{p.a} vs {p.b}: training material not compared ({why})" for p in pairs]
     lines = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +22,29 @@ from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, 
 from xstilts.tasks import TaskDef, task_table
 from xstilts.tasks.labels import with_training_labels
 from xstilts.tasks.loading import fingerprint, subsample
+
+
+def draw_examples(
+    languages: Sequence[str],
+    examples: Callable[[str], list[Any]],
+    per_language: int | dict[str, int] | None,
+    limit: int | None,
+    data_seed: int,
+) -> list[tuple[str, Any]]:
+    """(language, example) of what a stage trains on, given each language's examples: every language's own seeded
+    subset (`per_language`: max_examples_per_language, one number or one per language), the languages pooled, then
+    one seeded subset of the pool (`limit`: max_train_examples). Stages, the preflight checks, the leakage guard and
+    the report's complexity measures all draw through here, so they see the same rows."""
+    pooled = [
+        (lang, e)
+        for lang in languages
+        for e in subsample(examples(lang), _cap(per_language, lang), data_seed)  # type: ignore[arg-type]
+    ]
+    return subsample(pooled, limit, data_seed)  # type: ignore[arg-type]
+
+
+def _cap(per_language: int | dict[str, int] | None, lang: str) -> int | None:
+    return per_language.get(lang) if isinstance(per_language, dict) else per_language
 
 
 @dataclass(frozen=True)
@@ -39,17 +62,13 @@ class TaskPart:
 
     def language_cap(self, lang: str) -> int | None:
         """How many examples of `lang` are drawn before the languages are pooled (None: all of them)."""
-        cap = self.max_examples_per_language
-        return cap.get(lang) if isinstance(cap, dict) else cap
+        return _cap(self.max_examples_per_language, lang)
 
     def draw(self, examples: Callable[[str], list[Any]], data_seed: int) -> list[tuple[str, Any]]:
-        """(language, example) of what the part trains on, given each language's examples: every language's own
-        seeded subset (max_examples_per_language), the languages pooled, then one seeded subset of the pool. The
-        runner, the preflight checks and the leakage guard all draw through here, so they see the same rows."""
-        pooled = [
-            (lang, e) for lang in self.languages for e in subsample(examples(lang), self.language_cap(lang), data_seed)
-        ]
-        return subsample(pooled, self.max_train_examples, data_seed)  # type: ignore[arg-type]
+        """(language, example) of what the part trains on (draw_examples)."""
+        return draw_examples(
+            self.languages, examples, self.max_examples_per_language, self.max_train_examples, data_seed
+        )
 
 
 @dataclass(frozen=True)

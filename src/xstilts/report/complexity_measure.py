@@ -15,6 +15,7 @@ import torch
 
 from xstilts.encoders.loading import load_encoder, load_tokenizer
 from xstilts.errors import UserError
+from xstilts.experiment.plan import draw_examples
 from xstilts.experiment.readback import Experiment, Unavailable
 from xstilts.report.complexity import (
     STRUCTURE,
@@ -26,7 +27,7 @@ from xstilts.report.complexity import (
     output_labels,
 )
 from xstilts.tasks.examples import ClassificationExample, MultipleChoiceExample, TaggingExample
-from xstilts.tasks.loading import load_examples, subsample
+from xstilts.tasks.loading import subsample
 
 SAMPLE = 256  # examples in the fixed sample the code length is measured on
 SAMPLE_SEED = 0
@@ -106,16 +107,14 @@ class Measurer:
         split = stage.get("split") or task.train_split
         if split is None or split not in task.splits:
             raise Unavailable(f"{task.name} has no split {split!r}")
-        root = self.exp.data_root()
-        seed, cap = self.exp.spec.data_seed, stage.get("max_examples_per_language")
-        pooled = [
-            e
-            for lang in stage.get("languages") or ["en"]  # as the stage drew them: each language's subset, pooled
-            for e in subsample(
-                load_examples(task, split, lang, root), cap.get(lang) if isinstance(cap, dict) else cap, seed
-            )
-        ]
-        return subsample(pooled, stage.get("max_train_examples"), seed)
+        drawn = draw_examples(  # as the stage drew them: each language's subset, pooled, then the stage's subset
+            stage.get("languages") or ["en"],
+            lambda lang: self.exp.examples(task.name, split, lang),
+            stage.get("max_examples_per_language"),
+            stage.get("max_train_examples"),
+            self.exp.spec.data_seed,
+        )
+        return [e for _, e in drawn]
 
     def _area(self, positions: Sequence[tuple[str, int]]) -> float | None:
         areas = []

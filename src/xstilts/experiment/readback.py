@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from statistics import mean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from xstilts.errors import SpecError, UserError
-from xstilts.experiment.plan import Plan, build_plan
 from xstilts.experiment.store import (
     AVERAGE,
     ConditionRun,
@@ -30,6 +29,9 @@ from xstilts.experiment.store import (
 from xstilts.spec import DATA_ENV, Spec, find_data_root, parse_spec
 from xstilts.tasks import REGISTRY, TaskDef, task_table
 from xstilts.tasks.loading import load_examples, subsample
+
+if TYPE_CHECKING:
+    from xstilts.experiment.plan import Plan
 
 __all__ = [
     "AVERAGE",
@@ -290,6 +292,8 @@ class Experiment:
     @cached_property
     def plan(self) -> Plan:
         """The experiment's plan, rebuilt from its spec over its data (what the report's data checks draw from)."""
+        from xstilts.experiment.plan import build_plan  # not at the top: `score` reads results without torch
+
         try:
             return build_plan(self.spec, self.data_root())
         except UserError as err:

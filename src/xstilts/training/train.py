@@ -6,7 +6,7 @@ Features, and the TrainConfig options that control them:
 - linear warm-up, then linear decay to zero (warmup_ratio; epochs, or max_steps when set)
 - gradient accumulation: batch_size x grad_accum_steps examples per optimizer step
 - dynamic padding and length-grouped batches (less padding, same randomness across batches)
-- bf16 autocast where the hardware runs it natively (precision)
+- bf16 autocast where the hardware runs it natively (precision); weights cast once per optimizer step
 - gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage (checked on the device, read every
   LOG_EVERY steps: the host never waits for the device within a step)
 - on a GPU: static length buckets and the encoder compiled into CUDA graphs (xstilts.training.buckets)
@@ -206,21 +206,28 @@ def _train(
         bar = progress.add_task(label, total=total, loss=float("nan"))
         while report.steps < total:
             step_loss = torch.zeros((), device=device)
-            for _ in range(config.grad_accum_steps):
-                name = rng.choices(names, weights=[probabilities[n] for n in names])[0] if len(names) > 1 else names[0]
-                model, batch_indices = models[name], next(streams[name])
-                indices, weight = parallel.shard(batch_indices)
-                host = model.collate([features[name][i] for i in indices], pad_id, bucket_limit)
-                report.tokens += int(host["attention_mask"].sum())  # counted on the host: no wait for the device
-                batch = model.to_device(host)
-                if graphs:  # a new micro-batch: the graphs' previous outputs are no longer read
-                    torch.compiler.cudagraph_mark_step_begin()
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            # One autocast region for all micro-batches of an optimizer step: autocast keeps the bf16 copies of
+            # the weights it casts until the outermost region ends, so with gradient accumulation they are cast
+            # once per step, not once per micro-batch (the weights only change at optimizer.step()). Backward
+            # runs with autocast off, as torch advises; the nested region does not end the outer one's cache.
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                for _ in range(config.grad_accum_steps):
+                    name = (
+                        rng.choices(names, weights=[probabilities[n] for n in names])[0] if len(names) > 1 else names[0]
+                    )
+                    model, batch_indices = models[name], next(streams[name])
+                    indices, weight = parallel.shard(batch_indices)
+                    host = model.collate([features[name][i] for i in indices], pad_id, bucket_limit)
+                    report.tokens += int(host["attention_mask"].sum())  # counted on the host: no device wait
+                    batch = model.to_device(host)
+                    if graphs:  # a new micro-batch: the graphs' previous outputs are no longer read
+                        torch.compiler.cudagraph_mark_step_begin()
                     loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
-                parallel.backward(loss)
-                step_loss += loss.detach().float()
-                report.batches[name] += 1
-                report.examples += len(batch_indices)
+                    with torch.autocast(device.type, enabled=False):
+                        parallel.backward(loss)
+                    step_loss += loss.detach().float()
+                    report.batches[name] += 1
+                    report.examples += len(batch_indices)
             parallel.clip(forward, config.max_grad_norm)
             learning_rate = schedule.get_last_lr()[0]  # the rate this step uses; schedule.step() moves it on
             optimizer.step()

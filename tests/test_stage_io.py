@@ -92,3 +92,67 @@ def test_a_stage_pointing_at_a_missing_tensor_says_which(experiment: Path, tmp_p
     info_path.write_text(json.dumps(info))
     with pytest.raises(ModelError, match="frozen tensor embeddings.word_embeddings.weight"):
         checkpoint.load_encoder_into(tmp_path, panx, load_encoder(ModelSpec(**MODEL)), "test")
+
+
+def test_a_child_from_disk_reads_only_the_pretrained_tensors_its_parent_points_at(
+    experiment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import safetensors
+
+    from xstilts.encoders import loading
+
+    panx = next(key for key, task, _ in _stages(experiment) if task == "panx")
+    expected = load_encoder(ModelSpec(**MODEL))
+    checkpoint.load_encoder_into(experiment, panx, expected, "test")  # the pretrained model, overwritten
+    pretrained_dir = Path(loading.model_path(ModelSpec(**MODEL)))
+    read: list[str] = []
+    real_open = safetensors.safe_open
+
+    class Spy:
+        def __init__(self, path: str, **kwargs: object):
+            self.file, self.pretrained = real_open(path, **kwargs), Path(path).parent == pretrained_dir
+
+        def __enter__(self) -> Spy:
+            self.file.__enter__()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.__exit__(*exc)
+
+        def keys(self) -> list[str]:
+            return list(self.file.keys())
+
+        def get_slice(self, name: str) -> object:  # headers only (the config check reads shapes)
+            return self.file.get_slice(name)
+
+        def get_tensor(self, name: str) -> torch.Tensor:
+            if self.pretrained:
+                read.append(name)
+            return self.file.get_tensor(name)
+
+    def no_whole_model(spec: ModelSpec) -> None:
+        raise AssertionError("the pretrained model was loaded whole")
+
+    monkeypatch.setattr(safetensors, "safe_open", Spy)
+    monkeypatch.setattr(loading, "load_encoder", no_whole_model)
+    state, pretrained = checkpoint.encoder_state(experiment, panx)
+    encoder = loading.encoder_with_weights(ModelSpec(**MODEL), state, pretrained, "test")
+    assert read == [WORDS] and pretrained == {WORDS}
+    got, want = encoder.state_dict(), expected.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    assert dict(encoder.named_buffers()).keys() == dict(expected.named_buffers()).keys()
+    assert all(torch.equal(b, dict(expected.named_buffers())[n]) for n, b in encoder.named_buffers())
+
+
+def test_a_checkpoint_that_does_not_fit_is_refused_naming_it(experiment: Path) -> None:
+    from xstilts.encoders.loading import encoder_with_weights
+    from xstilts.errors import ModelError
+
+    panx = next(key for key, task, _ in _stages(experiment) if task == "panx")
+    state, pretrained = checkpoint.encoder_state(experiment, panx)
+    layer = "encoder.layer.0.attention.self.query.weight"
+    with pytest.raises(ModelError, match="stage x: checkpoint does not fit the model"):
+        encoder_with_weights(ModelSpec(**MODEL), {**state, layer: torch.zeros(3, 3)}, pretrained, "stage x")
+    del state[layer]
+    with pytest.raises(ModelError, match=f"stage x: checkpoint does not fit the model.*{layer}"):
+        encoder_with_weights(ModelSpec(**MODEL), state, pretrained, "stage x")

@@ -6,6 +6,7 @@ transformers as a hub id or a local directory. Hub downloads happen only for hub
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from xstilts.errors import ModelError
 from xstilts.spec import ModelSpec
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 CACHE_ENV = "XSTILTS_CACHE"
@@ -164,6 +166,80 @@ def load_encoder(spec: ModelSpec) -> nn.Module:
             return AutoModel.from_pretrained(path, config=config, **kwargs)
     except (OSError, ValueError) as err:
         raise _loading_error(spec, path, "it", err) from None
+
+
+def encoder_with_weights(
+    spec: ModelSpec, state: dict[str, torch.Tensor], pretrained: Collection[str], source: str
+) -> nn.Module:
+    """The encoder of `spec` holding a stage's trained tensors (`state`) and, read alone from the model's own
+    weight files, the tensors it left pretrained (`pretrained`: names, e.g. frozen word embeddings). The other
+    pretrained weights are never read, only to be overwritten (XLM-R Large: 2.2 GB). A model whose files are not
+    in a local directory (a hub id) is loaded whole first. `source` names the checkpoint in errors."""
+    config = encoder_config(spec)
+    model_class = _model_class(config)
+    kept = _pretrained_tensors(spec, model_class, pretrained) if pretrained else {}
+    if model_class is None or kept is None:
+        return _overwritten(spec, state, set(pretrained), source)
+    kwargs = {"config": config, "state_dict": {**state, **kept}, "output_loading_info": True}
+    try:
+        try:  # as load_encoder: no pooler
+            model, info = model_class.from_pretrained(None, add_pooling_layer=False, **kwargs)
+        except TypeError:
+            model, info = model_class.from_pretrained(None, **kwargs)
+    except (RuntimeError, ValueError) as err:
+        raise ModelError(f"{source}: checkpoint does not fit the model ({_first_line(err)})") from None
+    wrong = sorted(set(info["missing_keys"]) | set(info["unexpected_keys"]) | set(info["mismatched_keys"]))
+    if wrong:
+        raise ModelError(f"{source}: checkpoint does not fit the model (tensors {wrong[:3]})")
+    return model
+
+
+def _model_class(config: Any) -> Any:
+    from transformers import AutoModel
+
+    try:
+        return AutoModel._model_mapping[type(config)]
+    except KeyError:
+        return None
+
+
+def _pretrained_tensors(spec: ModelSpec, model_class: Any, names: Collection[str]) -> dict[str, torch.Tensor] | None:
+    """`names` read from the local weight files, under the encoder's own names; None when the model has no
+    local directory or a name is not found (checkpoints of a task model prefix the encoder's names)."""
+    from safetensors import safe_open
+
+    directory = Path(model_path(spec))
+    if model_class is None or not directory.is_dir():
+        return None
+    prefix = getattr(model_class, "base_model_prefix", "")
+    wanted = {name: (name, f"{prefix}.{name}") for name in names}
+    found: dict[str, torch.Tensor] = {}
+    for path in weight_files(directory, spec.name):
+        with safe_open(str(path), framework="pt") as file:
+            keys = set(file.keys())
+            for name, candidates in wanted.items():
+                key = next((k for k in candidates if k in keys), None)
+                if key is not None and name not in found:
+                    found[name] = file.get_tensor(key)
+    return found if len(found) == len(wanted) else None
+
+
+def _overwritten(spec: ModelSpec, state: dict[str, torch.Tensor], pretrained: set[str], source: str) -> nn.Module:
+    encoder = load_encoder(spec)
+    load_checked(encoder, state, pretrained, source)
+    return encoder
+
+
+def load_checked(encoder: nn.Module, state: dict[str, torch.Tensor], pretrained: set[str], source: str) -> None:
+    """Load a stage's `state` into an encoder that holds the pretrained weights; every other tensor must be one
+    of `pretrained` (which the stage left as they were), and `state` nothing the encoder lacks."""
+    try:
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise ModelError(f"{source}: checkpoint does not fit the model ({_first_line(err)})") from None
+    if set(missing) != pretrained or unexpected:
+        wrong = sorted(set(missing) ^ pretrained) + sorted(unexpected)
+        raise ModelError(f"{source}: checkpoint does not fit the model (tensors {wrong[:3]})")
 
 
 def _first_line(err: Exception) -> str:

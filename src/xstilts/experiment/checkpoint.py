@@ -13,6 +13,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from xstilts.encoders.loading import load_checked
 from xstilts.errors import ModelError
 
 ENCODER, HEADS, INFO = "encoder.safetensors", "heads.safetensors", "stage.json"
@@ -83,9 +84,9 @@ def _frozen(experiment_dir: Path, key: str) -> dict[str, str]:
         raise ModelError(f"{path}: cannot read the stage record ({err}); delete {path.parent} to retrain it") from None
 
 
-def load_encoder_into(experiment_dir: Path, key: str, encoder: torch.nn.Module, source: str) -> int:
-    """Load stage `key`'s encoder into `encoder`, which must hold the pretrained weights if the stage points at
-    any (a stage trained from the pretrained model with frozen embeddings). Returns the tensor count."""
+def encoder_state(experiment_dir: Path, key: str) -> tuple[dict[str, torch.Tensor], set[str]]:
+    """Stage `key`'s encoder tensors (its own file, and the frozen tensors it points at in other stages), and
+    the names of those it points at in the pretrained weights, which the caller reads from the model."""
     state = read(experiment_dir, key, ENCODER)
     pretrained = set()
     for name, holder in _frozen(experiment_dir, key).items():
@@ -93,13 +94,14 @@ def load_encoder_into(experiment_dir: Path, key: str, encoder: torch.nn.Module, 
             pretrained.add(name)
         else:
             state[name] = _one_tensor(experiment_dir, holder, name, key)
-    try:
-        missing, unexpected = encoder.load_state_dict(state, strict=False)
-    except RuntimeError as err:
-        raise ModelError(f"{source}: checkpoint does not fit the model ({str(err).strip().splitlines()[0]})") from None
-    if set(missing) != pretrained or unexpected:
-        wrong = sorted(set(missing) ^ pretrained) + sorted(unexpected)
-        raise ModelError(f"{source}: checkpoint does not fit the model (tensors {wrong[:3]})")
+    return state, pretrained
+
+
+def load_encoder_into(experiment_dir: Path, key: str, encoder: torch.nn.Module, source: str) -> int:
+    """Load stage `key`'s encoder into `encoder`, which must hold the pretrained weights if the stage points at
+    any (a stage trained from the pretrained model with frozen embeddings). Returns the tensor count."""
+    state, pretrained = encoder_state(experiment_dir, key)
+    load_checked(encoder, state, pretrained, source)
     return len(state) + len(pretrained)
 
 

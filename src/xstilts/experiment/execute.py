@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from xstilts.encoders.loading import load_encoder, load_tokenizer
+from xstilts.encoders.loading import encoder_with_weights, load_encoder, load_tokenizer
 from xstilts.errors import ModelError
 from xstilts.experiment import checkpoint
 from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage, stage_record
@@ -111,8 +111,8 @@ def build_models(
 
 def _encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The stage's starting encoder: pretrained; its parent's from memory when this process just trained it (a
-    copy for a training stage, which changes it in place); else its parent's checkpoint over the pretrained
-    weights (which a checkpoint with frozen tensors points at)."""
+    copy for a training stage, which changes it in place); else its parent's checkpoint, built from the config:
+    of the pretrained weights, only the tensors the checkpoint points at (frozen ones) are read."""
     if stage.parent is None:
         return load_encoder(stage.model), {"encoder": f"pretrained {stage.model.name}", "heads": {}}
     parent = f"stage {stage.parent} ({ctx.plan.stages[stage.parent].task})"
@@ -124,8 +124,9 @@ def _encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str
                 param.requires_grad_(True)  # as a loaded encoder comes; the parent may have frozen some
         n = len(encoder.state_dict())
         return encoder, {"encoder": f"{n} encoder tensors from {parent}, in memory", "heads": {}}
-    encoder = load_encoder(stage.model)
-    n = checkpoint.load_encoder_into(ctx.dir, stage.parent, encoder, f"stage {stage.parent}")
+    state, pretrained = checkpoint.encoder_state(ctx.dir, stage.parent)
+    encoder = encoder_with_weights(stage.model, state, pretrained, f"stage {stage.parent}")
+    n = len(state) + len(pretrained)
     return encoder, {"encoder": f"{n} encoder tensors from {parent}", "heads": {}}
 
 

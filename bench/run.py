@@ -777,14 +777,15 @@ def update_benchmarks_md(mode: str, text: str) -> None:
     BENCHMARKS_MD.write_text(doc)
 
 
-def run_fair(device: str, threads: int, write: bool) -> None:
-    """One in-process run of bench/fair.py; its table goes to BENCHMARKS.md's generated section for the device."""
+def run_fair(device: str, threads: int, write: bool, sizes: dict[str, Any] | None = None) -> None:
+    """One in-process run of bench/fair.py; its table goes to BENCHMARKS.md's generated section for the device.
+    `sizes` overrides fair.SIZES[device] (training examples per run, repetitions, dev steps)."""
     common.setup_env(threads)
     import fair
 
     command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
     started = time.perf_counter()
-    result = fair.run(device)
+    result = fair.run(device, sizes)
     result.update(command=command, total_s=time.perf_counter() - started, machine=machine())
     out = RESULTS / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -824,12 +825,17 @@ def main() -> None:
         help="re-run a measurement during which other processes used > 0.3 cores, keeping the least "
         "disturbed attempt (default: 0 quick, 1 full)",
     )
+    ap.add_argument("--train-examples", type=int, help="with --device: training examples per timed run")
+    ap.add_argument("--reps", type=int, help="with --device: interleaved repetitions")
+    ap.add_argument("--dev-steps", type=int, help="with --device: steps trained before the dev scores (0: none)")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     ap.add_argument("--render", type=Path, help="only re-render BENCHMARKS.md from a saved results JSON")
     args = ap.parse_args()
 
     if args.device:
-        return run_fair(args.device, args.threads, not args.no_write)
+        overrides = {"n_train": args.train_examples, "reps": args.reps, "dev_steps": args.dev_steps}
+        sizes = {key: value for key, value in overrides.items() if value is not None}
+        return run_fair(args.device, args.threads, not args.no_write, sizes)
     if args.render:
         run = json.loads(args.render.read_text())
         text = render(run)

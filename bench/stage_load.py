@@ -50,12 +50,11 @@ def measure(folder: Path, way: str) -> dict[str, float]:
 
     import torch
     from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401 (imported before the clock starts)
+    from transformers.models.xlm_roberta import modeling_xlm_roberta  # noqa: F401
 
     from xstilts.encoders.loading import encoder_with_weights, load_checked, load_encoder
     from xstilts.spec import ModelSpec
-
-    from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401 (imported before the clock starts)
-    from transformers.models.xlm_roberta import modeling_xlm_roberta  # noqa: F401
 
     spec = ModelSpec(name=str(folder / "model"))
     torch.set_num_threads(2)
@@ -87,7 +86,10 @@ def main() -> None:
         for _ in range(args.rounds + 1):  # the first round warms the page cache and is dropped
             for way in results:
                 out = subprocess.run(
-                    [sys.executable, __file__, "--measure", str(folder), way], capture_output=True, text=True, check=True
+                    [sys.executable, __file__, "--measure", str(folder), way],
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
                 results[way].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"XLM-R {args.shape} shape, {args.rounds} rounds after one warm-up round (fresh process each):")

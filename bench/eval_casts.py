@@ -1,0 +1,60 @@
+"""Evaluation with the Linear weights cast to bf16 once per call (xstilts.training.evaluate) against autocast
+casting them for every batch: the same batches, model, kernels and autocast, interleaved repetitions.
+
+    python bench/eval_casts.py [--reps 5] [--threads 2]
+
+me5-small with a new head on the English dev sets of SICK (495 pairs) and PAN-X (first 1,000 sentences), batch
+64, length-sorted as predict sorts them. The predictions of the two ways are checked to be identical."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import common
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    common.setup_env(args.threads)
+    import torch
+
+    from xstilts.tasks import REGISTRY
+    from xstilts.training import evaluate
+
+    once = evaluate.linear_weights_in_bf16
+    ways = {"cast once per call": once, "cast every batch": lambda model: {}}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 autocast, batch 64")
+    for task_name, limit in (("sick", None), ("panx", 1000)):
+        task, tok = REGISTRY[task_name], common.tokenizer()
+        model = common.build_model(task_name, 1)
+        features = model.fmt.encode(common.examples(task_name, "dev", limit), tok, task, 512)
+        real = sum(f.length for f in features)
+        ordered = sorted(f.length for f in features)
+        padded = sum(max(ordered[i : i + 64]) * len(ordered[i : i + 64]) for i in range(0, len(ordered), 64))
+        times: dict[str, list[float]] = {name: [] for name in ways}
+        predictions = {}
+        for _ in range(args.reps):
+            for name, weights in ways.items():
+                evaluate.linear_weights_in_bf16 = weights
+                started = time.perf_counter()
+                predictions[name] = evaluate.predict(model, task, features, 64, tok.pad_token_id, True)
+                times[name].append(time.perf_counter() - started)
+        evaluate.linear_weights_in_bf16 = once
+        assert predictions["cast once per call"] == predictions["cast every batch"]
+        base = statistics.median(times["cast every batch"])
+        print(f"{task_name}: {len(features)} features, {real} real / {padded} padded tokens, identical predictions")
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(
+                f"  {name:20s} median {median:6.2f} s (range {min(values):.2f}-{max(values):.2f}), "
+                f"{real / median:7.0f} real tok/s, {padded / median:7.0f} padded tok/s, {base / median:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

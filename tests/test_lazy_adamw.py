@@ -8,7 +8,9 @@ import torch
 from xstilts.training.lazy_adamw import LazyAdamW, horizon
 
 
-def _run(lazy: bool, steps: int, weight_decay: float, schedule: bool, idle_from: int | None = None) -> list:
+def _run(
+    lazy: bool, steps: int, weight_decay: float, schedule: bool, idle_from: int | None = None, sparse: bool = False
+) -> list:
     torch.manual_seed(0)
     embedding = torch.nn.Embedding(64, 8)
     table = embedding.weight
@@ -20,7 +22,7 @@ def _run(lazy: bool, steps: int, weight_decay: float, schedule: bool, idle_from:
     ]
     if lazy:
         optimizer = LazyAdamW(groups, lr=1e-2)
-        optimizer.watch(embedding)
+        optimizer.watch(embedding, sparse=sparse)
     else:
         optimizer = torch.optim.AdamW(groups, lr=1e-2, foreach=False)
     lr_at = (lambda s: min(1.0, (s + 1) / 5) * max(0.0, 1 - s / steps)) if schedule else (lambda s: 1.0)
@@ -45,9 +47,10 @@ def _run(lazy: bool, steps: int, weight_decay: float, schedule: bool, idle_from:
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 @pytest.mark.parametrize("schedule", [False, True])
-def test_lazy_adamw_gives_dense_adamw_weights(weight_decay: float, schedule: bool) -> None:
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense-grad", "sparse-grad"])
+def test_lazy_adamw_gives_dense_adamw_weights(weight_decay: float, schedule: bool, sparse: bool) -> None:
     dense = _run(False, 150, weight_decay, schedule)
-    lazy = _run(True, 150, weight_decay, schedule)
+    lazy = _run(True, 150, weight_decay, schedule, sparse=sparse)
     for want, got in zip(dense, lazy, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     start = torch.randn(64, 8, generator=torch.Generator().manual_seed(0)) * 0.1
@@ -71,14 +74,16 @@ def test_untouched_rows_are_not_read_until_flush() -> None:
     torch.testing.assert_close(table.data[2:], torch.full((8, 2), 0.95))
 
 
-def test_a_matrix_also_read_outside_its_lookups_stays_exact() -> None:
-    # A tied output layer (the MLM head) reads every row: the optimizer notices and steps the matrix densely.
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense-grad", "sparse-grad"])
+def test_a_matrix_also_read_outside_its_lookups_stays_exact(sparse: bool) -> None:
+    # A tied output layer (the MLM head) reads every row: the optimizer notices and steps the matrix densely
+    # (with sparse lookups, autograd sums the lookups' sparse gradient and the layer's dense one into a dense one).
     def run(lazy: bool) -> torch.Tensor:
         torch.manual_seed(0)
         embedding = torch.nn.Embedding(32, 4)
         if lazy:
             optimizer = LazyAdamW([{"params": [embedding.weight], "lazy": True}], lr=1e-2)
-            optimizer.watch(embedding)
+            optimizer.watch(embedding, sparse=sparse)
         else:
             optimizer = torch.optim.AdamW([embedding.weight], lr=1e-2, foreach=False)
         for step in range(20):
@@ -117,3 +122,63 @@ def test_dense_groups_follow_the_schedule_after_a_state_dict_round_trip() -> Non
     weight.sum().backward()
     optimizer.step()
     assert torch.equal(weight.data, torch.ones(3))  # lr 0: no move
+
+
+def test_watch_gives_sparse_lookups_until_removed() -> None:
+    embedding = torch.nn.Embedding(50, 4)
+    optimizer = LazyAdamW([{"params": [embedding.weight], "lazy": True}], lr=1e-2)
+    handle = optimizer.watch(embedding, sparse=True)
+    embedding(torch.tensor([3, 3, 7])).sum().backward()
+    grad = embedding.weight.grad
+    assert grad.is_sparse and sorted(grad.coalesce().indices()[0].tolist()) == [3, 7]
+    handle.remove()
+    assert not embedding.sparse and not embedding._forward_pre_hooks
+
+
+def test_clipping_a_sparse_gradient_gives_torchs_dense_result() -> None:
+    from xstilts.training.clipping import clip_grad_norm
+
+    def grads(sparse: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        torch.manual_seed(0)
+        embedding, linear = torch.nn.Embedding(40, 6, sparse=sparse), torch.nn.Linear(6, 3)
+        (linear(embedding(torch.tensor([[1, 2, 2], [9, 1, 30]]))) ** 2).sum().backward()
+        params = [embedding.weight, linear.weight, linear.bias]
+        clip = clip_grad_norm if sparse else torch.nn.utils.clip_grad_norm_
+        norm = clip(params, 0.5)
+        return norm, [p.grad.to_dense() if p.grad.is_sparse else p.grad for p in params]
+
+    (want_norm, want), (got_norm, got) = grads(False), grads(True)
+    torch.testing.assert_close(got_norm, want_norm)
+    assert float(want_norm) > 0.5  # the clip did scale
+    for w, g in zip(want, got, strict=True):
+        torch.testing.assert_close(g, w)
+
+
+def test_training_with_sparse_lazy_embeddings_gives_dense_adamws_model(tiny_model_dir, monkeypatch) -> None:
+    # The whole CPU loop (sparse lookups, clipping the sparse gradient, LazyAdamW, flush at the end) against the
+    # same loop with torch's dense AdamW over every weight.
+    from tests.test_training import CONFIG, synthetic_pairs, tiny
+    from xstilts.training import train as train_module
+    from xstilts.training.optimizer import param_groups
+
+    def trained(dense: bool) -> dict[str, torch.Tensor]:
+        model, tokenizer, task = tiny(tiny_model_dir)
+        if dense:
+
+            def adamw(model, weight_decay, lr, device, embedding):  # noqa: ANN001, ANN202
+                return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, foreach=False), None
+
+            monkeypatch.setattr(train_module, "build_optimizer", adamw)
+        sparse_seen = []
+        words = model.encoder.get_input_embeddings()
+        words.weight.register_hook(lambda grad: sparse_seen.append(grad.is_sparse))
+        config = CONFIG.model_copy(update={"max_steps": 8, "weight_decay": 0.01, "max_grad_norm": 0.05})
+        features = model.fmt.encode(synthetic_pairs(96, 1), tokenizer, task, 64)
+        train_module.train(model, features, config, 0, tokenizer.pad_token_id, bf16=False)
+        assert sparse_seen and set(sparse_seen) == {not dense} and not words.sparse
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    got = trained(False)
+    want = trained(True)  # after: the patched optimizer stays for the rest of the test
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-6, msg=name)

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from xstilts.training.clipping import clip_grad_norm
+
 
 class OneProcess:
     """The default: the whole batch in this process."""
@@ -35,7 +37,7 @@ class OneProcess:
         loss.backward()
 
     def clip(self, model: nn.Module, max_norm: float) -> None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        clip_grad_norm(model.parameters(), max_norm)  # torch's, or with the embeddings' sparse gradient
 
 
 class AcceleratedProcesses:

@@ -74,8 +74,11 @@ class LazyAdamW(torch.optim.Optimizer):
                     if param.grad is not None:
                         self._lazy_step(param, group)
 
-    def watch(self, embedding: torch.nn.Embedding) -> Any:
-        """Bring the rows that each lookup of `embedding` reads up to date before it; returns the hook handle."""
+    def watch(self, embedding: torch.nn.Embedding, sparse: bool = False) -> _Watch:
+        """Bring the rows that each lookup of `embedding` reads up to date before it. With `sparse`, the lookups
+        also give a sparse gradient (the rows they read and nothing else) instead of a dense matrix of the
+        embedding's size: no 96M-weight gradient to allocate, fill and clip each step (clip sparse gradients
+        with xstilts.training.clipping). Returns a handle whose remove() undoes both."""
         param = embedding.weight
         if not any(param is p for g in self.param_groups if g["lazy"] for p in g["params"]):
             raise ValueError("the embedding's weight is not in a lazy group")
@@ -83,7 +86,7 @@ class LazyAdamW(torch.optim.Optimizer):
         def before_lookup(module: torch.nn.Module, args: tuple) -> None:
             self.before_read(param, args[0].reshape(-1).unique())
 
-        return embedding.register_forward_pre_hook(before_lookup)
+        return _Watch(embedding, embedding.register_forward_pre_hook(before_lookup), sparse)
 
     @torch.no_grad()
     def before_read(self, param: torch.Tensor, rows: torch.Tensor) -> None:
@@ -115,8 +118,13 @@ class LazyAdamW(torch.optim.Optimizer):
         state["lrs"].append(lr)
         state["keep"].append(state["keep"][-1] + math.log1p(-lr * wd))
         grad = param.grad
+        if grad.is_sparse and state["dense"]:
+            grad = grad.to_dense()
         watched = bool(state["read"].any())
-        if state["dense"]:
+        if grad.is_sparse:  # from lookups alone (a matrix also read elsewhere gets a dense sum): its rows are known
+            grad = grad.coalesce()
+            rows = grad.indices()[0]
+        elif state["dense"]:
             rows = torch.arange(param.shape[0], device=param.device)
         elif watched and t > 1:
             rows = state["read"].nonzero().squeeze(1)  # a lookup's gradient is zero outside the rows it read
@@ -133,7 +141,8 @@ class LazyAdamW(torch.optim.Optimizer):
         self._catch_up(param, state, group, rows, t - 1)  # rows read other than through a watched module
         beta1, beta2 = group["betas"]
         # torch.optim.AdamW's update, in its order of operations, on the touched rows only.
-        weights, m, v, g = param[rows], state["exp_avg"][rows], state["exp_avg_sq"][rows], grad[rows]
+        weights, m, v = param[rows], state["exp_avg"][rows], state["exp_avg_sq"][rows]
+        g = grad.values() if grad.is_sparse else grad[rows]  # a coalesced sparse gradient's values follow `rows`
         weights.mul_(1 - lr * wd)
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
@@ -245,6 +254,18 @@ def _sum_of_ratios(a: torch.Tensor, b: torch.Tensor, q: torch.Tensor, eps: float
         rr, dd = r[start : start + step], d[start : start + step]
         total[rr, dd] = (a[rr] / (b[rr] * q[rr, dd, None] + eps)).sum(1)
     return total
+
+
+class _Watch:
+    """What LazyAdamW.watch changed on an embedding module: its lookup hook, and sparse gradients if asked."""
+
+    def __init__(self, embedding: torch.nn.Embedding, hook: Any, sparse: bool):
+        self.embedding, self.hook, self.was_sparse = embedding, hook, embedding.sparse
+        embedding.sparse = sparse or embedding.sparse
+
+    def remove(self) -> None:
+        self.hook.remove()
+        self.embedding.sparse = self.was_sparse
 
 
 def _as_tensor(state: dict, name: str, device: torch.device) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Features, and the TrainConfig options that control them:
 - AdamW, no weight decay on biases and LayerNorm weights (learning_rate, weight_decay); on CPU the trained word
-  embeddings step lazily, only the rows a batch read (xstilts.training.optimizer)
+  embeddings get a sparse gradient and step lazily, only the rows a batch read (xstilts.training.optimizer)
 - linear warm-up, then linear decay to zero (warmup_ratio; epochs, or max_steps when set)
 - gradient accumulation: batch_size x grad_accum_steps examples per optimizer step
 - dynamic padding and length-grouped batches (less padding, same randomness across batches)
@@ -200,7 +200,10 @@ def _train(
         progress = stack.enter_context(_progress())
         report.attention = stack.enter_context(_training_attention(encoder, device))
         if lazy is not None:
-            stack.callback(lazy.watch(encoder.get_input_embeddings()).remove)
+            # One process: the embeddings' gradient is sparse, the rows the batch read (DDP would need sparse
+            # all-reduces, so processes under accelerate keep the dense one).
+            sparse = isinstance(parallel, OneProcess)
+            stack.callback(lazy.watch(encoder.get_input_embeddings(), sparse=sparse).remove)
         if graphs:
             stack.enter_context(_compiled(encoder))
         bar = progress.add_task(label, total=total, loss=float("nan"))

@@ -23,6 +23,7 @@ from xstilts.experiment.plan import build_plan, stage_record
 from xstilts.experiment.plan_view import cost_lines
 from xstilts.experiment.store import Store
 from xstilts.spec import parse_spec
+from xstilts.tasks import loading
 
 PARAMETERS = 10**6
 PANX = {"task": "panx", "max_train_examples": 50, "eval_languages": ["de"], "max_eval_examples": 20}
@@ -142,11 +143,20 @@ def test_token_counts_and_parameters():
     assert non_embedding_parameters(me5) == 12 * (4 * 384 * 384 + 2 * 384 * 1536)  # 21.2M of me5-small's 117M
 
 
-def test_plan_command_prints_measured_token_lengths_and_times(tmp_path: Path, data: Path, tiny_model_dir: Path, capsys):
+def test_plan_command_prints_measured_token_lengths_and_times(
+    tmp_path: Path, data: Path, tiny_model_dir: Path, capsys, monkeypatch
+):
     path = tmp_path / "spec.yaml"
     raw = {"name": "c", "data_dir": str(data), "model": str(tiny_model_dir), "targets": [PANX]}
     path.write_text(yaml.safe_dump(raw))
+    reads = []
+    original = loading.load_examples
+    monkeypatch.setattr(
+        loading, "load_examples", lambda task, *rest: reads.append((task.name, *rest[:2])) or original(task, *rest)
+    )
     assert main(["plan", str(path), "--out", str(tmp_path / "none")]) == 0
+    # The leakage check and the cost model share one example cache: each data file is read once.
+    assert sorted(reads) == [("panx", "dev", "de"), ("panx", "train", "en")]
     printed = " ".join(capsys.readouterr().out.split())
     assert "2 unique stages" in printed and "time: about" in printed and "1 stage: default cpu start-up" in printed
     sizes = DataSizes(data)

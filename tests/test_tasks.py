@@ -12,9 +12,9 @@ from xstilts.errors import DataError
 from xstilts.experiment.plan import build_plan
 from xstilts.formats import make_format
 from xstilts.spec import ModelSpec, load_spec
-from xstilts.tasks import REGISTRY
+from xstilts.tasks import REGISTRY, loading
 from xstilts.tasks.catalog import TASKS
-from xstilts.tasks.loading import load_examples, split_files
+from xstilts.tasks.loading import ExampleCache, load_examples, split_files
 from xstilts.training.task_model import TaskModel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,6 +95,21 @@ def test_task_split_loads_and_runs_through_a_tiny_model(task_name: str, split: s
     assert len(predictions) == len(examples)
     scores = fmt.score(predictions, examples, task, lang)
     assert all(0.0 <= v <= 100.0 for v in scores.values())
+
+
+def test_the_example_cache_reads_each_task_split_and_language_once(data: Path, monkeypatch):
+    reads: list[tuple[str, str, str]] = []
+
+    def counted(task, split, lang, root, source="files"):
+        reads.append((task.name, split, lang))
+        return load_examples(task, split, lang, root, source)
+
+    monkeypatch.setattr(loading, "load_examples", counted)
+    cache = ExampleCache(REGISTRY, data)
+    first = cache("xnli", "dev", "de")
+    assert cache("xnli", "dev", "de") is first and cache("xnli", "dev", "fr") != first
+    assert first == load_examples(REGISTRY["xnli"], "dev", "de", data)
+    assert reads == [("xnli", "dev", "de"), ("xnli", "dev", "fr")]
 
 
 def test_every_declared_language_has_its_files(data: Path):

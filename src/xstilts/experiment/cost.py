@@ -32,7 +32,7 @@ from xstilts.experiment.store import Store
 from xstilts.formats import make_format
 from xstilts.spec import ModelSpec
 from xstilts.tasks import REGISTRY, TaskDef
-from xstilts.tasks.loading import Source, load_examples
+from xstilts.tasks.loading import ExampleCache, Source
 
 SAMPLE = 64  # examples featurised per data set to measure their mean length in tokens
 FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameters (Kaplan et al. 2020)
@@ -85,14 +85,9 @@ class DataSizes:
     """Example counts and mean tokens per example of the data sets a plan reads, each read once."""
 
     def __init__(self, root: Path, source: Source = "files", tasks: Mapping[str, TaskDef] = REGISTRY):
-        self.root, self.source, self.tasks = root, source, tasks  # tasks: the plan's table (own tasks included)
-        self._examples: dict[tuple[str, str, str], list[Any]] = {}
+        self.tasks = tasks  # the plan's table (own tasks included)
+        self.examples = ExampleCache(tasks, root, source)  # sizes.examples(task, split, lang), each read once
         self._tokens: dict[tuple, float] = {}
-
-    def examples(self, task: str, split: str, lang: str) -> list[Any]:
-        if (task, split, lang) not in self._examples:
-            self._examples[(task, split, lang)] = load_examples(self.tasks[task], split, lang, self.root, self.source)
-        return self._examples[(task, split, lang)]
 
     def count(self, task: str, split: str, lang: str) -> int:
         return len(self.examples(task, split, lang))

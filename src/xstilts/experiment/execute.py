@@ -30,7 +30,7 @@ from xstilts.formats import Feature, make_format
 from xstilts.spec import ModelSpec
 from xstilts.tasks import TaskDef
 from xstilts.tasks.examples import Example
-from xstilts.tasks.loading import Source, load_examples, subsample
+from xstilts.tasks.loading import ExampleCache, Source, subsample
 from xstilts.training import feature_cache
 from xstilts.training.device import device, use_bf16
 from xstilts.training.distributed import Parallel
@@ -62,20 +62,17 @@ class StageContext:
     save: SaveCheckpoint = save_checkpoint
     parallel: Parallel | None = None  # set in the processes of an `accelerate launch`
     tracking: Tracking | None = None  # the spec's `track:` trackers; None: nothing is logged
-    _examples: dict[tuple[str, str, str], list[Example]] = field(default_factory=dict, repr=False)
+    examples: ExampleCache = field(init=False, repr=False)  # ctx.examples(task, split, lang), each read once
     _tokenizers: dict[str, Any] = field(default_factory=dict, repr=False)
     # The encoder the last training stage of this process left, by its key: its children take it from here
     # instead of reading it back from disk (one encoder at most, to bound memory).
     trained: tuple[str, torch.nn.Module] | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.examples = ExampleCache(self.plan.tasks, self.root, self.source)
+
     def task(self, name: str) -> TaskDef:
         return self.plan.tasks[name]
-
-    def examples(self, task: str, split: str, lang: str) -> list[Example]:
-        key = (task, split, lang)
-        if key not in self._examples:
-            self._examples[key] = load_examples(self.task(task), split, lang, self.root, self.source)
-        return self._examples[key]
 
     def tokenizer(self, model: ModelSpec) -> Any:
         if model.name not in self._tokenizers:

@@ -27,7 +27,7 @@ from xstilts.experiment.plan import EvalStage, Plan, TrainStage
 from xstilts.experiment.store import condition_label
 from xstilts.spec import Spec
 from xstilts.tasks.definition import TaskDef
-from xstilts.tasks.loading import load_examples, split_files, subsample
+from xstilts.tasks.loading import ExampleCache, split_files, subsample
 
 # Fields that are answers, not input: equal inputs with other labels are still the same item.
 _NOT_INPUT = frozenset({"label", "tags", "answers", "answer_starts", "id"})
@@ -137,8 +137,9 @@ def refuse(found: Sequence[Overlap]) -> None:
 # -- the example sets of a plan ----------------------------------------------------------------------------------
 
 
-# (task name, split, language) -> examples: the runner's example cache (StageContext.examples), the cost model's
-# (DataSizes.examples), or a cache of its own, so a command reads each data file once for every check it runs.
+# (task name, split, language) -> examples: the command's ExampleCache (the runner's StageContext.examples, the cost
+# model's DataSizes.examples, the report's Experiment.examples), or one of its own, so a command reads each data file
+# once for every check it runs.
 Examples = Callable[[str, str, str], list]
 
 
@@ -165,18 +166,6 @@ def plan_sets(plan: Plan, spec: Spec, root: Path, read: Examples) -> tuple[list[
     return list(train.values()), list(evaluation.values())
 
 
-def example_reader(plan: Plan, root: Path) -> Examples:
-    """load_examples over the plan's task table, each (task, split, language) read once."""
-    cache: dict[tuple[str, str, str], list] = {}
-
-    def read(task: str, split: str, lang: str) -> list:
-        if (task, split, lang) not in cache:
-            cache[(task, split, lang)] = load_examples(plan.tasks[task], split, lang, root)
-        return cache[(task, split, lang)]
-
-    return read
-
-
 def drawn(stage: TrainStage, read: Examples) -> Iterator[tuple]:
     """(part, language, [(row, example)]) of everything a training stage trains on, drawn as execute.train_stage
     draws it: each language's subset (max_examples_per_language), the languages pooled, then one seeded subset."""
@@ -189,7 +178,7 @@ def drawn(stage: TrainStage, read: Examples) -> Iterator[tuple]:
 def condition_material(plan: Plan, spec: Spec, root: Path, read: Examples | None = None) -> dict[str, Counter]:
     """What each condition's intermediate stages train on, as a multiset of (task, split, language, row), keyed by
     the condition's label at its grid point: two curricula hold the same material exactly when these are equal."""
-    read = read or example_reader(plan, root)
+    read = read or ExampleCache(plan.tasks, root)
 
     material: dict[str, Counter] = {}
     for run in plan.runs:
@@ -228,5 +217,5 @@ def plan_overlaps(plan: Plan, spec: Spec, root: Path, read: Examples | None = No
     example cache, when it has one (the runner's), so that the files are read once."""
     if spec.data_source != "files":
         return []
-    train, evaluation = plan_sets(plan, spec, root, read or example_reader(plan, root))
+    train, evaluation = plan_sets(plan, spec, root, read or ExampleCache(plan.tasks, root))
     return find_overlaps(train, evaluation)

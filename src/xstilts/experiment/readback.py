@@ -28,7 +28,7 @@ from xstilts.experiment.store import (
 )
 from xstilts.spec import DATA_ENV, Spec, find_data_root, parse_spec
 from xstilts.tasks import REGISTRY, TaskDef, task_table
-from xstilts.tasks.loading import load_examples, subsample
+from xstilts.tasks.loading import ExampleCache, subsample
 
 if TYPE_CHECKING:
     from xstilts.experiment.plan import Plan
@@ -150,7 +150,7 @@ class Experiment:
             cell: by_key[run.eval_key] for cell, run in self.runs.items() if self._done(run.eval_key)
         }
         self._gold: dict[tuple, list] = {}
-        self._examples: dict[tuple[str, str, str], list] = {}
+        self._examples: ExampleCache | None = None
 
     def _done(self, key: str) -> bool:
         return key in self.stages and self.stages[key].done
@@ -282,12 +282,12 @@ class Experiment:
 
     def examples(self, task: str, split: str, lang: str) -> list:
         """Every example of a task's split in one language, read once for all the report's sections."""
-        if (task, split, lang) not in self._examples:
-            try:
-                self._examples[(task, split, lang)] = load_examples(self.tasks[task], split, lang, self.data_root())
-            except UserError as err:
-                raise Unavailable(str(err)) from None
-        return self._examples[(task, split, lang)]
+        if self._examples is None:
+            self._examples = ExampleCache(self.tasks, self.data_root())  # after --data is known; files only
+        try:
+            return self._examples(task, split, lang)
+        except UserError as err:
+            raise Unavailable(str(err)) from None
 
     @cached_property
     def plan(self) -> Plan:

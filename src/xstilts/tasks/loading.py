@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,23 @@ def load_examples(task: TaskDef, split: str, lang: str, root: Path, source: Sour
     for path in split_files(task, split, lang, root):
         examples.extend(READERS[task.reader](path, split, allowed))
     return examples
+
+
+class ExampleCache:
+    """load_examples over one task table, data root and source, each (task, split, language) read once: a command
+    shares one of these among everything that reads examples (the runner's stages and preflight, the cost model,
+    the leakage check, the report), so every data file is read once per command. Call it as load_examples is
+    called, without the task definition: cache(task name, split, language)."""
+
+    def __init__(self, tasks: Mapping[str, TaskDef], root: Path, source: Source = "files"):
+        self.tasks, self.root, self.source = tasks, root, source  # tasks: a plan's table (own tasks included)
+        self._read: dict[tuple[str, str, str], list[Example]] = {}
+
+    def __call__(self, task: str, split: str, lang: str) -> list[Example]:
+        key = (task, split, lang)
+        if key not in self._read:
+            self._read[key] = load_examples(self.tasks[task], split, lang, self.root, self.source)
+        return self._read[key]
 
 
 def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:

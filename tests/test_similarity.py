@@ -147,6 +147,40 @@ def test_diagonal_fisher_is_the_mean_of_per_example_squared_gradients(tiny_task_
         layer_prefixes(model.encoder, (2,))
 
 
+# -- the similarity sample ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("caps", "size"), [({"de": 30, "fr": 5}, 20), (5, 10)])  # size: after max_train_examples 20
+def test_the_sample_is_drawn_per_language_as_the_stage_drew_it(data: Path, tmp_path: Path, caps, size: int) -> None:
+    from xstilts.experiment.plan import TrainStage, build_plan, stage_record
+    from xstilts.experiment.readback import Experiment
+    from xstilts.similarity.compute import Similarity
+    from xstilts.similarity.settings import Settings
+    from xstilts.similarity.sources import _samples
+    from xstilts.spec import parse_spec
+    from xstilts.tasks.loading import ExampleCache
+
+    entry = {"task": "xnli", "split": "dev", "languages": ["de", "fr"], "max_train_examples": 20}
+    spec = parse_spec(
+        {
+            "name": "caps",
+            "data_dir": str(data),
+            "intermediate": {"x": [{**entry, "max_examples_per_language": caps}]},
+            "targets": [{"task": "panx", "eval_languages": ["de"]}],
+        }
+    )
+    plan = build_plan(spec, data)
+    stage = next(s for s in plan.stages.values() if isinstance(s, TrainStage) and s.task == "xnli")
+    [sample] = _samples(json.loads(json.dumps(stage_record(stage))))  # as the store gives the stage back
+    assert "per language" in sample.name
+    job = Similarity(Experiment(tmp_path, spec, {}, (), ()), Settings(examples=1000))
+    read = ExampleCache(plan.tasks, data)
+    trained = stage.parts[0].draw(lambda lang: read("xnli", "dev", lang), stage.data_seed)  # as train_stage draws
+    assert job.examples(sample) == [e for _, e in trained] and job.subset_size(sample) == size
+    french = set(read("xnli", "dev", "fr"))
+    assert sum(e in french for e in job.examples(sample)) <= 5  # the French cap holds in the sample
+
+
 # -- the command, end to end -------------------------------------------------------------------------------------
 
 

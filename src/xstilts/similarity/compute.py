@@ -39,6 +39,7 @@ from xstilts import __version__
 from xstilts.encoders.loading import load_encoder, load_tokenizer
 from xstilts.errors import UserError
 from xstilts.experiment import checkpoint
+from xstilts.experiment.plan import draw_examples
 from xstilts.experiment.readback import Experiment, Unavailable, model_label
 from xstilts.experiment.store import AVERAGE
 from xstilts.formats import make_format
@@ -58,7 +59,7 @@ from xstilts.similarity.scale import across_models, grid_label
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
-from xstilts.tasks.loading import load_examples, subsample
+from xstilts.tasks.loading import ExampleCache, subsample
 from xstilts.training.task_model import TaskModel
 
 ENCODERS_IN_MEMORY = 3  # about 0.5 GB each for me5-small in fp32
@@ -77,6 +78,7 @@ class Similarity:
             raise UserError(f"{exp.dir}: {why}") from None
         self.sources = Sources(exp)
         self.comparisons = Comparisons(exp, ResamplingSettings())
+        self.read = ExampleCache(exp.tasks, self.root)  # each data file read once, for every sample drawn from it
         self._examples: dict[Sample, tuple[list, int]] = {}
         self._cache: dict[tuple, Any] = {}
         self._loaded: OrderedDict[str, Any] = OrderedDict()
@@ -90,11 +92,18 @@ class Similarity:
 
     # -- data and models ---------------------------------------------------------------------------------------
     def examples(self, sample: Sample) -> list:
-        """The similarity sample: drawn (seeded) from the same subset the stage trained on."""
+        """The similarity sample: drawn (seeded) from the same subset the stage trained on, which is drawn again as
+        the stage drew it (plan.draw_examples: each language's max_examples_per_language, pooled, then
+        max_train_examples)."""
         if sample not in self._examples:
-            task = self.exp.tasks[sample.task]
-            pooled = [e for lang in sample.languages for e in load_examples(task, sample.split, lang, self.root)]
-            subset = subsample(pooled, sample.limit, sample.data_seed)  # as the runner drew it
+            drawn = draw_examples(
+                sample.languages,
+                lambda lang: self.read(sample.task, sample.split, lang),
+                sample.language_caps(),
+                sample.limit,
+                sample.data_seed,
+            )
+            subset = [e for _, e in drawn]
             self._examples[sample] = (subsample(subset, self.st.examples, self.st.seed), len(subset))
         return self._examples[sample][0]
 

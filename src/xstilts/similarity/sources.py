@@ -26,11 +26,21 @@ class Sample:
     limit: int | None  # the stage's max_train_examples (or the evaluation's max_eval_examples)
     data_seed: int
     format_options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The stage's max_examples_per_language: one number, or (language, number) pairs in order (a dict, frozen)
+    per_language: int | tuple[tuple[str, int], ...] | None = None
 
     @property
     def name(self) -> str:
         """E.g. "sick (en, train, 2000)": two stages that read different subsets of a task get different names."""
-        return f"{self.task} ({'+'.join(self.languages)}, {self.split}, {self.limit or 'all'})"
+        caps = self.per_language
+        if isinstance(caps, tuple):
+            caps = " ".join(f"{lang}={n}" for lang, n in caps)
+        per_language = f", {caps} per language" if caps is not None else ""
+        return f"{self.task} ({'+'.join(self.languages)}, {self.split}, {self.limit or 'all'}{per_language})"
+
+    def language_caps(self) -> int | dict[str, int] | None:
+        """max_examples_per_language as the stage had it (plan.draw_examples takes it so)."""
+        return dict(self.per_language) if isinstance(self.per_language, tuple) else self.per_language
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ def _samples(config: dict[str, Any]) -> tuple[Sample, ...]:
                 p.get("max_train_examples"),
                 seed,
                 p.get("format_options") or {},
+                _frozen(p.get("max_examples_per_language")),
             )
             for p in config["parts"]
         )
@@ -78,6 +89,10 @@ def _samples(config: dict[str, Any]) -> tuple[Sample, ...]:
             config.get("format_options") or {},
         ),
     )
+
+
+def _frozen(caps: int | dict[str, int] | None) -> int | tuple[tuple[str, int], ...] | None:
+    return tuple(sorted(caps.items())) if isinstance(caps, dict) else caps
 
 
 class Sources:

@@ -3,6 +3,7 @@ featurisation, forward, decoding and scoring on them. Every example spec is vali
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,16 @@ def test_the_example_cache_reads_each_task_split_and_language_once(data: Path, m
     assert cache("xnli", "dev", "de") is first and cache("xnli", "dev", "fr") != first
     assert first == load_examples(REGISTRY["xnli"], "dev", "de", data)
     assert reads == [("xnli", "dev", "de"), ("xnli", "dev", "fr")]
+
+
+def test_tatoeba_is_not_parallel_its_english_sides_are_not_one_item_list(data: Path):
+    # The declaration's comment gives the counts; a line-aligned, parallel copy would need parallel="row".
+    read = ExampleCache(REGISTRY, data)
+    english = {lang: [pair.target for pair in read("tatoeba", "test", lang)] for lang in ("de", "fr", "ja", "zh")}
+    for a, b in itertools.combinations(english, 2):
+        assert sum(x == y for x, y in zip(english[a], english[b], strict=False)) <= 2
+    assert len(set(english["de"]) & set(english["ja"])) == 487  # shared sentences, at other rows
+    assert REGISTRY["tatoeba"].parallel is None
 
 
 def test_every_declared_language_has_its_files(data: Path):

@@ -251,5 +251,11 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Artetxe and Schwenk 2019",
         notes="English side line-aligned (an XTREME download sorts it and is refused).",
+        # Not parallel (no `parallel=`), as the offline data shows (LASER's v1 files, 41 English sides, 36,692
+        # lines): row i of two languages holds the same English sentence 11 times over all 820 pairs of languages
+        # (at most 2 rows of 1,000 for a pair), so rows are not items. Sentences do recur at other rows (2,937 of
+        # the 32,558 distinct English sentences are in more than one file; de and ja share 487, de and fr 228):
+        # LASER drew each language's pairs on its own. Pairs carry no id, and the task has no training split a
+        # stage could read, so no parallel-id leak can arise; shared text is the content check's.
     ),
 )

@@ -57,7 +57,7 @@ def main() -> None:
     common.setup_env(2)
     import yaml
 
-    from xstilts.experiment.cost import CostModel, DataSizes, _line, _rate_key, estimate
+    from xstilts.experiment.cost import _line, _rate_key, cost_model, estimate
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.store import Store
     from xstilts.spec import parse_spec
@@ -83,14 +83,7 @@ def main() -> None:
         finally:
             store.close()
         # The fit cost.py would make from this store: per kind, (FLOPs, seconds) of every finished stage.
-        from xstilts.encoders.loading import encoder_config, load_tokenizer
-        from xstilts.experiment.cost import non_embedding_parameters
-
-        model = CostModel(
-            DataSizes(root, tasks=plan.tasks),
-            lambda m: non_embedding_parameters(encoder_config(m)),
-            lambda m: load_tokenizer(m),
-        )
+        model = cost_model(plan, root)
         points: dict[str, list[tuple[float, float]]] = {}
         for key, seconds in recorded.items():
             stage = plan.stages[key]

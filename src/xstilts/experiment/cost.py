@@ -11,10 +11,11 @@ A stage's seconds are a fixed start-up (loading the encoder, its tokenizer and t
 checkpoint: the same for a 200-example and a 20,000-example stage) plus FLOPs over a rate in FLOP/s. Both come
 from measurement: from the stages of the same model and kind that the experiment's store has finished (a least-
 squares line through their (FLOPs, seconds) when they differ enough in size, else their rate with the default
-start-up), else the device's defaults (DEFAULT_RATES, DEFAULT_STARTUP), measured by bench/plan_estimate.py. A run
-adds PROCESS_STARTUP once (imports and planning, before the first stage). The defaults are for a CPU the run has to
-itself; on a shared one (1-minute load average above the core count) they are multiplied by load / cores, the
-share of the cores a CPU-bound process then gets. Each stage's estimate says which it used."""
+start-up), else the device's defaults (DEFAULT_STARTUP, measured by bench/plan_estimate.py; DEFAULT_RATES, fitted
+by bench/cost_calibration.py). A run adds PROCESS_STARTUP once (imports and planning, before the first stage). The
+defaults are for a CPU the run has to itself; on a shared one (1-minute load average above the core count) they are
+multiplied by load / cores, the share of the cores a CPU-bound process then gets. Each stage's estimate says which
+it used."""
 
 from __future__ import annotations
 
@@ -36,11 +37,17 @@ from xstilts.tasks.loading import ExampleCache, Source
 
 SAMPLE = 64  # examples featurised per data set to measure their mean length in tokens
 FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameters (Kaplan et al. 2020)
-# Effective FLOP/s of whole stages (loading, featurising, saving included) by the count above. cpu: measured from
-# the README quickstart's eight stages (me5-small, 2 cores of an AMD EPYC with AVX512-BF16, bf16 autocast).
-# cuda: an assumption, a third of an A100's 312 TFLOP/s bf16 peak for training; replace it by a measurement
-# (any finished stage of the same model in the experiment's store is used instead).
-DEFAULT_RATES = {"cpu": {"train": 1.3e11, "evaluate": 9.4e10}, "cuda": {"train": 1e14, "evaluate": 1e14}}
+# Effective FLOP/s of whole stages (loading, featurising, saving included) by the count above, after the start-up
+# below. cpu: fitted by `python bench/cost_calibration.py runs/quickstart:323 runs/mini_xstilts:1261` to the 77
+# stages of the README quickstart and the mini study (docs/mini-xstilts.md), run on 2026-12-04 on a nearly idle
+# machine (me5-small, 2 cores of an AMD EPYC with AVX512-BF16, bf16 autocast; bench/results/cost-calibration.json).
+# Their totals come out at 0.74x (quickstart: 239 s estimated, 323 s measured) and 1.26x (mini study: 26 min, 21);
+# single stages spread more, estimate / measured 0.3-2.2 (median 1.7, quartiles 1.4-1.9): the start-up overstates
+# the 10-15 s stages, and tasks differ in speed per FLOP (udpos trained at ~4.5e11 FLOP/s, cosmosqa at ~2e11).
+# The rates before (1.3e11, 9.4e10, 2026-11-22) predate a faster training loop. cuda: an assumption, a third of an
+# A100's 312 TFLOP/s bf16 peak for training; replace it by a measurement (a finished stage of the same model in the
+# store is used instead).
+DEFAULT_RATES = {"cpu": {"train": 2.9e11, "evaluate": 2.3e11}, "cuda": {"train": 1e14, "evaluate": 1e14}}
 # Seconds of a stage that do not grow with its work, and of a run before its first stage; cpu: measured by
 # `python bench/plan_estimate.py` (2-layer me5-small grid, see BENCHMARKS.md); cuda: assumed equal.
 # bench/plan_estimate.py on 2026-12-04 measured a 2-layer grid at load 8.8 on 2 cores: 30-53 s per small training
@@ -263,9 +270,16 @@ def _rate_key(stage: Stage) -> tuple[str, str]:
 def estimate(
     plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files", sizes: DataSizes | None = None
 ) -> PlanCost:
-    """The plan's cost with the real tokenizers and model configs. A tokenizer that cannot be loaded leaves
-    max_length tokens per example; without a config, a stage gets no time. A hub model that is not cached while
-    the Hub cannot be used is refused (HubUnreachable), as `run` refuses it."""
+    """The plan's cost (cost_model), with the rates of the stages experiment_dir's store has finished."""
+    model = cost_model(plan, root, source, sizes)
+    model.learn(plan, experiment_dir)
+    return model.plan(plan)
+
+
+def cost_model(plan: Plan, root: Path, source: Source = "files", sizes: DataSizes | None = None) -> CostModel:
+    """A CostModel with the real tokenizers and model configs, for this machine and its load. A tokenizer that
+    cannot be loaded leaves max_length tokens per example; without a config, a stage gets no time. A hub model that
+    is not cached while the Hub cannot be used is refused (HubUnreachable), as `run` refuses it."""
     from xstilts.encoders.hub_access import HubUnreachable
     from xstilts.encoders.loading import encoder_config, load_tokenizer
     from xstilts.training.device import device
@@ -297,6 +311,4 @@ def estimate(
 
     kind = device().type
     sizes = sizes or DataSizes(root, source, plan.tasks)  # a caller's, when it has read the data already
-    model = CostModel(sizes, count_parameters, tokenizer, kind, cpu_slowdown(kind))
-    model.learn(plan, experiment_dir)
-    return model.plan(plan)
+    return CostModel(sizes, count_parameters, tokenizer, kind, cpu_slowdown(kind))

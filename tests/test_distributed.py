@@ -21,7 +21,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from xstilts.cli import main
-from xstilts.errors import SpecError
+from xstilts.errors import SpecError, UserError
 from xstilts.experiment.plan import build_plan
 from xstilts.formats import Feature, make_format
 from xstilts.scale.launcher import accelerate_command, free_port, launch_environment
@@ -221,6 +221,53 @@ def test_settings_that_sharded_training_cannot_honour_are_refused(kind, changes,
     with pytest.raises(UserError, match=words):
         _refuse_unsupported(DistributedType[kind], TrainConfig(**changes), "k")
     _refuse_unsupported(DistributedType.MULTI_GPU, TrainConfig(**changes), "k")  # DDP keeps whole weights
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (RuntimeError("boom"), 1, "internal error RuntimeError: boom (please report it; --debug shows the traceback)"),
+        (FileNotFoundError(2, "No such file or directory", "/x/heads.safetensors"), 2, "/x/heads.safetensors: No such"),
+        (UserError("stage k: no such stage"), 2, "stage k: no such stage"),
+    ],
+)
+def test_a_worker_error_is_one_line_in_its_log_and_a_failed_exit(
+    error: Exception, code: int, line: str, tmp_path: Path, monkeypatch, capsys
+):
+    from xstilts.scale import worker
+
+    def fail(*args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(worker, "die_with_parent", lambda sig: None)  # the test process is no launched worker
+    monkeypatch.setattr(worker, "train_one_stage", fail)
+    assert worker.main([str(tmp_path), "k"]) == code
+    [logged] = capsys.readouterr().err.splitlines()  # stderr is the stage's log
+    assert logged.startswith(f"error: {line}")
+    with pytest.raises(type(error)):  # --debug (xstilts run --debug passes it on): the traceback instead
+        worker.main([str(tmp_path), "k", "--debug"])
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_launcher_quotes_the_workers_error_line_and_passes_debug_on(tmp_path: Path, monkeypatch, debug: bool):
+    from rich.console import Console
+
+    from xstilts.scale import launcher as launching
+    from xstilts.scale.launcher import AccelerateLauncher, LaunchFailed
+
+    commands = []
+
+    def failed_launch(command: list[str], stdout, **kwargs) -> SimpleNamespace:
+        commands.append(command)
+        stdout.write("error: internal error RuntimeError: boom (please report it; --debug shows the traceback)\n")
+        return SimpleNamespace(returncode=1)
+
+    monkeypatch.setattr(launching.subprocess, "run", failed_launch)
+    ctx = SimpleNamespace(dir=tmp_path, root=tmp_path, console=Console(quiet=True))
+    stage = SimpleNamespace(key="k", task="sick")
+    with pytest.raises(LaunchFailed, match=r"exited with 1 \(internal error RuntimeError: boom .*\); log: "):
+        AccelerateLauncher(LauncherSpec(num_processes=2), debug=debug).train(ctx, stage)  # type: ignore[arg-type]
+    assert ("--debug" in commands[0]) == debug
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from xstilts import __version__
-from xstilts.errors import UserError, did_you_mean
+from xstilts.errors import UserError, did_you_mean, exit_code, one_line
 from xstilts.formats.scoring import shapes_text
 from xstilts.report.cli import cmd_report
 from xstilts.scale.executors import run_on_ray, start_local_runners
@@ -55,7 +52,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     out = args.out or Path("runs") / spec.name
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} is a file, not an experiment directory")
-    runner = Runner(spec, plan, root, out, console, source=spec.data_source, launcher=stage_launcher(spec))
+    launcher = stage_launcher(spec, debug=getattr(args, "debug", False))  # --debug: tracebacks in the stage logs too
+    runner = Runner(spec, plan, root, out, console, source=spec.data_source, launcher=launcher)
     # Leakage between training and evaluation data: exit 2 before anything is written. It reads through the
     # runner's example cache, which preflight then reuses: every data file is read once.
     refuse(plan_overlaps(plan, spec, root, runner.context.examples))
@@ -264,34 +262,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-# What bad input or a bad environment raises (exit 2, like a UserError); anything else is a bug (exit 1).
-INPUT_ERRORS = (OSError, sqlite3.DatabaseError, yaml.YAMLError, json.JSONDecodeError, RecursionError)
-
-
-def one_line(err: BaseException, args: argparse.Namespace) -> str:
-    """The one line a user sees for an error that is not a UserError: the file it concerns where the error
-    knows it, the stage it marked failed (a note the runner adds), and how to see the traceback."""
-    if isinstance(err, OSError):
-        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
-        text = f"{files}: {err.strerror or err}" if files else f"{err.strerror or err}"
-    elif isinstance(err, sqlite3.DatabaseError):
-        folder = getattr(args, "dir", None) or getattr(args, "out", None)
-        store = f"{folder}/results.sqlite" if folder else "the results store (results.sqlite)"
-        text = f"{store}: not a readable xstilts results store ({err})"
-    elif isinstance(err, yaml.YAMLError):
-        mark = getattr(err, "problem_mark", None)
-        where = f"{mark.name}:{mark.line + 1}" if mark else "YAML"
-        text = f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}"
-    elif isinstance(err, json.JSONDecodeError):
-        text = f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-    elif isinstance(err, RecursionError):
-        text = "input nested too deeply to read"
-    else:
-        text = f"internal error {type(err).__name__}: {err} (please report it; --debug shows the traceback)"
-    notes = "; ".join(getattr(err, "__notes__", []))
-    return f"{text}; {notes}" if notes else text
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     sys.stdout.reconfigure(line_buffering=True)  # stage lines appear as they happen in logs and pipes too
@@ -317,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         # malformed file) is one line, never a traceback, unless --debug asks for it.
         if getattr(args, "debug", False):
             raise
-        print(f"error: {one_line(err, args)}", file=sys.stderr)
-        return 2 if isinstance(err, INPUT_ERRORS) else 1
+        print(f"error: {one_line(err, getattr(args, 'dir', None) or getattr(args, 'out', None))}", file=sys.stderr)
+        return exit_code(err)
     return 0
 
 

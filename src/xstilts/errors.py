@@ -1,10 +1,15 @@
-"""User-facing errors: the CLI prints their message and exits with code 2, without a traceback."""
+"""User-facing errors: the CLI prints their message and exits with code 2, without a traceback; any other error
+is reported as one line too (one_line), by the CLI and by the launched worker processes alike."""
 
 from __future__ import annotations
 
 import difflib
+import json
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+
+import yaml
 
 
 class UserError(Exception):
@@ -33,3 +38,37 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """' (did you mean 'xnli'?)' for the closest known name by difflib's ratio, or '' when none is close."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# What bad input or a bad environment raises (exit 2, like a UserError); anything else is a bug (exit 1).
+INPUT_ERRORS = (OSError, sqlite3.DatabaseError, yaml.YAMLError, json.JSONDecodeError, RecursionError)
+
+
+def exit_code(err: BaseException) -> int:
+    return 2 if isinstance(err, (UserError, *INPUT_ERRORS)) else 1
+
+
+def one_line(err: BaseException, experiment_dir: Path | str | None = None) -> str:
+    """The one line a user sees for an error: the file it concerns where the error knows it (the results store of
+    `experiment_dir` for a damaged store), the stage it marked failed (a note the runner adds), and for a bug, how
+    to see the traceback."""
+    if isinstance(err, UserError):
+        text = str(err)
+    elif isinstance(err, OSError):
+        files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+        text = f"{files}: {err.strerror or err}" if files else f"{err.strerror or err}"
+    elif isinstance(err, sqlite3.DatabaseError):
+        store = f"{experiment_dir}/results.sqlite" if experiment_dir else "the results store (results.sqlite)"
+        text = f"{store}: not a readable xstilts results store ({err})"
+    elif isinstance(err, yaml.YAMLError):
+        mark = getattr(err, "problem_mark", None)
+        where = f"{mark.name}:{mark.line + 1}" if mark else "YAML"
+        text = f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}"
+    elif isinstance(err, json.JSONDecodeError):
+        text = f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+    elif isinstance(err, RecursionError):
+        text = "input nested too deeply to read"
+    else:
+        text = f"internal error {type(err).__name__}: {err} (please report it; --debug shows the traceback)"
+    notes = "; ".join(getattr(err, "__notes__", []))
+    return f"{text}; {notes}" if notes else text

@@ -78,8 +78,9 @@ def die_with_parent(sig: int) -> None:
 class AccelerateLauncher:
     """The runner's StageLauncher for a spec with `launcher:`."""
 
-    def __init__(self, launcher: LauncherSpec):
+    def __init__(self, launcher: LauncherSpec, debug: bool = False):
         self.launcher = launcher
+        self.debug = debug  # xstilts run --debug: the workers log an error's traceback, not one line
 
     def check(self) -> None:
         check_launchable()
@@ -91,6 +92,7 @@ class AccelerateLauncher:
         single_machine = (self.launcher.num_machines or 1) == 1
         port = free_port() if single_machine and self.launcher.main_process_port is None else None
         program = ["-m", "xstilts.scale.worker", str(ctx.dir.resolve()), stage.key, "--data", str(ctx.root.resolve())]
+        program += ["--debug"] if self.debug else []
         command = accelerate_command(self.launcher, program, port)
         ctx.console.print(f"  [cyan]launch[/] {stage.task} ({stage.key}): log in {log_file}", highlight=False)
         with log_file.open("a") as out:
@@ -117,9 +119,9 @@ class AccelerateLauncher:
         return {**info, "command": command}, []
 
 
-def stage_launcher(spec: Spec) -> AccelerateLauncher | None:
+def stage_launcher(spec: Spec, debug: bool = False) -> AccelerateLauncher | None:
     """What trains the spec's training stages in other processes, if its `launcher:` asks for that."""
-    return None if spec.launcher is None else AccelerateLauncher(spec.launcher)
+    return None if spec.launcher is None else AccelerateLauncher(spec.launcher, debug)
 
 
 def _reason(log_file: Path) -> str:

@@ -19,7 +19,7 @@ from accelerate import Accelerator, DistributedType, PartialState
 from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
 from rich.console import Console
 
-from xstilts.errors import UserError
+from xstilts.errors import UserError, exit_code, one_line
 from xstilts.experiment import checkpoint
 from xstilts.experiment.execute import SaveCheckpoint, StageContext, train_stage
 from xstilts.experiment.tracking import Tracking
@@ -109,12 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", type=Path, help="the experiment directory")
     parser.add_argument("key", help="the training stage's key")
     parser.add_argument("--data", type=Path, help="data directory (overrides the spec and $XSTILTS_DATA)")
+    parser.add_argument("--debug", action="store_true", help="raise errors with their traceback (xstilts run --debug)")
     args = parser.parse_args(argv)
     try:
         train_one_stage(args.dir, args.key, args.data)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        return 2
+    except Exception as err:
+        # As the CLI: one line in the stage's log (the launcher quotes the last `error: ` line), no traceback
+        # unless --debug asks for it; exit 2 for bad input, 1 for a bug.
+        if args.debug:
+            raise
+        print(f"error: {one_line(err, args.dir)}", file=sys.stderr, flush=True)
+        return exit_code(err)
     return 0
 
 

@@ -155,8 +155,8 @@ def hf_dataset(features: list, with_labels: bool = True) -> list[dict[str, Any]]
     rows = []
     for f in features:
         row: dict[str, Any] = {"input_ids": list(f.input_ids)}
-        if with_labels:
-            row["labels"] = f.target
+        if with_labels:  # a tagging target is WordLabels: Trainer's collator reads its per-token label ids
+            row["labels"] = list(f.target.labels) if hasattr(f.target, "labels") else f.target
         rows.append(row)
     return rows
 

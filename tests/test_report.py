@@ -265,6 +265,7 @@ def test_transfer_matrix_gains_match_the_stored_scores(tmp_path: Path, data: Pat
     assert "No curricula differing only in order in this grid" in markdown
     assert "The grid has no size axis" in markdown
     assert "With one seed, intervals and p-values come from resampling evaluation examples" in markdown
+    assert "(seeds p=" not in markdown and "smallest possible p" not in markdown  # one seed: no seed-level test
 
 
 def test_partial_grid_lists_what_is_missing(tmp_path: Path, data: Path) -> None:
@@ -541,7 +542,19 @@ def test_similarity_sections_render_the_json(tmp_path: Path, data: Path) -> None
 def test_per_language_p_values_say_their_correction(full_report) -> None:
     markdown = full_report.markdown.read_text()
     assert "significant (Holm)" in markdown and "Holm's step-down correction across the condition's" in markdown
-    assert re.search(r"\(p=[0-9.e-]+, Holm [0-9.e-]+\*?\)", markdown)  # each language: raw and Holm-adjusted p
+    # each language: raw and Holm-adjusted p over pooled examples, then the sign-flip p over its 3 seeds
+    assert re.search(r"\(p=[0-9.e-]+, Holm [0-9.e-]+(\\\*)?; seeds p=(0\.25|0\.5|0\.75|1)\)", markdown)
+
+
+def test_pooled_p_values_stand_beside_a_seed_level_test_that_says_its_floor(full_report) -> None:
+    markdown = full_report.markdown.read_text()
+    matrix = markdown.split("## Transfer matrix")[1].split("## ")[0]
+    # 3 seeds: 8 sign assignments, so the seed-level p is a multiple of 1/8 and at least 2/8
+    cells = re.findall(r"p=[0-9.e-]+(?:\\\*)? \(seeds p=([0-9.]+)\)", matrix)  # markdown escapes the star
+    assert len(cells) == 2 * 5 and all(float(p) >= 0.25 and (8 * float(p)).is_integer() for p in cells)
+    assert "with 3 seeds the smallest possible p is 0.25" in matrix
+    order = markdown.split("## Order effects")[1].split("## ")[0]
+    assert "| seeds p |" in order and "with 3 seeds the smallest possible p is 0.25" in order
 
 
 # -- task complexity joined to gains per resource class --------------------------------------------------------

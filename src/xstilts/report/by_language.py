@@ -11,7 +11,7 @@ from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.document import Figure, Section, Table
-from xstilts.report.transfer import ONE_SEED, SIGNIFICANT
+from xstilts.report.transfer import ONE_SEED, SIGNIFICANT, seed_test_note
 from xstilts.tasks.languages import JOSHI_CLASS_NAMES, Language, language
 
 GROUPINGS = (("family", "language family"), ("script", "script"), ("resource_class", "resource class"))
@@ -94,23 +94,35 @@ def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparis
             *((meta.family, meta.script, str(meta.resource_class)) if meta else ("?", "?", "?")),
         ]
         for comp in comps.values():
-            p, adjusted = comp.language_p.get(lang), comp.language_p_holm.get(lang)
-            mark = "" if p is None else f" (p={p:.3g}, Holm {adjusted:.3g}{'*' if adjusted < SIGNIFICANT else ''})"
-            row.append(f"{comp.per_language[lang]:+.1f}{mark}" if lang in comp.per_language else "missing")
+            row.append(_language_cell(comp, lang) if lang in comp.per_language else "missing")
         rows.append(row)
     caption = f"{target}: gain per language over the baseline, {_sample(comps)}"
     return Table(f"language_gains_{target}", caption, header, rows, _notes(comps))
 
 
+def _language_cell(comp: Comparison, lang: str) -> str:
+    """ "+1.2 (p=0.0001, Holm 0.0006*; seeds p=0.25)": the gain, its pooled tests, and its seed-level test."""
+    marks = []
+    p, adjusted = comp.language_p.get(lang), comp.language_p_holm.get(lang)
+    if p is not None and adjusted is not None:
+        marks.append(f"p={p:.3g}, Holm {adjusted:.3g}{'*' if adjusted < SIGNIFICANT else ''}")
+    if lang in comp.language_seed_p:
+        marks.append(f"seeds p={comp.language_seed_p[lang]:.3g}")
+    return f"{comp.per_language[lang]:+.1f}" + (f" ({'; '.join(marks)})" if marks else "")
+
+
 def _notes(comps: dict[str, Comparison]) -> list[str]:
     notes = [
-        "p: paired permutation test over examples in one language (a seed's predictions are swapped together), "
-        "uncorrected; Holm: the same p-values adjusted by Holm's step-down correction across the condition's "
+        "p: paired permutation test over examples in one language, the examples of all seeds pooled (a seed's "
+        "predictions are swapped together), uncorrected; Holm: the same p-values adjusted by Holm's step-down "
+        "correction across the condition's "
         f"languages on this target (family-wise error); * Holm-adjusted p < {SIGNIFICANT}. The transfer matrix's p "
-        "is one test of the average over languages (pooled) and needs no correction across languages."
+        "is one test of the average over languages and needs no correction across languages."
     ]
     if any(len(c.seeds) == 1 for c in comps.values()):
         notes.append(ONE_SEED)
+    if note := seed_test_note(comps.values()):
+        notes.append(f"{note} Per language it is uncorrected.")
     return notes + sorted({f"No p-values for {c.a}: {c.note}" for c in comps.values() if c.note})
 
 

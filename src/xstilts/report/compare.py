@@ -1,5 +1,6 @@
 """Two conditions on one target: their difference per language and on the average over languages, an interval for
-it, and paired permutation tests. Every section of the report is built from these comparisons.
+it, paired permutation tests over evaluation examples and sign-flip tests over seeds. Every section of the report is
+built from these comparisons.
 
 Seeds are paired: only seeds both conditions finished count, and a seed's difference is taken within the seed.
 The interval is over seeds when there are two or more; with one seed it is over evaluation examples (the same
@@ -13,6 +14,7 @@ from statistics import fmean
 
 from xstilts.errors import UserError
 from xstilts.experiment.readback import Cell, Experiment, Unavailable
+from xstilts.report.seed_test import SignFlipTest, sign_flip_test
 from xstilts.report.stats import (
     ExampleScores,
     Interval,
@@ -48,11 +50,14 @@ class Comparison:
     languages: tuple[str, ...]
     per_language: dict[str, float]  # mean over seeds of a - b
     per_seed: tuple[float, ...]  # per seed, the mean over languages of a - b
+    per_language_seed: dict[str, tuple[float, ...]]  # per language, a - b in each seed
     examples: dict[str, int]  # evaluation examples per language
     interval: Interval | None = None
     method: str = ""  # what the interval resamples: "seeds" or "examples"
-    test: PermutationTest | None = None  # on the average over languages
+    test: PermutationTest | None = None  # on the average over languages; examples of all seeds pooled
     language_p: dict[str, float] = field(default_factory=dict)
+    seed_test: SignFlipTest | None = None  # on the average over languages, one unit per seed; None with one seed
+    language_seed_p: dict[str, float] = field(default_factory=dict)
     note: str = ""  # why there are no example-level statistics
 
     @property
@@ -127,12 +132,22 @@ class Comparisons:
             languages=langs,
             per_language={lang: fmean(diff[(s, lang)] for s in seeds) for lang in langs},
             per_seed=tuple(fmean(diff[(s, lang)] for lang in langs) for s in seeds),
+            per_language_seed={lang: tuple(diff[(s, lang)] for s in seeds) for lang in langs},
             examples={lang: exp.examples_count(a, target, seeds[0], lang) or 0 for lang in langs},
         )
 
     def _with_statistics(self, c: Comparison) -> Comparison:
         st = self.settings
         seeds_ci = bootstrap_seeds(c.per_seed, st.n_boot_seeds, st.level, st.seed) if len(c.seeds) > 1 else None
+        if len(c.seeds) > 1:  # needs only the stored scores, so it stands where the example-level tests cannot
+            c = replace(
+                c,
+                seed_test=sign_flip_test(c.per_seed, st.n_perm, st.seed),
+                language_seed_p={
+                    lang: sign_flip_test(d, st.n_perm, st.seed + i + 1).p_value
+                    for i, (lang, d) in enumerate(c.per_language_seed.items())
+                },
+            )
         try:
             a, b = self._strata(c.a, c), self._strata(c.b, c)
         except Unavailable as why:

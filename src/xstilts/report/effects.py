@@ -17,7 +17,7 @@ from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
 from xstilts.report.document import Bullets, Figure, Section, Table
 from xstilts.report.leakage_note import material_lines
 from xstilts.report.stats import EXPONENT_RANGE, fit_power_law, power_law_band
-from xstilts.report.transfer import SIGNIFICANT
+from xstilts.report.transfer import SIGNIFICANT, seed_p, seed_test_note
 
 
 def _p(comp: Comparison) -> str:
@@ -53,22 +53,25 @@ def order_section(exp: Experiment, comparisons: Comparisons) -> Section:
         Bullets([f"{p.a}: {describe(exp.conditions[p.a])}; {p.b}: {describe(exp.conditions[p.b])}" for p in pairs]),
         Bullets(material_lines(exp, pairs)),
     ]
-    header = ["A vs B", "kind", "target", "A", "B", "A - B [95% CI]", "p", "languages A > B"]
-    rows, samples = [], set()
+    header = ["A vs B", "kind", "target", "A", "B", "A - B [95% CI]", "p", "seeds p", "languages A > B"]
+    rows, samples, comps = [], set(), []
     for pair in pairs:
         for target in exp.targets:
             comp = comparisons.get(pair.a, pair.b, target)
             if comp is None:
-                rows.append([f"{pair.a} vs {pair.b}", pair.kind, target, "missing", "missing", "-", "-", "-"])
+                rows.append([f"{pair.a} vs {pair.b}", pair.kind, target, "missing", "missing", "-", "-", "-", "-"])
                 continue
+            comps.append(comp)
             samples.add(f"{target}: {sample_text([comp])}")
             up = sum(d > 0 for d in comp.per_language.values())
             row = [f"{pair.a} vs {pair.b}", pair.kind, target, _score(exp, pair.a, comp), _score(exp, pair.b, comp)]
-            rows.append([*row, comp.cell(), _p(comp), f"{up}/{len(comp.per_language)}"])
+            rows.append([*row, comp.cell(), _p(comp), seed_p(comp), f"{up}/{len(comp.per_language)}"])
     notes = [
         "A - B: mean over shared seeds; 95% CI over seeds when a pair shares two or more, else over examples; "
-        f"p: paired permutation test over examples. {'; '.join(sorted(samples))}."
+        f"p: paired permutation test over examples, pooled across seeds. {'; '.join(sorted(samples))}."
     ]
+    if note := seed_test_note(comps):
+        notes.append(note)
     caption = "Order effects: curricula with the same training in another order"
     blocks.append(Table("order_effects", caption, header, rows, notes))
     return Section(title, blocks)
@@ -124,12 +127,15 @@ def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position:
         fit = (grid, law(grid), low, high)
         text = f"Fit: a = {law.a:+.2f}, b = {law.b:.3g}, c = {law.c:.3g}." + _fit_caveats(law.c, len(data), seeds)
     png = figures.size_curve(data, fit, f"{name}: gain vs intermediate examples")
-    rows = [[c.a, f"{n:,}", c.cell(), _p(c)] for n, c in points]
+    rows = [[c.a, f"{n:,}", c.cell(), _p(c), seed_p(c)] for n, c in points]
     stem = f"size_{task.replace('+', '_')}_{'all' if position is None else position + 1}_{target}"
-    header = ["condition", "examples", "gain [95% CI]", "p"]
+    header = ["condition", "examples", "gain [95% CI]", "p", "seeds p"]
+    notes = [text, "p: paired permutation test over examples, pooled across seeds."]
+    if note := seed_test_note(c for _, c in points):
+        notes.append(note)
     return [
         Figure(stem, f"{name}: gain vs intermediate training examples. {sample}.", png),
-        Table(stem, f"{name}: gain by intermediate data size, {sample}", header, rows, [text]),
+        Table(stem, f"{name}: gain by intermediate data size, {sample}", header, rows, notes),
     ]
 
 

@@ -4,6 +4,7 @@ intermediate tasks, columns = targets, then the benchmark score)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from statistics import fmean
 
 import numpy as np
@@ -13,6 +14,7 @@ from xstilts.report import figures
 from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import describe
 from xstilts.report.document import Bullets, Figure, Section, Table
+from xstilts.report.seed_test import smallest_p_text
 from xstilts.scores.benchmarks import XTREME, BenchmarkScore, describe_missing, score
 
 SIGNIFICANT = 0.05  # marks a permutation p-value below this with "*" (uncorrected; the report says so)
@@ -60,10 +62,30 @@ def _benchmark(means: dict[str, dict[str, dict[str, float]]]) -> BenchmarkScore 
         return None
 
 
+def seed_p(c: Comparison) -> str:
+    """The sign-flip p over seeds, or "n/a" with one seed."""
+    return "n/a" if c.seed_test is None else f"{c.seed_test.p_value:.3g}"
+
+
+def seed_test_note(comparisons: Iterable[Comparison | None]) -> str:
+    """What the seed-level p is, how small it can get with the seeds at hand, and when to read it."""
+    seeds = sorted({len(c.seeds) for c in comparisons if c and c.seed_test})
+    if not seeds:
+        return ""
+    floor = "; ".join(smallest_p_text(n) for n in seeds)
+    return (
+        "seeds p: exact sign-flip test over the per-seed gains (condition minus baseline within a seed, each seed "
+        f"one unit), two-sided; {floor}, and below {SIGNIFICANT} it needs at least 6 seeds. The other p pools the "
+        "evaluation examples of all seeds: it says whether these trained models differ, not whether another training "
+        "run would give the same gain. Where the two disagree, the gain is not shown to survive a new seed."
+    )
+
+
 def _significance(c: Comparison) -> str:
     if c.test is None:
-        return ""
-    return f" p={c.test.p_value:.3g}" + ("*" if c.test.p_value < SIGNIFICANT else "")
+        return "" if c.seed_test is None else f" (seeds p={seed_p(c)})"
+    pooled = f" p={c.test.p_value:.3g}" + ("*" if c.test.p_value < SIGNIFICANT else "")
+    return pooled + ("" if c.seed_test is None else f" (seeds p={seed_p(c)})")
 
 
 def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
@@ -78,8 +100,9 @@ def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
         "How much does each intermediate curriculum change each target task, on average over its evaluation "
         f"languages? Cells are gains in points of the target's metric over the baseline '{base}' (the same model's "
         "baseline when the grid has several models), with a 95% percentile-bootstrap interval (over seeds when "
-        "there are at least two, else over evaluation examples) and the p-value of a paired permutation test over "
-        f"examples (* p < {SIGNIFICANT}, uncorrected)."
+        "there are at least two, else over evaluation examples), the p-value of a paired permutation test over "
+        f"evaluation examples pooled across seeds (* p < {SIGNIFICANT}, uncorrected) and, with two or more seeds, the "
+        "p-value of an exact sign-flip test over the per-seed gains (seeds p), which also counts training noise."
     ]
     if others:
         blocks.append(_heatmap(exp, others, matrix))
@@ -106,7 +129,10 @@ def _heatmap(exp: Experiment, others: list[str], matrix: dict[tuple[str, str], C
     columns = [f"{t} ({exp.metrics.get(t, '?')})" for t in exp.targets]
     samples = _samples(exp, matrix)
     title = "Gain over the baseline, mean over languages"
-    caption = f"Transfer matrix: gain over the baseline with 95% CI, * p < {SIGNIFICANT}. {samples}."
+    caption = (
+        f"Transfer matrix: gain over the baseline with 95% CI, * p < {SIGNIFICANT} over evaluation examples pooled "
+        f"across seeds (the table gives the seed-level p). {samples}."
+    )
     return Figure("transfer_matrix", caption, figures.heatmap(others, columns, values, labels, title))
 
 
@@ -140,6 +166,8 @@ def _table(
     ]
     if "examples" in methods:
         notes.append(ONE_SEED)
+    if note := seed_test_note(matrix.values()):
+        notes.append(note)
     fewest = min((len(c.seeds) for c in matrix.values() if c and c.method == "seeds"), default=None)
     if fewest is not None and fewest < FEW_SEEDS:
         notes.append(

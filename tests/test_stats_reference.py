@@ -1,6 +1,7 @@
 """xstilts.report.stats against scipy.stats as the reference: the percentile bootstrap (over seeds, and over
 examples per language with the task metric recomputed) and the paired permutation test, on generated cases; Holm's
-correction on hand-computed cases; and the pooled-vs-per-language case of docs/report.md.
+correction on hand-computed cases; the pooled-vs-per-language case of docs/report.md; and xstilts.report.seed_test's
+sign-flip test over per-seed gains against scipy's exact permutation test.
 
 Tolerances come from the Monte Carlo error of the two estimates being compared (both resample, with different
 random streams, so they differ by chance; the tests are seeded, so a pass is reproducible):
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from xstilts.report.seed_test import EXACT_UP_TO, sign_flip_test
 from xstilts.report.stats import ExampleScores, bootstrap_examples, bootstrap_seeds, example_scores, holm
 from xstilts.report.stats import permutation_test as paired_permutation_test
 from xstilts.tasks import REGISTRY
@@ -201,6 +203,39 @@ def test_permutation_p_agrees_with_scipys_exact_enumeration() -> None:
     # 6 discordant pairs, a right in 5: |sum of 6 signs| >= 4 in 2 * (1 + 6) of 64 patterns
     assert exact == pytest.approx(14 / 64)
     assert ours == pytest.approx(exact, abs=p_tolerance(exact, n_perm, reference_exact=True))
+
+
+# -- sign-flip test over seeds -----------------------------------------------------------------------------------
+
+
+def _per_seed_rows(scores: np.ndarray) -> np.ndarray:
+    """Per-seed scores as (score, 1) rows, so that the reference's mean metric is the mean over seeds: swapping a
+    seed's two scores flips the sign of its difference, which is the sign-flip test."""
+    return np.column_stack([scores, np.ones_like(scores)])
+
+
+@pytest.mark.parametrize("n", [3, 5, 8, 12])
+def test_sign_flip_p_equals_scipys_exact_enumeration(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for shift in (0.0, 0.5, 1.5):
+        baseline = rng.normal(50.0, 5.0, n)  # per-seed baseline scores; the condition's differ by noise + shift
+        condition = baseline + rng.normal(shift, 1.0, n)
+        ours = sign_flip_test(condition - baseline)
+        # n_resamples above 2^n: scipy enumerates every swap pattern, so both sides are exact
+        exact = _swap_reference([_per_seed_rows(condition)], [_per_seed_rows(baseline)], _mean, 10**6, seed=0)
+        assert ours.exact and ours.difference == pytest.approx(np.mean(condition - baseline))
+        assert ours.p_value == pytest.approx(exact, abs=1e-12)
+
+
+def test_sign_flip_monte_carlo_beyond_the_exact_limit_agrees_with_scipys_exact_p() -> None:
+    n, n_flips = EXACT_UP_TO + 2, 9999  # 2^18 patterns: scipy still enumerates them
+    rng = np.random.default_rng(7)
+    baseline = rng.normal(50.0, 5.0, n)
+    condition = baseline + rng.normal(0.4, 1.0, n)
+    ours = sign_flip_test(condition - baseline, n_flips=n_flips, seed=3)
+    exact = _swap_reference([_per_seed_rows(condition)], [_per_seed_rows(baseline)], _mean, 10**6, seed=0)
+    assert not ours.exact and 0.01 < exact < 0.5  # a p where the Monte Carlo error matters
+    assert ours.p_value == pytest.approx(exact, abs=p_tolerance(exact, n_flips, reference_exact=True))
 
 
 # -- Holm --------------------------------------------------------------------------------------------------------

@@ -555,6 +555,8 @@ def test_pooled_p_values_stand_beside_a_seed_level_test_that_says_its_floor(full
     assert "with 3 seeds the smallest possible p is 0.25" in matrix
     order = markdown.split("## Order effects")[1].split("## ")[0]
     assert "| seeds p |" in order and "with 3 seeds the smallest possible p is 0.25" in order
+    robustness = markdown.split("**panx: robustness")[1].split("**panx: gains by")[0]
+    assert "sign-flip" not in robustness  # a table that does not show the seed-level p does not explain it
 
 
 # -- task complexity joined to gains per resource class --------------------------------------------------------

@@ -97,7 +97,7 @@ def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparis
             row.append(_language_cell(comp, lang) if lang in comp.per_language else "missing")
         rows.append(row)
     caption = f"{target}: gain per language over the baseline, {_sample(comps)}"
-    return Table(f"language_gains_{target}", caption, header, rows, _notes(comps))
+    return Table(f"language_gains_{target}", caption, header, rows, _notes(comps, seed_p=True))
 
 
 def _language_cell(comp: Comparison, lang: str) -> str:
@@ -111,7 +111,7 @@ def _language_cell(comp: Comparison, lang: str) -> str:
     return f"{comp.per_language[lang]:+.1f}" + (f" ({'; '.join(marks)})" if marks else "")
 
 
-def _notes(comps: dict[str, Comparison]) -> list[str]:
+def _notes(comps: dict[str, Comparison], seed_p: bool = False) -> list[str]:
     notes = [
         "p: paired permutation test over examples in one language, the examples of all seeds pooled (a seed's "
         "predictions are swapped together), uncorrected; Holm: the same p-values adjusted by Holm's step-down "
@@ -121,7 +121,7 @@ def _notes(comps: dict[str, Comparison]) -> list[str]:
     ]
     if any(len(c.seeds) == 1 for c in comps.values()):
         notes.append(ONE_SEED)
-    if note := seed_test_note(comps.values()):
+    if seed_p and (note := seed_test_note(comps.values())):  # only the table that shows it
         notes.append(f"{note} Per language it is uncorrected.")
     return notes + sorted({f"No p-values for {c.a}: {c.note}" for c in comps.values() if c.note})
 

@@ -135,10 +135,11 @@ def _compare(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[
     del model
     times: dict[str, list[float]] = {loop: [] for loop in LOOPS}
     memory: dict[str, float] = {}
-    for _ in range(sizes["reps"]):
+    for rep in range(sizes["reps"]):
         for loop in LOOPS:
             model = _build(device, shape, task_name)
             seconds, peak = _train_once(loop, model, train_features, batches, freeze, device, len(batches))
+            _note(f"{shape} {task_name} train {loop} rep {rep + 1}/{sizes['reps']}: {seconds:.2f} s")
             times[loop].append(seconds)
             memory[loop] = max(memory.get(loop, 0.0), peak)
             del model
@@ -158,6 +159,11 @@ def _compare(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[
     if sizes["dev_steps"]:
         record["dev"] = _dev_scores(device, shape, task_name, freeze, sizes["dev_steps"], eval_examples)
     return record
+
+
+def _note(line: str) -> None:
+    """Progress, one line per timed run: a run stopped at its time limit still shows where the time went."""
+    print(f"[fair] {line}", flush=True)
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -263,6 +269,7 @@ def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int
                 trainer.predict(common.hf_dataset(by_length if tuned else features, with_labels=False))
             _sync(device)
             times[name].append(time.perf_counter() - started)
+            _note(f"{shape} {task_name} evaluate {name}: {times[name][-1]:.2f} s")
             model.float()  # bf16_full_eval casts the model: give the next run fp32 weights again
     return {name: _summary(t) for name, t in times.items()}
 
@@ -284,6 +291,7 @@ def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, steps: in
         _train_once(loop, model, features, batches, freeze, device, len(batches))
         _, metrics = evaluate(model, task, examples, "en", tok, 512, 64, use_bf16("auto", device))
         scores[loop] = next(iter(metrics.values()))
+        _note(f"{shape} {task_name} dev {loop} after {len(batches)} steps: {scores[loop]:.1f}")
     return {"steps": len(batches), "metric": task.metric, "scores": scores}
 
 

@@ -5,6 +5,8 @@
     python bench/run.py --quick --only peak,train-pair    # a subset (names: see --list)
     python bench/run.py --device cpu   # like with like: xstilts vs Trainer on identical batches (bench/fair.py)
     python bench/run.py --device cuda  # the same on a GPU: random-init XLM-R Base and Large shapes
+    python bench/run.py --device cuda --shapes xlmr-large --tasks sick --reps 3   # one part of it
+    python bench/run.py --render bench/results/latest-fair-cuda.json   # a saved run into BENCHMARKS.md again
 
 Every configuration runs in its own subprocess (bench/measure.py), one after another, so peak resident memory
 (from the kernel's rusage of that child) and thread pools never mix. Before and after each child the harness
@@ -777,27 +779,35 @@ def update_benchmarks_md(mode: str, text: str) -> None:
     BENCHMARKS_MD.write_text(doc)
 
 
-def run_fair(device: str, threads: int, write: bool, sizes: dict[str, Any] | None = None) -> None:
+def run_fair(
+    device: str, threads: int, write: bool, sizes: dict[str, Any] | None = None, results: Path = RESULTS
+) -> None:
     """One in-process run of bench/fair.py; its table goes to BENCHMARKS.md's generated section for the device.
-    `sizes` overrides fair.SIZES[device] (training examples per run, repetitions, dev steps)."""
+    `sizes` overrides fair.SIZES[device] (training examples per run, repetitions, dev steps, shapes, tasks); the
+    results JSON goes to `results` (bench/gpu/run.sh gives each of its parts a folder of its own)."""
     common.setup_env(threads)
     import fair
 
     command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
     started = time.perf_counter()
     result = fair.run(device, sizes)
-    result.update(command=command, total_s=time.perf_counter() - started, machine=machine())
-    out = RESULTS / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
+    result.update(command=command, device_type=device, total_s=time.perf_counter() - started, machine=machine())
+    out = results / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    shutil.copyfile(out, RESULTS / f"latest-fair-{device}.json")
-    text = (
-        fair.render(result, command)
-        + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: bench/results/latest-fair-{device}.json.\n"
-    )
+    latest = results / f"latest-fair-{device}.json"
+    shutil.copyfile(out, latest)
+    text = render_fair(result, str(latest.relative_to(REPO) if latest.is_relative_to(REPO) else latest))
     print(text)
     if write:
         update_benchmarks_md(f"fair-{device}", text)
+
+
+def render_fair(result: dict[str, Any], raw: str) -> str:
+    """The generated section of one like-with-like run (bench/fair.py), from its results JSON."""
+    import fair
+
+    return fair.render(result, result["command"]) + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: {raw}.\n"
 
 
 def main() -> None:
@@ -828,20 +838,28 @@ def main() -> None:
     ap.add_argument("--train-examples", type=int, help="with --device: training examples per timed run")
     ap.add_argument("--reps", type=int, help="with --device: interleaved repetitions")
     ap.add_argument("--dev-steps", type=int, help="with --device: steps trained before the dev scores (0: none)")
+    ap.add_argument("--shapes", help="with --device: comma-separated encoder shapes (bench/fair.py SHAPES)")
+    ap.add_argument("--tasks", help="with --device: comma-separated tasks (default: sick,panx)")
+    ap.add_argument("--results-dir", type=Path, default=RESULTS, help="with --device: where the JSON goes")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
-    ap.add_argument("--render", type=Path, help="only re-render BENCHMARKS.md from a saved results JSON")
+    ap.add_argument("--render", type=Path, help="only re-render BENCHMARKS.md from a saved results JSON (any mode)")
     args = ap.parse_args()
 
     if args.device:
         overrides = {"n_train": args.train_examples, "reps": args.reps, "dev_steps": args.dev_steps}
+        overrides |= {"shapes": args.shapes and args.shapes.split(","), "tasks": args.tasks and args.tasks.split(",")}
         sizes = {key: value for key, value in overrides.items() if value is not None}
-        return run_fair(args.device, args.threads, not args.no_write, sizes)
+        return run_fair(args.device, args.threads, not args.no_write, sizes, args.results_dir.resolve())
     if args.render:
         run = json.loads(args.render.read_text())
-        text = render(run)
+        if "runs" in run:  # a like-with-like result (--device; bench/gpu/run.sh merges its parts into one)
+            device = run.get("device_type") or ("cuda" if "CUDA" in run["device"] else "cpu")
+            text, section = render_fair(run, str(args.render)), f"fair-{device}"
+        else:
+            text, section = render(run), run["mode"]
         print(text)
         if not args.no_write:
-            update_benchmarks_md(run["mode"], text)
+            update_benchmarks_md(section, text)
         return
     mode = "full" if args.full else "quick"
     steps = args.only.split(",") if args.only else DEFAULT_STEPS[mode]

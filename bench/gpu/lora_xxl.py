@@ -1,0 +1,256 @@
+"""A LoRA stage on a random encoder of XLM-R XXL's shape (10.7B parameters), through xstilts' own training loop.
+
+    python bench/gpu/lora_xxl.py --out lora_xxl.json        # on one GPU (bench/gpu/run.sh, step c)
+    python bench/gpu/lora_xxl.py --shape tiny --device cpu --steps 3 --batch-size 8 --out tiny.json   # the same path
+
+The encoder has XLM-R XXL's architecture and shape as facebook/xlm-roberta-xxl's config gives them (Goyal et al.
+2021, "Larger-Scale Transformers for Multilingual Masked Language Modeling"): XLMRobertaXL (pre-LayerNorm), 48
+layers, hidden 4096, 32 heads, intermediate 16384, 250,880 vocabulary rows, 514 positions: 10.7B parameters. It is
+built on the meta device and materialised on the target device with random weights (no 43 GB fp32 copy on the
+host; the weights change neither speed nor memory). A classification head is added by xstilts'
+`new_task_models`, and `xstilts.training.train.train` trains it with `TrainConfig.adapter` = LoRA r=16, alpha=32 on
+[query, value], as an `adapter:` stage does: only the adapters and the head train, and the adapter is merged into
+the encoder when the stage ends. Precision: xstilts' `auto` (bf16 autocast over fp32 weights on a GPU).
+
+Data: real SICK training pairs tokenised with me5-small's tokenizer (XLM-R's vocabulary), by default only those of
+33-64 tokens, so that every batch falls in one static length bucket (xstilts.training.buckets) and the compiled
+path captures one shape instead of compiling the 48 layers once per bucket.
+
+Runs, one after another on the same encoder (each with a fresh adapter):
+- `eager`: XSTILTS_COMPILE=0, the loop's switch that leaves compilation out. Its figures come first, so a run
+  stopped at its time limit still reports steps, seconds per step and peak memory.
+- `auto`: the loop as the device chooses it (on a GPU: the encoder compiled into CUDA graphs); its first steps
+  include compilation and capture. Skipped on a CPU, where `auto` is eager.
+The loss is read from the device after every step (train.LOG_EVERY = 1, instead of every 25), so each step's time is
+the wall time between two reads. The JSON (--out) is rewritten after every phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+SHAPES = {  # XLMRobertaXLConfig fields; "tiny" is the same architecture for a CPU check
+    "xxl": {"hidden_size": 4096, "num_hidden_layers": 48, "num_attention_heads": 32, "intermediate_size": 16384},
+    "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128},
+}
+VOCAB, POSITIONS = 250_880, 514  # facebook/xlm-roberta-xxl's config (the tokenizer's 250,002 ids fit)
+ADAPTER = {"r": 16, "alpha": 32.0, "target": ("query", "value")}
+BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")  # the only buffers; set explicitly below
+SEED = 1
+
+
+def build_encoder(shape: str, device: Any) -> Any:
+    """The random encoder, built on the meta device (no memory) and materialised on `device` only."""
+    import torch
+    from transformers import XLMRobertaXLConfig, XLMRobertaXLModel
+
+    config = XLMRobertaXLConfig(
+        vocab_size=VOCAB, max_position_embeddings=POSITIONS, type_vocab_size=1, pad_token_id=1,
+        attn_implementation="sdpa", **SHAPES[shape],
+    )  # fmt: skip
+    with torch.device("meta"):
+        encoder = XLMRobertaXLModel(config, add_pooling_layer=False)
+    encoder.to_empty(device=device)
+    initialise(encoder, config.initializer_range)
+    return encoder
+
+
+def initialise(encoder: Any, std: float) -> None:
+    """BERT's initialisation (normal(0, std) matrices, zero biases, unit LayerNorm), on the device the weights are
+    on. Every parameter and buffer must be covered: to_empty leaves them holding whatever the memory held."""
+    import torch
+    from torch import nn
+
+    done: set[int] = set()
+    with torch.no_grad():
+        for module in encoder.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                module.weight.normal_(0.0, std)
+                if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                    module.weight[module.padding_idx].zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.fill_(1.0)
+            else:
+                continue
+            if getattr(module, "bias", None) is not None:
+                module.bias.zero_()
+            done.update(id(p) for p in module.parameters(recurse=False))
+        missed = [name for name, p in encoder.named_parameters() if id(p) not in done]
+        buffers = dict(encoder.named_buffers())
+        if missed or set(buffers) != set(BUFFERS):
+            raise SystemExit(f"lora_xxl: cannot initialise parameters {missed} / buffers {sorted(buffers)}")
+        positions = buffers["embeddings.position_ids"]
+        positions.copy_(torch.arange(positions.shape[-1], device=positions.device).expand_as(positions))
+        buffers["embeddings.token_type_ids"].zero_()
+
+
+def sick_features(model: Any, tokenizer: Any, data: Path, max_length: int, one_bucket: bool) -> list:
+    """Real SICK training pairs as features; with one_bucket, those of 33-64 tokens (one 32-token bucket)."""
+    from xstilts.tasks import REGISTRY
+    from xstilts.tasks.loading import load_examples
+
+    task = REGISTRY["sick"]
+    features = model.fmt.encode(load_examples(task, "train", "en", data), tokenizer, task, max_length)
+    return [f for f in features if 32 < f.length <= 64] if one_bucket else features
+
+
+def sampled_weights(model: Any) -> dict[str, Any]:
+    """A few rows of the weights the checks compare before and after a run (the whole matrices of the XXL shape
+    are 64 MB each): the first and last layer's query, key, value and LayerNorm, the word embeddings, the head."""
+    last = model.encoder.config.num_hidden_layers - 1
+    names = [
+        f"encoder.encoder.layer.{i}.attention.self.{p}.weight" for i in (0, last) for p in ("query", "key", "value")
+    ]
+    names += [f"encoder.encoder.layer.{last}.LayerNorm.weight", "encoder.embeddings.word_embeddings.weight"]
+    params = dict(model.named_parameters())
+    sample = {name: params[name][:64].detach().float().cpu().clone() for name in names}
+    sample.update({name: p.detach().float().cpu().clone() for name, p in params.items() if name.startswith("head.")})
+    return sample
+
+
+def run_stage(model: Any, features: list, pad_id: int, args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """One LoRA stage through xstilts' loop, each step timed between two reads of its loss."""
+    import torch
+
+    import xstilts.training.train as loop
+    from xstilts.spec import AdapterSpec, TrainConfig
+    from xstilts.training.device import captures_graphs, use_bf16
+
+    os.environ["XSTILTS_COMPILE"] = "0" if mode == "eager" else "1"
+    loop.LOG_EVERY = 1  # read every step's loss: one device wait per step, so each step's wall time is known
+    device = next(model.parameters()).device
+    config = TrainConfig(
+        learning_rate=1e-4, batch_size=args.batch_size, max_length=args.max_length, max_steps=args.steps,
+        adapter=AdapterSpec(**ADAPTER),
+    )  # fmt: skip
+    before = sampled_weights(model)
+    marks: list[float] = []
+    losses: list[float] = []
+    trainable: dict[str, int] = {}
+
+    def log(metrics: dict[str, float], step: int) -> None:
+        if "train/loss" not in metrics:
+            return
+        marks.append(time.perf_counter())
+        losses.append(metrics["train/loss"])
+        if not trainable:  # inside the stage, with the adapter in place
+            for name, p in model.named_parameters():
+                if p.requires_grad:
+                    kind = "lora" if "lora_" in name else "head" if name.startswith("head.") else "other"
+                    trainable[kind] = trainable.get(kind, 0) + p.numel()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    bf16 = use_bf16("auto", device)
+    started = time.perf_counter()
+    report = loop.train(model, features, config, SEED, pad_id, bf16, log=log)
+    total = time.perf_counter() - started
+    steps = [b - a for a, b in zip([started, *marks], marks, strict=False)]
+    steady = steps[3:] if len(steps) > 4 else steps[1:] or steps
+    after = sampled_weights(model)
+    changed = {name: not torch.equal(before[name], after[name]) for name in before}
+    expected = {name: any(f".{t}." in name for t in ADAPTER["target"]) or name.startswith("head.") for name in before}
+    return {
+        "mode": mode,
+        "graphs": captures_graphs(device),
+        "bf16": bf16,
+        "steps": report.steps,
+        "examples": report.examples,
+        "real_tokens": report.tokens,
+        "seconds": total,
+        "loop_seconds": report.seconds,
+        "step_s": steps,
+        "first_step_s": steps[0] if steps else None,
+        "steady_step_s": statistics.median(steady) if steady else None,
+        "real_tokens_per_s": report.tokens / report.steps / statistics.median(steady) if steady else None,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+        "losses": losses,
+        "finite_loss": bool(losses) and all(math.isfinite(x) for x in losses),
+        "trainable_params": trainable,
+        "attention": report.attention,
+        "checks": {
+            "only_lora_and_head_trained": trainable.get("other", 0) == 0 and trainable.get("lora", 0) > 0,
+            "adapter_merged_and_removed": not any("lora_" in name for name, _ in model.named_parameters()),
+            "changed_as_expected": changed == expected,
+            "changed": sorted(name for name, c in changed.items() if c),
+            "requires_grad_restored": all(p.requires_grad for p in model.encoder.parameters()),
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="xxl")
+    ap.add_argument("--device", default=None, help="default: cuda when there is one, else cpu")
+    ap.add_argument("--steps", type=int, default=10, help="optimizer steps per run")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--all-lengths", action="store_true", help="every SICK pair, not only one length bucket's")
+    ap.add_argument("--modes", default="eager,auto", help="runs, in order: eager and/or auto (see the docstring)")
+    ap.add_argument("--data", type=Path, default=None, help="default: $XSTILTS_DATA, else ../shared/data")
+    ap.add_argument("--out", type=Path, required=True, help="the JSON, rewritten after every phase")
+    args = ap.parse_args()
+
+    import torch
+
+    from xstilts.encoders.loading import load_tokenizer
+    from xstilts.spec import ModelSpec
+    from xstilts.tasks import REGISTRY
+    from xstilts.training.task_model import new_task_models
+
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    data = args.data or Path(os.environ.get("XSTILTS_DATA") or REPO.parent / "shared" / "data")
+    result: dict[str, Any] = {"shape": args.shape, "config": SHAPES[args.shape], "adapter": ADAPTER,
+                              "batch_size": args.batch_size, "device": str(device), "torch": torch.__version__}  # fmt: skip
+    if device.type == "cuda":
+        result["device"] = torch.cuda.get_device_name(device)
+
+    def save() -> None:
+        args.out.write_text(json.dumps(result, indent=1, default=str))
+        print(json.dumps({k: v for k, v in result.items() if k != "runs"}, default=str), flush=True)
+
+    started = time.perf_counter()
+    encoder = build_encoder(args.shape, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    model = new_task_models(encoder, [(REGISTRY["sick"], {})], SEED, device)["sick"]
+    result["build_s"] = time.perf_counter() - started
+    result["params"] = sum(p.numel() for p in encoder.parameters())
+    if device.type == "cuda":
+        result["weights_gib"] = torch.cuda.memory_allocated(device) / 2**30
+    tokenizer = load_tokenizer(ModelSpec(name="me5-small"))
+    features = sick_features(model, tokenizer, data, args.max_length, not args.all_lengths)
+    result["features"] = len(features)
+    result["runs"] = []
+    save()
+    for mode in args.modes.split(","):
+        if mode == "auto" and device.type != "cuda":
+            continue  # `auto` is eager off a GPU: the same run again
+        result["runs"].append({"mode": mode, "status": "started"})
+        save()
+        try:
+            result["runs"][-1] = {"status": "done", **run_stage(model, features, tokenizer.pad_token_id, args, mode)}
+        except Exception as err:  # the next mode still runs: an eager figure is worth having without the compiled
+            traceback.print_exc()
+            result["runs"][-1] = {"mode": mode, "status": "failed", "error": f"{type(err).__name__}: {err}"[:4000]}
+        save()
+    done = [r for r in result["runs"] if r["status"] == "done"]
+    ok = len(done) == len(result["runs"]) > 0 and all(
+        r["finite_loss"] and r["checks"]["changed_as_expected"] for r in done
+    )
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

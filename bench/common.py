@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,22 @@ def loss_wrapper(task_model: Any) -> Any:
             return out
 
     return WithLoss(task_model)
+
+
+def median_lines(times: dict[str, list[float]], base: str, tokens: dict[str, float], per: str = "s") -> list[str]:
+    """One line per way of `times` (seconds per repetition): median and range (in ms when `per` is a step),
+    `tokens` per second for each kind of token counted per repetition, and the speed-up over the way `base`."""
+    scale, unit, digits = (1e3, f"ms/{per}", 1) if per != "s" else (1.0, "s", 2)
+    reference = statistics.median(times[base])
+    lines = []
+    for name, values in times.items():
+        median = statistics.median(values)
+        rates = ", ".join(f"{count / median:7.0f} {kind} tok/s" for kind, count in tokens.items())
+        lines.append(
+            f"  {name:20s} median {scale * median:7.{digits}f} {unit} (range {scale * min(values):.{digits}f}-"
+            f"{scale * max(values):.{digits}f}), {rates}, {reference / median:.2f}x"
+        )
+    return lines
 
 
 def hf_dataset(features: list, with_labels: bool = True) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ me5-small with a new head on the English dev sets of SICK (495 pairs) and PAN-X 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import common
@@ -46,14 +45,8 @@ def main() -> None:
                 times[name].append(time.perf_counter() - started)
         evaluate.linear_weights_in_bf16 = once
         assert predictions["cast once per call"] == predictions["cast every batch"]
-        base = statistics.median(times["cast every batch"])
         print(f"{task_name}: {len(features)} features, {real} real / {padded} padded tokens, identical predictions")
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(
-                f"  {name:20s} median {median:6.2f} s (range {min(values):.2f}-{max(values):.2f}), "
-                f"{real / median:7.0f} real tok/s, {padded / median:7.0f} padded tok/s, {base / median:.2f}x"
-            )
+        print("\n".join(common.median_lines(times, "cast every batch", {"real": real, "padded": padded})))
 
 
 if __name__ == "__main__":

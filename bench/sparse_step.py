@@ -65,16 +65,11 @@ def main() -> None:
                 times[name].append(time.perf_counter() - started)
         if step >= args.warmup:
             tokens.append(sum(f.length for f in chunk))
-    dense = statistics.median(times["dense gradient"])
     print(
         f"{args.task}, batch 32, {args.steps} steps after {args.warmup}, torch {torch.__version__}, {args.threads} thread(s)"
     )
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(
-            f"  {name:16s} median {1e3 * median:7.1f} ms/step (range {1e3 * min(values):.0f}-{1e3 * max(values):.0f}), "
-            f"{statistics.median(tokens) / median:6.0f} real tok/s, {dense / median:.2f}x"
-        )
+    tokens_per_step = {"real": statistics.median(tokens)}
+    print("\n".join(common.median_lines(times, "dense gradient", tokens_per_step, per="step")))
 
 
 if __name__ == "__main__":

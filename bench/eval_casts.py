@@ -1,5 +1,6 @@
-"""Evaluation with the Linear weights cast to bf16 once per call (xstilts.training.evaluate) against autocast
-casting them for every batch: the same batches, model, kernels and autocast, interleaved repetitions.
+"""Evaluation with the Linear weights cast to bf16 once per call (what xstilts.training.evaluate does on a GPU)
+against autocast casting them for every batch (what it does on a CPU): the same batches, model, kernels and
+autocast, interleaved repetitions; on this machine's device, whichever it is.
 
     python bench/eval_casts.py [--reps 5] [--threads 2]
 
@@ -25,8 +26,8 @@ def main() -> None:
     from xstilts.tasks import REGISTRY
     from xstilts.training import evaluate
 
-    once = evaluate.linear_weights_in_bf16
-    ways = {"cast once per call": once, "cast every batch": lambda model: {}}
+    chosen = evaluate.casts_weights_once  # the device's choice (a GPU casts once); here both ways are forced
+    ways = {"cast once per call": True, "cast every batch": False}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 autocast, batch 64")
     for task_name, limit in (("sick", None), ("panx", 1000)):
         task, tok = REGISTRY[task_name], common.tokenizer()
@@ -38,12 +39,12 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in ways}
         predictions = {}
         for _ in range(args.reps):
-            for name, weights in ways.items():
-                evaluate.linear_weights_in_bf16 = weights
+            for name, once in ways.items():
+                evaluate.casts_weights_once = lambda device, once=once: once
                 started = time.perf_counter()
                 predictions[name] = evaluate.predict(model, task, features, 64, tok.pad_token_id, True)
                 times[name].append(time.perf_counter() - started)
-        evaluate.linear_weights_in_bf16 = once
+        evaluate.casts_weights_once = chosen
         assert predictions["cast once per call"] == predictions["cast every batch"]
         print(f"{task_name}: {len(features)} features, {real} real / {padded} padded tokens, identical predictions")
         print("\n".join(common.median_lines(times, "cast every batch", {"real": real, "padded": padded})))

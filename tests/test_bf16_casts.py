@@ -3,8 +3,8 @@ training with gradient accumulation casts them once per optimizer step, not once
 
 from __future__ import annotations
 
+import pytest
 import torch
-from torch.func import functional_call
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from tests.test_training import CONFIG, synthetic_pairs, tiny
@@ -40,23 +40,31 @@ def test_evaluation_in_bf16_gives_autocasts_logits_exactly(tiny_model_dir):
     model.eval()
     features = model.fmt.encode(synthetic_pairs(24, 3), tokenizer, task, 64)
     batch = model.batch(features, tokenizer.pad_token_id)
-    weights = linear_weights_in_bf16(model)
-    assert weights and all(t.dtype == torch.bfloat16 for t in weights.values())
-    assert "encoder.embeddings.word_embeddings.weight" not in weights  # not Linear: autocast keeps it fp32
+    before = {name: p for name, p in model.named_parameters()}
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         expected = model(batch)
-        got = functional_call(model, weights, (batch,))
+        with linear_weights_in_bf16(model) as swapped:
+            linear = model.head.out_proj.weight
+            assert swapped > 0 and linear.dtype == torch.bfloat16
+            assert model.encoder.get_input_embeddings().weight.dtype == torch.float32  # not Linear: stays fp32
+            got = model(batch)
     assert torch.equal(expected, got)
-    assert all(p.dtype == torch.float32 for p in model.parameters())  # the model itself is untouched
+    after = dict(model.named_parameters())
+    assert all(after[name] is param for name, param in before.items())  # the fp32 tensors themselves, back
 
 
-def test_evaluation_casts_each_linear_weight_once_not_once_per_batch(tiny_model_dir):
+@pytest.mark.parametrize("once", [True, False], ids=["gpu-choice", "cpu-choice"])
+def test_evaluation_casts_each_linear_weight_once_where_the_device_asks(tiny_model_dir, monkeypatch, once):
+    from xstilts.training import evaluate
+
+    monkeypatch.setattr(evaluate, "casts_weights_once", lambda device: once)  # the choice a GPU makes, on CPU
     model, tokenizer, task = tiny(tiny_model_dir)
     features = model.fmt.encode(synthetic_pairs(40, 4), tokenizer, task, 64)
     shapes, n_linear = _linear_shapes(model)
     with CastCounter(shapes) as counter:
-        predict(model, task, features, 8, tokenizer.pad_token_id, bf16=True)  # 5 batches
-    assert counter.casts == n_linear
+        predictions = predict(model, task, features, 8, tokenizer.pad_token_id, bf16=True)  # 5 batches
+    assert counter.casts == (n_linear if once else 5 * n_linear)
+    assert len(predictions) == 40 and all(p.dtype == torch.float32 for p in model.parameters())
 
 
 def test_a_tied_linear_weight_is_left_to_autocast(tiny_model_dir):
@@ -64,8 +72,8 @@ def test_a_tied_linear_weight_is_left_to_autocast(tiny_model_dir):
     linear = model.head.out_proj
     model.head.tied = torch.nn.Linear(linear.in_features, linear.out_features)
     model.head.tied.weight = linear.weight  # one tensor under two names
-    weights = linear_weights_in_bf16(model)
-    assert "head.out_proj.weight" not in weights and "head.out_proj.bias" in weights
+    with linear_weights_in_bf16(model):
+        assert model.head.out_proj.weight.dtype == torch.float32 and model.head.out_proj.bias.dtype == torch.bfloat16
 
 
 def test_gradient_accumulation_casts_the_weights_once_per_optimizer_step(tiny_model_dir):

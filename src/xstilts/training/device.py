@@ -37,3 +37,10 @@ def captures_graphs(dev: torch.device) -> bool:
     """Whether steps run as captured CUDA graphs (torch.compile "reduce-overhead") on static length buckets:
     on a GPU, where per-step launch overhead dominates. XSTILTS_COMPILE=0 turns it off, for debugging only."""
     return dev.type == "cuda" and os.environ.get("XSTILTS_COMPILE", "1") != "0"
+
+
+def casts_weights_once(dev: torch.device) -> bool:
+    """Whether evaluation casts the Linear weights to bf16 once per call (xstilts.training.evaluate) rather than
+    leaving autocast to cast them for every batch: on a GPU, where each cast is a kernel launch. On this project's
+    CPU the two ran level (`python bench/eval_casts.py`: 0.97-1.02x), so the CPU keeps plain autocast."""
+    return dev.type == "cuda"

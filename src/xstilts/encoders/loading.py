@@ -159,11 +159,7 @@ def load_encoder(spec: ModelSpec) -> nn.Module:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     try:
-        try:
-            # Encoder-only use: the pooler is never trained or read, so do not build it.
-            return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)
-        except TypeError:
-            return AutoModel.from_pretrained(path, config=config, **kwargs)
+        return _without_pooler(AutoModel.from_pretrained, path, config=config, **kwargs)
     except (OSError, ValueError) as err:
         raise _loading_error(spec, path, "it", err) from None
 
@@ -182,16 +178,22 @@ def encoder_with_weights(
         return _overwritten(spec, state, set(pretrained), source)
     kwargs = {"config": config, "state_dict": {**state, **kept}, "output_loading_info": True}
     try:
-        try:  # as load_encoder: no pooler
-            model, info = model_class.from_pretrained(None, add_pooling_layer=False, **kwargs)
-        except TypeError:
-            model, info = model_class.from_pretrained(None, **kwargs)
+        model, info = _without_pooler(model_class.from_pretrained, None, **kwargs)
     except (RuntimeError, ValueError) as err:
         raise ModelError(f"{source}: checkpoint does not fit the model ({_first_line(err)})") from None
     wrong = sorted(set(info["missing_keys"]) | set(info["unexpected_keys"]) | set(info["mismatched_keys"]))
     if wrong:
         raise ModelError(f"{source}: checkpoint does not fit the model (tensors {wrong[:3]})")
     return model
+
+
+def _without_pooler(from_pretrained: Any, *args: Any, **kwargs: Any) -> Any:
+    """from_pretrained(*args, **kwargs) for encoder-only use: the pooler is never trained or read, so it is not
+    built, where the model class takes `add_pooling_layer` (a class that does not raises TypeError)."""
+    try:
+        return from_pretrained(*args, add_pooling_layer=False, **kwargs)
+    except TypeError:
+        return from_pretrained(*args, **kwargs)
 
 
 def _model_class(config: Any) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import pytest
 import torch
 from test_training import synthetic_pairs, tiny  # noqa: E402  (tests/ is on sys.path under pytest)
@@ -112,13 +115,25 @@ def test_adapter_is_keyed_only_when_set_and_with_its_rank(data) -> None:
     assert all("adapter" not in stage_record(s).get("config", {}) for s in plan.stages.values())
 
 
-def test_the_gpu_loop_path_with_buckets_trains_to_the_same_weights(tiny_model_dir, monkeypatch) -> None:
-    # The CUDA path (static buckets, graph steps marked), run on the CPU with compilation left out.
-    import contextlib
+def _compiled_on_cpu(patch: pytest.MonkeyPatch) -> None:
+    """The CUDA path (static buckets, the encoder compiled, graph steps begun) on the CPU: the compiler's backend
+    is "aot_eager", the same tracing, guards and autograd as on the GPU without generating code."""
+    import torch._dynamo
 
+    import xstilts.training.graphs as graphs
     import xstilts.training.train as loop
 
-    config = TrainConfig(learning_rate=3e-3, batch_size=16, max_steps=4)
+    torch._dynamo.reset()
+    patch.setattr(loop, "captures_graphs", lambda device: True)
+    patch.setattr(graphs, "COMPILE_OPTIONS", {"backend": "aot_eager"})
+
+
+def test_the_gpu_loop_path_with_buckets_trains_to_the_same_weights(tiny_model_dir, monkeypatch) -> None:
+    import xstilts.training.train as loop
+
+    # Frozen word embeddings: the GPU steps them with dense AdamW, and the CPU's lazy AdamW (sparse lookups) never
+    # runs compiled, so the compiled path is compared on what it really runs.
+    config = TrainConfig(learning_rate=3e-3, batch_size=16, max_steps=4, freeze_embeddings=True)
 
     def run(graphs: bool) -> tuple[float, dict]:
         model, tokenizer, task = tiny(tiny_model_dir)
@@ -129,9 +144,9 @@ def test_the_gpu_loop_path_with_buckets_trains_to_the_same_weights(tiny_model_di
         features = model.fmt.encode(synthetic_pairs(64, 1), tokenizer, task, 64)
         with monkeypatch.context() as patch:
             if graphs:
-                patch.setattr(loop, "captures_graphs", lambda device: True)
-                patch.setattr(loop, "_compiled", lambda encoder: contextlib.nullcontext())
+                _compiled_on_cpu(patch)
             report = loop.train(model, features, config, 0, tokenizer.pad_token_id, bf16=False)
+        assert model.encoder._compiled_call_impl is None  # the plain forward is back after the stage
         return report, model.state_dict()
 
     (plain, plain_weights), (bucketed, bucketed_weights) = run(False), run(True)
@@ -141,3 +156,34 @@ def test_the_gpu_loop_path_with_buckets_trains_to_the_same_weights(tiny_model_di
     assert bucketed.loss_curve == pytest.approx(plain.loss_curve, rel=1e-4)
     for name, tensor in plain_weights.items():
         torch.testing.assert_close(bucketed_weights[name], tensor, rtol=1e-3, atol=1e-4)
+
+
+def test_the_compiled_encoder_compiles_once_for_every_width_and_the_short_batch(tiny_model_dir, monkeypatch) -> None:
+    # Static shapes compiled the whole encoder again for each bucket width and for the short last batch of an
+    # epoch, past dynamo's limit of 8 at long max lengths (then silently eager). One compile must serve them all.
+    from torch._dynamo.utils import counters
+
+    import xstilts.training.train as loop
+
+    model, tokenizer, task = tiny(tiny_model_dir)
+    pairs = synthetic_pairs(100, 2)  # premises of 1 to 6 times their length: widths from 32 to 128 tokens
+    long_pairs = [dataclasses.replace(e, text_a=" ".join([e.text_a] * (1 + i % 6))) for i, e in enumerate(pairs)]
+    features = model.fmt.encode(long_pairs, tokenizer, task, 256)
+    config = TrainConfig(learning_rate=1e-3, batch_size=16, max_length=256, max_steps=14, freeze_embeddings=True)
+    widths = set()
+    collate = type(model).collate
+
+    def spy(self, items, pad_id, limit=None):  # noqa: ANN001, ANN202
+        batch = collate(self, items, pad_id, limit)
+        widths.add(tuple(batch["input_ids"].shape))
+        return batch
+
+    with monkeypatch.context() as patch:
+        _compiled_on_cpu(patch)
+        patch.setattr(type(model), "collate", spy)
+        counters.clear()
+        report = loop.train(model, features, config, 0, tokenizer.pad_token_id, bf16=False)
+    assert report.steps == 14 and math.isfinite(report.final_loss)
+    assert len({w for _, w in widths}) >= 3 and len({b for b, _ in widths}) == 2  # several widths, a short batch
+    assert counters["stats"]["unique_graphs"] == 1  # one compiled program for every shape
+    assert not counters["graph_break"]  # the whole encoder in that one graph

@@ -9,7 +9,8 @@ Features, and the TrainConfig options that control them:
 - bf16 autocast where the hardware runs it natively (precision); weights cast once per optimizer step
 - gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage (checked on the device, read every
   LOG_EVERY steps: the host never waits for the device within a step)
-- on a GPU: static length buckets and the encoder compiled into CUDA graphs (xstilts.training.buckets)
+- on a GPU: static length buckets and the encoder compiled once into CUDA graphs (xstilts.training.buckets,
+  xstilts.training.graphs)
 - LoRA adapters merged into the encoder at the end (adapter; xstilts.training.adapters)
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
@@ -39,6 +40,7 @@ from xstilts.spec import TrainConfig
 from xstilts.training.adapters import adapted, adapter_of
 from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
+from xstilts.training.graphs import begin_step, compiled
 from xstilts.training.optimizer import build_optimizer, param_groups
 from xstilts.training.task_model import TaskModel
 
@@ -205,7 +207,7 @@ def _train(
             sparse = isinstance(parallel, OneProcess)
             stack.callback(lazy.watch(encoder.get_input_embeddings(), sparse=sparse).remove)
         if graphs:
-            stack.enter_context(_compiled(encoder))
+            stack.enter_context(compiled(encoder))
         bar = progress.add_task(label, total=total, loss=float("nan"))
         while report.steps < total:
             step_loss = torch.zeros((), device=device)
@@ -223,8 +225,8 @@ def _train(
                     host = model.collate([features[name][i] for i in indices], pad_id, bucket_limit)
                     report.tokens += int(host["attention_mask"].sum())  # counted on the host: no device wait
                     batch = model.to_device(host)
-                    if graphs:  # a new micro-batch: the graphs' previous outputs are no longer read
-                        torch.compiler.cudagraph_mark_step_begin()
+                    if graphs:
+                        begin_step(batch)
                     loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
                     with torch.autocast(device.type, enabled=False):
                         parallel.backward(loss)
@@ -320,17 +322,6 @@ def _send(
             log({**metrics, "train/examples_per_second": rate}, step)
     steps.clear()
     losses.clear()
-
-
-@contextlib.contextmanager
-def _compiled(encoder: nn.Module) -> Iterator[None]:
-    """The encoder compiled for the stage: its steps replay as CUDA graphs, one per length bucket, instead of
-    launching hundreds of kernels each (torch.compile "reduce-overhead"). The plain forward comes back after."""
-    encoder.compile(mode="reduce-overhead", dynamic=False)
-    try:
-        yield
-    finally:
-        encoder._compiled_call_impl = None  # what nn.Module.compile set: the module calls its plain forward again
 
 
 @contextlib.contextmanager

@@ -13,8 +13,15 @@ interleaved (xstilts, Trainer default, Trainer tuned, then again), each from a f
 figure is the median with its range. Throughput is per real token (what the model reads) and per padded token
 (what it computes); MFU is model FLOPs (bench/common.train_flops) over the matmul peak measured in the same run.
 Evaluation: xstilts.training.evaluate.predict against Trainer.predict with its defaults (fp32, data order) and
-tuned (bf16, length-sorted data). With dev_steps, each loop then trains that many steps once more and the model
-is scored on the English dev set by xstilts' evaluator, so that only the loop differs.
+tuned (bf16, length-sorted data).
+
+Same quality: with dev_steps, each loop trains again on the full training set for that many steps (at most one
+epoch) with each of dev_seeds seeds, and the model is scored on the English dev set by xstilts' evaluator, so that
+only the loop differs. A seed sets the batches (the same for every loop), the head's initial weights and the
+dropout; the run is as good as Trainer's when xstilts' mean score lies within the range of Trainer tuned's seeds.
+On a CPU the encoder starts from the pretrained me5-small (dev_start "pretrained"), so that the scores mean
+something; on a GPU from the random encoder of the shape (no weights travel to the device). With reps 0 only the
+dev scores are measured.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ SHAPES = {  # encoder configs (random init); the vocabulary is the me5-small tok
     "xlmr-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
     "xlmr-large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
 }
-SIZES = {  # per device: shapes, tasks, training examples per timed run, repetitions, eval examples, dev steps
+SIZES = {  # per device: shapes, tasks, training examples per timed run, repetitions, eval examples, dev steps,
+    # seeds and starting weights
     "cpu": {"shapes": ["me5-small"], "tasks": ["sick", "panx"], "n_train": 128, "reps": 5, "n_eval": 128,
-            "dev_steps": 0, "freeze": [True, False]},
+            "dev_steps": 0, "dev_seeds": 3, "dev_start": "pretrained", "freeze": [True, False]},
     "cuda": {"shapes": ["xlmr-base", "xlmr-large"], "tasks": ["sick", "panx"], "n_train": 1600, "reps": 5,
-             "n_eval": 4000, "dev_steps": 139, "freeze": [False]},
+             "n_eval": 4000, "dev_steps": 139, "dev_seeds": 1, "dev_start": "random", "freeze": [False]},
 }  # fmt: skip
 LOOPS = ("xstilts", "Trainer default", "Trainer tuned")
 BATCH, MAX_LENGTH, LR, SEED = 32, 128, 3e-5, 1
@@ -98,14 +106,23 @@ def _sync(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
-def _build(device: Any, shape: str, task_name: str) -> Any:
-    """A TaskModel on a random encoder of `shape`, built the same way for every loop (same seed, same weights)."""
+def _build(device: Any, shape: str, task_name: str, seed: int = SEED, start: str = "random") -> Any:
+    """A TaskModel on a random encoder of `shape` (or, with start "pretrained", me5-small's pretrained weights),
+    built the same way for every loop: same encoder weights, and a head drawn with `seed`."""
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
     from xstilts.tasks import REGISTRY
     from xstilts.training.task_model import new_task_models
 
+    if start == "pretrained":
+        if shape != "me5-small":
+            raise SystemExit(f"dev_start pretrained: only me5-small has pretrained weights here, not {shape}")
+        from xstilts.encoders.loading import load_encoder
+
+        encoder = load_encoder(common.model_spec()).to(device)
+        encoder.set_attn_implementation("sdpa")
+        return new_task_models(encoder, [(REGISTRY[task_name], {})], seed, device)[task_name]
     tok = _tokenizer()
     config = XLMRobertaConfig(
         vocab_size=len(tok), max_position_embeddings=514, type_vocab_size=1, pad_token_id=tok.pad_token_id,
@@ -113,7 +130,7 @@ def _build(device: Any, shape: str, task_name: str) -> Any:
     )  # fmt: skip
     torch.manual_seed(0)
     encoder = XLMRobertaModel(config, add_pooling_layer=False)
-    return new_task_models(encoder, [(REGISTRY[task_name], {})], SEED, device)[task_name]
+    return new_task_models(encoder, [(REGISTRY[task_name], {})], seed, device)[task_name]
 
 
 def _compare(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +160,6 @@ def _compare(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[
             times[loop].append(seconds)
             memory[loop] = max(memory.get(loop, 0.0), peak)
             del model
-    evals = _evaluate(device, shape, task_name, eval_features, sizes["reps"])
     record = {
         "shape": shape,
         "task": task_name,
@@ -152,12 +168,13 @@ def _compare(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[
         "real_tokens": real,
         "padded_tokens_dynamic": padded,
         "model_tflop": flops / 1e12,
-        "train": {loop: _summary(t) for loop, t in times.items()},
-        "peak_memory_gib": memory if device.type == "cuda" else None,
-        "eval": evals,
     }
+    if sizes["reps"]:
+        record["train"] = {loop: _summary(t) for loop, t in times.items()}
+        record["peak_memory_gib"] = memory if device.type == "cuda" else None
+        record["eval"] = _evaluate(device, shape, task_name, eval_features, sizes["reps"])
     if sizes["dev_steps"]:
-        record["dev"] = _dev_scores(device, shape, task_name, freeze, sizes["dev_steps"], eval_examples)
+        record["dev"] = _dev_scores(device, shape, task_name, freeze, sizes, eval_examples)
     return record
 
 
@@ -171,7 +188,14 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def _train_once(
-    loop: str, model: Any, features: list, batches: list[list[int]], freeze: bool, device: Any, steps: int
+    loop: str,
+    model: Any,
+    features: list,
+    batches: list[list[int]],
+    freeze: bool,
+    device: Any,
+    steps: int,
+    seed: int = SEED,
 ) -> tuple[float, float]:
     """Seconds of one training run over `batches` (steps of them), and the peak GPU memory in GiB."""
     import torch
@@ -189,16 +213,18 @@ def _train_once(
     if loop == "xstilts":
         from xstilts.training.train import train
 
-        train(model, features, config, SEED, _tokenizer().pad_token_id, bf16)
+        train(model, features, config, seed, _tokenizer().pad_token_id, bf16)
     else:
-        _trainer(loop, model, features, batches, config, bf16, device).train()
+        _trainer(loop, model, features, batches, config, bf16, device, seed).train()
     _sync(device)
     seconds = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
     return seconds, peak
 
 
-def _trainer(loop: str, model: Any, features: list, batches: Any, config: Any, bf16: bool, device: Any) -> Any:
+def _trainer(
+    loop: str, model: Any, features: list, batches: Any, config: Any, bf16: bool, device: Any, seed: int = SEED
+) -> Any:
     """A Trainer on xstilts' batches (through the dataloader's batch sampler), its attention kernel, fused AdamW."""
     from torch.utils.data import DataLoader
     from transformers import Trainer, TrainingArguments
@@ -220,7 +246,7 @@ def _trainer(loop: str, model: Any, features: list, batches: Any, config: Any, b
         lr_scheduler_type="linear",
         max_grad_norm=config.max_grad_norm,
         optim="adamw_torch_fused",
-        seed=SEED,
+        seed=seed,
         use_cpu=device.type == "cpu",
         report_to="none",
         save_strategy="no",
@@ -274,25 +300,41 @@ def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int
     return {name: _summary(t) for name, t in times.items()}
 
 
-def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, steps: int, examples: list) -> dict:
-    """English dev score after `steps` steps of each loop on the same batches, scored by xstilts' evaluator."""
+def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[str, Any], examples: list) -> dict:
+    """English dev scores after dev_steps steps (at most one epoch of the full training set) of each loop, for
+    each of dev_seeds seeds: the same batches for every loop within a seed, scored by xstilts' evaluator."""
     from xstilts.tasks import REGISTRY
     from xstilts.training.device import use_bf16
     from xstilts.training.evaluate import evaluate
     from xstilts.training.train import length_grouped_batches
 
-    task, tok = REGISTRY[task_name], _tokenizer()
-    model = _build(device, shape, task_name)
-    features = model.fmt.encode(common.examples(task_name, "train", None), tok, task, MAX_LENGTH)
-    batches = length_grouped_batches([f.length for f in features], BATCH, random.Random(SEED))[:steps]
-    scores = {}
-    for loop in LOOPS:
-        model = _build(device, shape, task_name)
-        _train_once(loop, model, features, batches, freeze, device, len(batches))
-        _, metrics = evaluate(model, task, examples, "en", tok, 512, 64, use_bf16("auto", device))
-        scores[loop] = next(iter(metrics.values()))
-        _note(f"{shape} {task_name} dev {loop} after {len(batches)} steps: {scores[loop]:.1f}")
-    return {"steps": len(batches), "metric": task.metric, "scores": scores}
+    task, tok, start = REGISTRY[task_name], _tokenizer(), sizes["dev_start"]
+    features = _build(device, shape, task_name, start=start).fmt.encode(
+        common.examples(task_name, "train", None), tok, task, MAX_LENGTH
+    )
+    seeds = [SEED + i for i in range(sizes["dev_seeds"])]
+    scores: dict[str, list[float]] = {loop: [] for loop in LOOPS}
+    for seed in seeds:
+        batches = length_grouped_batches([f.length for f in features], BATCH, random.Random(seed))
+        batches = batches[: sizes["dev_steps"]]
+        for loop in LOOPS:
+            model = _build(device, shape, task_name, seed, start)
+            _train_once(loop, model, features, batches, freeze, device, len(batches), seed)
+            _, metrics = evaluate(model, task, examples, "en", tok, 512, 64, use_bf16("auto", device))
+            scores[loop].append(next(iter(metrics.values())))
+            _note(f"{shape} {task_name} dev {loop} seed {seed} after {len(batches)} steps: {scores[loop][-1]:.2f}")
+            del model
+    steps = min(sizes["dev_steps"], len(batches))
+    return {"steps": steps, "metric": task.metric, "start": start, "seeds": seeds, "scores": scores}
+
+
+def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool]:
+    """xstilts' mean dev score, Trainer tuned's lowest and highest seed, and whether the mean lies between them
+    (the target: the same quality, within Trainer's seed-to-seed spread). Older results hold one score per loop."""
+    scores = {loop: v if isinstance(v, list) else [v] for loop, v in dev["scores"].items()}
+    mean = statistics.fmean(scores["xstilts"])
+    low, high = min(scores["Trainer tuned"]), max(scores["Trainer tuned"])
+    return mean, low, high, low <= mean <= high
 
 
 def render(result: dict[str, Any], command: str) -> str:
@@ -301,12 +343,29 @@ def render(result: dict[str, Any], command: str) -> str:
     lines = [
         f"Device: {result['device']}. Command: `{command}`. Matmul peak measured in this run: "
         f"{peak['fp32']:.2f} TFLOP/s fp32, {peak['bf16']:.2f} TFLOP/s bf16.",
+    ]
+    timed = [r for r in result["runs"] if r.get("train")]
+    if timed:
+        lines += _training_table(timed, peak) + _evaluation_table(timed)
+    memory = [r for r in timed if r.get("peak_memory_gib")]
+    if memory:
+        lines += ["", "Peak GPU memory (GiB): " + "; ".join(
+            f"{r['shape']} {r['task']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["peak_memory_gib"].items())
+            for r in memory)]  # fmt: skip
+    dev = [r for r in result["runs"] if r.get("dev")]
+    if dev:
+        lines += _dev_table(dev)
+    return "\n".join(lines) + "\n"
+
+
+def _training_table(runs: list[dict[str, Any]], peak: dict[str, float]) -> list[str]:
+    lines = [
         "",
         "| shape | task | embeddings | steps | loop | train s (median, range) | real tok/s | padded tok/s | MFU |"
         " vs Trainer default | vs Trainer tuned |",
         "| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for run_ in result["runs"]:
+    for run_ in runs:
         train = run_["train"]
         for loop in LOOPS:
             t = train[loop]
@@ -319,10 +378,14 @@ def render(result: dict[str, Any], command: str) -> str:
                 f"{train['Trainer default']['median_s'] / seconds:.2f}x | "
                 f"{train['Trainer tuned']['median_s'] / seconds:.2f}x |"
             )
-    lines += ["", "| shape | task | evaluation | seconds (median, range) | vs Trainer.predict tuned |",
-              "| --- | --- | --- | --- | ---: |"]  # fmt: skip
+    return lines
+
+
+def _evaluation_table(runs: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "| shape | task | evaluation | seconds (median, range) | vs Trainer.predict tuned |",
+             "| --- | --- | --- | --- | ---: |"]  # fmt: skip
     shown = set()
-    for run_ in result["runs"]:
+    for run_ in runs:
         if (run_["shape"], run_["task"]) in shown:  # measured again with the other embedding setting: the same work
             continue
         shown.add((run_["shape"], run_["task"]))
@@ -333,14 +396,30 @@ def render(result: dict[str, Any], command: str) -> str:
                 f"| {run_['shape']} | {run_['task']} | {name} | {t['median_s']:.2f} ({t['min_s']:.2f}-"
                 f"{t['max_s']:.2f}) | {ratio:.2f}x |"
             )
-    memory = [r for r in result["runs"] if r.get("peak_memory_gib")]
-    if memory:
-        lines += ["", "Peak GPU memory (GiB): " + "; ".join(
-            f"{r['shape']} {r['task']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["peak_memory_gib"].items())
-            for r in memory)]  # fmt: skip
-    dev = [r for r in result["runs"] if r.get("dev")]
-    if dev:
-        lines += ["", "Dev scores after the same batches: " + "; ".join(
-            f"{r['shape']} {r['task']} ({r['dev']['steps']} steps, {r['dev']['metric']}): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in r["dev"]["scores"].items()) for r in dev)]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _dev_table(runs: list[dict[str, Any]]) -> list[str]:
+    """English dev scores per loop over the seeds, and the same-quality verdict against Trainer tuned's seeds."""
+    lines = [
+        "",
+        "English dev scores after training on the same batches (per loop: mean of the seeds, lowest-highest):",
+        "",
+        "| shape | task | embeddings | start | steps | metric | seeds | xstilts | Trainer default | Trainer tuned |"
+        " same quality |",
+        "| --- | --- | --- | --- | ---: | --- | ---: | --- | --- | --- | --- |",
+    ]
+    for run_ in runs:
+        dev = run_["dev"]
+        cells = []
+        for loop in LOOPS:
+            values = dev["scores"][loop] if isinstance(dev["scores"][loop], list) else [dev["scores"][loop]]
+            spread = f" ({min(values):.1f}-{max(values):.1f})" if len(values) > 1 else ""
+            cells.append(f"{statistics.fmean(values):.1f}{spread}")
+        mean, low, high, within = dev_verdict(dev)
+        verdict = f"{'met' if within else 'missed'}: {mean:.1f} {'in' if within else 'outside'} {low:.1f}-{high:.1f}"
+        lines.append(
+            f"| {run_['shape']} | {run_['task']} | {run_['embeddings']} | {dev.get('start', 'random')} | "
+            f"{dev['steps']} | {dev['metric']} | {len(dev.get('seeds', [SEED]))} | {' | '.join(cells)} | {verdict} |"
+        )
+    return lines

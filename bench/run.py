@@ -795,12 +795,19 @@ def run_fair(
     out = results / f"fair-{device}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    latest = results / f"latest-fair-{device}.json"
+    latest = results / f"latest-{fair_section(result, device)}.json"
     shutil.copyfile(out, latest)
     text = render_fair(result, str(latest.relative_to(REPO) if latest.is_relative_to(REPO) else latest))
     print(text)
     if write:
-        update_benchmarks_md(f"fair-{device}", text)
+        update_benchmarks_md(fair_section(result, device), text)
+
+
+def fair_section(result: dict[str, Any], device: str) -> str:
+    """BENCHMARKS.md's generated section for a like-with-like result: a run of dev scores alone (--reps 0) has its
+    own, so that it does not replace the timed run's."""
+    timed = any(run.get("train") for run in result["runs"])
+    return f"fair-{device}" if timed else f"fair-{device}-quality"
 
 
 def render_fair(result: dict[str, Any], raw: str) -> str:
@@ -837,7 +844,18 @@ def main() -> None:
     )
     ap.add_argument("--train-examples", type=int, help="with --device: training examples per timed run")
     ap.add_argument("--reps", type=int, help="with --device: interleaved repetitions")
-    ap.add_argument("--dev-steps", type=int, help="with --device: steps trained before the dev scores (0: none)")
+    ap.add_argument(
+        "--dev-steps", type=int, help="with --device: steps trained before the dev scores, at most one epoch (0: none)"
+    )
+    ap.add_argument("--dev-seeds", type=int, help="with --device: seeds of the dev-score runs (default: 3 CPU, 1 GPU)")
+    ap.add_argument(
+        "--dev-start", choices=["pretrained", "random"], help="with --device: the dev runs' encoder (CPU: pretrained)"
+    )
+    ap.add_argument(
+        "--embeddings",
+        choices=["frozen", "trained", "both"],
+        help="with --device: which runs (CPU: both, GPU: trained)",
+    )
     ap.add_argument("--shapes", help="with --device: comma-separated encoder shapes (bench/fair.py SHAPES)")
     ap.add_argument("--tasks", help="with --device: comma-separated tasks (default: sick,panx)")
     ap.add_argument("--results-dir", type=Path, default=RESULTS, help="with --device: where the JSON goes")
@@ -847,14 +865,17 @@ def main() -> None:
 
     if args.device:
         overrides = {"n_train": args.train_examples, "reps": args.reps, "dev_steps": args.dev_steps}
+        overrides |= {"dev_seeds": args.dev_seeds, "dev_start": args.dev_start}
         overrides |= {"shapes": args.shapes and args.shapes.split(","), "tasks": args.tasks and args.tasks.split(",")}
+        if args.embeddings:
+            overrides["freeze"] = {"frozen": [True], "trained": [False], "both": [True, False]}[args.embeddings]
         sizes = {key: value for key, value in overrides.items() if value is not None}
         return run_fair(args.device, args.threads, not args.no_write, sizes, args.results_dir.resolve())
     if args.render:
         run = json.loads(args.render.read_text())
         if "runs" in run:  # a like-with-like result (--device; bench/gpu/run.sh merges its parts into one)
             device = run.get("device_type") or ("cuda" if "CUDA" in run["device"] else "cpu")
-            text, section = render_fair(run, str(args.render)), f"fair-{device}"
+            text, section = render_fair(run, str(args.render)), fair_section(run, device)
         else:
             text, section = render(run), run["mode"]
         print(text)

@@ -158,7 +158,10 @@ def test_the_gpu_loop_path_with_buckets_trains_to_the_same_weights(tiny_model_di
         torch.testing.assert_close(bucketed_weights[name], tensor, rtol=1e-3, atol=1e-4)
 
 
-def test_the_compiled_encoder_compiles_once_for_every_width_and_the_short_batch(tiny_model_dir, monkeypatch) -> None:
+@pytest.mark.parametrize("lora_bf16", [False, True], ids=["plain", "lora-bf16"])
+def test_the_compiled_encoder_compiles_once_for_every_width_and_the_short_batch(
+    tiny_model_dir, monkeypatch, lora_bf16: bool
+) -> None:
     # Static shapes compiled the whole encoder again for each bucket width and for the short last batch of an
     # epoch, past dynamo's limit of 8 at long max lengths (then silently eager). One compile must serve them all.
     from torch._dynamo.utils import counters
@@ -169,7 +172,10 @@ def test_the_compiled_encoder_compiles_once_for_every_width_and_the_short_batch(
     pairs = synthetic_pairs(100, 2)  # premises of 1 to 6 times their length: widths from 32 to 128 tokens
     long_pairs = [dataclasses.replace(e, text_a=" ".join([e.text_a] * (1 + i % 6))) for i, e in enumerate(pairs)]
     features = model.fmt.encode(long_pairs, tokenizer, task, 256)
-    config = TrainConfig(learning_rate=1e-3, batch_size=16, max_length=256, max_steps=14, freeze_embeddings=True)
+    adapter = {"adapter": AdapterSpec(r=4, alpha=8)} if lora_bf16 else {}
+    config = TrainConfig(
+        learning_rate=1e-3, batch_size=16, max_length=256, max_steps=14, freeze_embeddings=True, **adapter
+    )
     widths = set()
     collate = type(model).collate
 
@@ -182,7 +188,7 @@ def test_the_compiled_encoder_compiles_once_for_every_width_and_the_short_batch(
         _compiled_on_cpu(patch)
         patch.setattr(type(model), "collate", spy)
         counters.clear()
-        report = loop.train(model, features, config, 0, tokenizer.pad_token_id, bf16=False)
+        report = loop.train(model, features, config, 0, tokenizer.pad_token_id, bf16=lora_bf16)
     assert report.steps == 14 and math.isfinite(report.final_loss)
     assert len({w for _, w in widths}) >= 3 and len({b for b, _ in widths}) == 2  # several widths, a short batch
     assert counters["stats"]["unique_graphs"] == 1  # one compiled program for every shape

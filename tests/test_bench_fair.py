@@ -25,7 +25,8 @@ def fair():
 
 def _dev(xstilts: list[float], tuned: list[float]) -> dict:
     scores = {"xstilts": xstilts, "Trainer default": [80.0, 81.0, 82.0], "Trainer tuned": tuned}
-    return {"steps": 139, "metric": "accuracy", "start": "pretrained", "seeds": [1, 2, 3], "scores": scores}
+    return {"steps": 139, "metric": "accuracy", "start": "pretrained", "seeds": [1, 2, 3], "examples": 495,
+            "scores": scores}  # fmt: skip
 
 
 def test_same_quality_means_xstilts_mean_within_trainer_tuned_seeds(fair) -> None:
@@ -44,7 +45,7 @@ def test_a_dev_only_run_renders_its_table_and_goes_to_its_own_section(fair) -> N
     result = {"device": "x86_64", "peak": {"fp32": 0.2, "bf16": 0.9}, "runs": [run]}
     text = fair.render(result, "python bench/run.py --device cpu --reps 0")
     assert "train s (median" not in text  # nothing was timed
-    assert "| me5-small | sick | trained | pretrained | 139 | accuracy | 3 | 79.0 (78.0-80.0) |" in text
+    assert "| me5-small | sick | trained | pretrained | 139 | accuracy | 495 | 3 | 79.0 (78.0-80.0) |" in text
     assert "missed: 79.0 outside 81.0-83.0 |" in text
     assert bench_run.fair_section(result, "cpu") == "fair-cpu-quality"
     timed = {**run, "train": {"xstilts": {}}}

@@ -330,13 +330,14 @@ def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, sizes: di
             "scores": scores}  # fmt: skip
 
 
-def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool]:
+def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool | None]:
     """xstilts' mean dev score, Trainer tuned's lowest and highest seed, and whether the mean lies between them
-    (the target: the same quality, within Trainer's seed-to-seed spread). Older results hold one score per loop."""
+    (the target: the same quality, within Trainer's seed-to-seed spread); None with fewer than 2 seeds, which
+    have no spread. Older results hold one score per loop."""
     scores = {loop: v if isinstance(v, list) else [v] for loop, v in dev["scores"].items()}
     mean = statistics.fmean(scores["xstilts"])
     low, high = min(scores["Trainer tuned"]), max(scores["Trainer tuned"])
-    return mean, low, high, low <= mean <= high
+    return mean, low, high, (low <= mean <= high) if len(scores["Trainer tuned"]) > 1 else None
 
 
 def render(result: dict[str, Any], command: str) -> str:
@@ -420,6 +421,8 @@ def _dev_table(runs: list[dict[str, Any]]) -> list[str]:
             cells.append(f"{statistics.fmean(values):.1f}{spread}")
         mean, low, high, within = dev_verdict(dev)
         verdict = f"{'met' if within else 'missed'}: {mean:.1f} {'in' if within else 'outside'} {low:.1f}-{high:.1f}"
+        if within is None:
+            verdict = "not decided: one seed has no spread"
         lines.append(
             f"| {run_['shape']} | {run_['task']} | {run_['embeddings']} | {dev.get('start', 'random')} | "
             f"{dev['steps']} | {dev['metric']} | {dev.get('examples', '?')} | {len(dev.get('seeds', [SEED]))} | "

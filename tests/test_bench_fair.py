@@ -33,9 +33,12 @@ def test_same_quality_means_xstilts_mean_within_trainer_tuned_seeds(fair) -> Non
     assert fair.dev_verdict(_dev([80.0, 82.0, 84.0], [81.0, 83.5, 82.0])) == (82.0, 81.0, 83.5, True)
     mean, low, high, within = fair.dev_verdict(_dev([78.0, 79.0, 80.0], [81.0, 83.5, 82.0]))
     assert (mean, within) == (79.0, False)
-    # A result written before seeds: one score per loop.
+    # A result written before seeds (one score per loop), or a run with one seed: no spread to be within.
     old = {"steps": 139, "metric": "f1", "scores": {"xstilts": 70.0, "Trainer default": 69.0, "Trainer tuned": 70.0}}
-    assert fair.dev_verdict(old) == (70.0, 70.0, 70.0, True)
+    assert fair.dev_verdict(old) == (70.0, 70.0, 70.0, None)
+    result = {"device": "GPU", "peak": {"fp32": 1.0, "bf16": 2.0}, "runs": [{"shape": "s", "task": "t", "embeddings":
+              "trained", "dev": old}]}  # fmt: skip
+    assert "| not decided: one seed has no spread |" in fair.render(result, "c")
 
 
 def test_a_dev_only_run_renders_its_table_and_goes_to_its_own_section(fair) -> None:

@@ -11,16 +11,25 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
+def _load(name: str) -> object:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
-def fair():
-    sys.path.insert(0, str(BENCH))  # fair.py imports its sibling common.py
+def bench_modules():
+    sys.path.insert(0, str(BENCH))  # the bench scripts import their siblings (common.py, fair.py)
     try:
-        spec = importlib.util.spec_from_file_location("bench_fair", BENCH / "fair.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
+        yield _load("fair"), _load("run")
     finally:
         sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def fair(bench_modules):
+    return bench_modules[0]
 
 
 def _dev(xstilts: list[float], tuned: list[float]) -> dict:
@@ -41,8 +50,8 @@ def test_same_quality_means_xstilts_mean_within_trainer_tuned_seeds(fair) -> Non
     assert "| not decided: one seed has no spread |" in fair.render(result, "c")
 
 
-def test_a_dev_only_run_renders_its_table_and_goes_to_its_own_section(fair) -> None:
-    import run as bench_run  # bench/run.py, on the path through the fixture
+def test_a_dev_only_run_renders_its_table_and_goes_to_its_own_section(bench_modules) -> None:
+    fair, bench_run = bench_modules
 
     run = {"shape": "me5-small", "task": "sick", "embeddings": "trained", "dev": _dev([78.0, 79.0, 80.0], [81, 82, 83])}
     result = {"device": "x86_64", "peak": {"fp32": 0.2, "bf16": 0.9}, "runs": [run]}

@@ -32,10 +32,10 @@ RECOMPILE_LIMIT = 64
 def compiled(encoder: nn.Module) -> Iterator[None]:
     """The encoder compiled for the stage (dynamic batch and token dimensions); its plain forward comes back
     after, and the global recompile limit is restored."""
-    import torch._dynamo
+    from torch._dynamo import config  # 1 s of imports: only processes that compile pay them
 
-    limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
-    with torch._dynamo.config.patch(recompile_limit=limit):
+    limit = max(config.recompile_limit, RECOMPILE_LIMIT)
+    with config.patch(recompile_limit=limit):
         encoder.compile(dynamic=None, **COMPILE_OPTIONS)
         try:
             yield
@@ -48,9 +48,11 @@ def begin_step(batch: Mapping[str, Any]) -> None:
     multiple choice's examples x choices x tokens) of its tensors marked dynamic, so that a new shape records a
     graph rather than compiling again; and a new CUDA-graph step begun (the graphs' previous outputs are no
     longer read)."""
+    from torch._dynamo import maybe_mark_dynamic
+
     for value in batch.values():
         if isinstance(value, torch.Tensor) and value.dim() >= 1:
-            torch._dynamo.maybe_mark_dynamic(value, 0)
+            maybe_mark_dynamic(value, 0)
             if value.dim() >= 2:
-                torch._dynamo.maybe_mark_dynamic(value, value.dim() - 1)
+                maybe_mark_dynamic(value, value.dim() - 1)
     torch.compiler.cudagraph_mark_step_begin()

@@ -75,10 +75,16 @@ def test_shards_cover_the_batch_and_weights_average_to_one():
 
 def test_two_processes_give_the_loss_and_weights_of_one(tmp_path: Path):
     program = [__file__, str(tmp_path)]
-    command = accelerate_command(LauncherSpec(num_processes=2), program, free_port())
     env = launch_environment(dict(os.environ))
-    done = subprocess.run(command, env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # At most two launches, each on a newly probed port: once in a CI run (2026-12-05) a rank aborted (SIGABRT)
+    # and the test passed on every rerun (the log kept no cause; a port taken between probe and use is one).
+    # A launch that finishes is judged once, below; two failed launches fail the test with both ends of the log.
+    for _ in range(2):
+        command = accelerate_command(LauncherSpec(num_processes=2), program, free_port())
+        done = subprocess.run(command, env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
+        if done.returncode == 0:
+            break
+    assert done.returncode == 0, done.stderr[:3000] + "\n...\n" + done.stdout[-1000:] + done.stderr[-2000:]
     ddp = json.loads((tmp_path / "report.json").read_text())
     assert ddp["processes"] == 2
 

@@ -16,9 +16,10 @@ Evaluation: xstilts.training.evaluate.predict against Trainer.predict with its d
 tuned (bf16, length-sorted data).
 
 Same quality: with dev_steps, each loop trains again on the full training set for that many steps (at most one
-epoch) with each of dev_seeds seeds, and the model is scored on the English dev set by xstilts' evaluator, so that
-only the loop differs (the whole dev set: SICK 495 pairs, PAN-X 10,000 sentences). A seed sets the batches (the same for every loop), the head's initial weights and the
-dropout; the run is as good as Trainer's when xstilts' mean score lies within the range of Trainer tuned's seeds.
+epoch) with each of dev_seeds seeds, and the model is scored on the whole English dev set (SICK 495 pairs, PAN-X
+10,000 sentences) by xstilts' evaluator, so that only the loop differs. A seed sets the batches (the same for
+every loop), the head's initial weights and the dropout; the run is as good as Trainer's when xstilts' mean score
+lies within the range of Trainer tuned's seeds.
 On a CPU the encoder starts from the pretrained me5-small (dev_start "pretrained"), so that the scores mean
 something; on a GPU from the random encoder of the shape (no weights travel to the device). With reps 0 only the
 dev scores are measured.

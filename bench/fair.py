@@ -305,15 +305,15 @@ def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int
 def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, sizes: dict[str, Any], examples: list) -> dict:
     """English dev scores after dev_steps steps (at most one epoch of the full training set) of each loop, for
     each of dev_seeds seeds: the same batches for every loop within a seed, scored by xstilts' evaluator."""
+    from xstilts.formats import make_format
     from xstilts.tasks import REGISTRY
     from xstilts.training.device import use_bf16
     from xstilts.training.evaluate import evaluate
     from xstilts.training.train import length_grouped_batches
 
     task, tok, start = REGISTRY[task_name], _tokenizer(), sizes["dev_start"]
-    features = _build(device, shape, task_name, start=start).fmt.encode(
-        common.examples(task_name, "train", None), tok, task, MAX_LENGTH
-    )
+    fmt = make_format(task.format, {})  # the format new_task_models gives the head (no options in this bench)
+    features = fmt.encode(common.examples(task_name, "train", None), tok, task, MAX_LENGTH)
     seeds = [SEED + i for i in range(sizes["dev_seeds"])]
     scores: dict[str, list[float]] = {loop: [] for loop in LOOPS}
     for seed in seeds:
@@ -331,11 +331,16 @@ def _dev_scores(device: Any, shape: str, task_name: str, freeze: bool, sizes: di
             "scores": scores}  # fmt: skip
 
 
+def seed_scores(dev: dict[str, Any]) -> dict[str, list[float]]:
+    """Per loop, its dev score for each seed (older results hold one score per loop)."""
+    return {loop: v if isinstance(v, list) else [v] for loop, v in dev["scores"].items()}
+
+
 def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool | None]:
     """xstilts' mean dev score, Trainer tuned's lowest and highest seed, and whether the mean lies between them
     (the target: the same quality, within Trainer's seed-to-seed spread); None with fewer than 2 seeds, which
-    have no spread. Older results hold one score per loop."""
-    scores = {loop: v if isinstance(v, list) else [v] for loop, v in dev["scores"].items()}
+    have no spread."""
+    scores = seed_scores(dev)
     mean = statistics.fmean(scores["xstilts"])
     low, high = min(scores["Trainer tuned"]), max(scores["Trainer tuned"])
     return mean, low, high, (low <= mean <= high) if len(scores["Trainer tuned"]) > 1 else None
@@ -415,9 +420,10 @@ def _dev_table(runs: list[dict[str, Any]]) -> list[str]:
     ]
     for run_ in runs:
         dev = run_["dev"]
+        scores = seed_scores(dev)
         cells = []
         for loop in LOOPS:
-            values = dev["scores"][loop] if isinstance(dev["scores"][loop], list) else [dev["scores"][loop]]
+            values = scores[loop]
             spread = f" ({min(values):.1f}-{max(values):.1f})" if len(values) > 1 else ""
             cells.append(f"{statistics.fmean(values):.1f}{spread}")
         mean, low, high, within = dev_verdict(dev)

@@ -19,6 +19,7 @@ LAYERS = (
     "xstilts.training",
     "xstilts.encoders",
     "xstilts.spec",
+    "xstilts.data",
     "xstilts.formats",
     "xstilts.metrics",
     "xstilts.tasks",

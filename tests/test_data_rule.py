@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from xstilts.cli import main, parser
-from xstilts.errors import SpecError, UserError
+from xstilts.errors import UserError
 from xstilts.experiment.readback import Unavailable, open_experiment
 from xstilts.experiment.store import Store
 from xstilts.spec import find_data_root
@@ -45,10 +45,16 @@ def test_a_missing_directory_is_named_by_where_it_came_from(given: str, words: s
     assert str(raised.value) == words.format(root=root)
 
 
-def test_nowhere_names_all_three(monkeypatch):
+def test_nowhere_named_falls_back_to_fetched_data_then_the_pack(tmp_path: Path, monkeypatch):
+    from xstilts.data.home import PACK
+
     monkeypatch.delenv("XSTILTS_DATA", raising=False)
-    with pytest.raises(SpecError, match=r"give --data DIR, set \$XSTILTS_DATA, or set data_dir in the spec"):
-        find_data_root(None, None)
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path))
+    assert find_data_root(None, None) == PACK
+    (tmp_path / "data").mkdir()  # an empty fetch directory is not data yet
+    assert find_data_root(None, None) == PACK
+    (tmp_path / "data" / "xtreme").mkdir()
+    assert find_data_root(None, None) == tmp_path / "data"
 
 
 def test_the_variable_beats_a_spec_data_dir_that_does_not_exist_here(

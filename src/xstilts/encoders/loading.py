@@ -5,12 +5,12 @@ transformers as a hub id or a local directory. Hub downloads happen only for hub
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xstilts.data.home import cache_home
 from xstilts.encoders.checks import check_directory, check_shapes, header_shapes, weight_files
 from xstilts.encoders.hub_access import HubUnreachable, cached_config, offline_reason
 from xstilts.errors import ModelError
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-CACHE_ENV = "XSTILTS_CACHE"
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,8 @@ BUILTIN: dict[str, BuiltinModel] = {
 
 
 def cache_dir() -> Path:
-    """$XSTILTS_CACHE, else $XDG_CACHE_HOME/xstilts, else ~/.cache/xstilts."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xstilts"
+    """$XSTILTS_CACHE, else $XDG_CACHE_HOME/xstilts, else ~/.cache/xstilts (data.home)."""
+    return cache_home()
 
 
 def model_path(spec: ModelSpec) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from xstilts.data.home import default_root
 from xstilts.errors import SpecError, UserError
 from xstilts.spec.model import DATA_ENV, Spec, parse_spec
 
@@ -71,7 +72,8 @@ def load_spec(path: Path) -> Spec:
 
 def find_data_root(flag: Path | None, data_dir: Path | str | None) -> Path:
     """Where the data is, one rule for every command: the --data flag, then $XSTILTS_DATA, then the spec's
-    data_dir (a spec names where its author keeps the data; the flag and the variable say where it is here)."""
+    data_dir (a spec names where its author keeps the data; the flag and the variable say where it is here), then
+    what `xstilts data fetch` wrote under the cache, then the quickstart pack inside the package (data.home)."""
     env = os.environ.get(DATA_ENV)
     if flag is not None:
         where, root = "--data", Path(flag)
@@ -79,8 +81,8 @@ def find_data_root(flag: Path | None, data_dir: Path | str | None) -> Path:
         where, root = f"${DATA_ENV}", Path(env)
     elif data_dir is not None:
         where, root = "spec field 'data_dir'", Path(data_dir)
-    else:
-        raise SpecError("data_dir", f"no data directory: give --data DIR, set ${DATA_ENV}, or set data_dir in the spec")
+    else:  # nothing names one: fetched data under the cache, else the quickstart pack inside the package
+        where, root = default_root()
     if not root.is_dir():
         raise UserError(f"{where}: data directory {root} does not exist")
     return root

@@ -57,7 +57,7 @@ class AdapterSpec(_Strict):
     through peft's LoRA. When the stage ends, the update is merged into the encoder's weights: the next stage and
     the evaluation read one plain encoder (docs/training.md, "Adapters")."""
 
-    type: Literal["lora"] = "lora"
+    type: Literal["lora"] = "lora"  # LoRA, through peft
     r: int = Field(16, ge=1)  # the rank of each update
     alpha: float = Field(32.0, gt=0)  # the update is scaled by alpha / r
     target: tuple[str, ...] = Field(("query", "value"), min_length=1)  # module names, e.g. query, key, value, dense
@@ -67,17 +67,17 @@ class AdapterSpec(_Strict):
 class TrainConfig(_Strict):
     """Everything that decides how one training stage runs. These defaults are the only ones."""
 
-    learning_rate: float = Field(2e-5, gt=0, le=1)
-    batch_size: int = Field(32, ge=1)
-    grad_accum_steps: int = Field(1, ge=1)
-    epochs: float = Field(1.0, gt=0, le=10_000)
+    learning_rate: float = Field(2e-5, gt=0, le=1)  # peak AdamW learning rate
+    batch_size: int = Field(32, ge=1)  # examples per optimizer step (the global batch, over every process)
+    grad_accum_steps: int = Field(1, ge=1)  # micro-batches per optimizer step
+    epochs: float = Field(1.0, gt=0, le=10_000)  # passes over the stage's training set
     max_steps: int | None = Field(None, ge=1, le=SQLITE_MAX)  # overrides epochs when set
-    warmup_ratio: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = Field(0.01, ge=0, le=1)
-    max_grad_norm: float = Field(1.0, gt=0)
-    max_length: int = Field(128, ge=8)
-    eval_max_length: int = Field(512, ge=8)
-    eval_batch_size: int = Field(64, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)  # linear warm-up over this share of the steps, then linear decay
+    weight_decay: float = Field(0.01, ge=0, le=1)  # AdamW's, not on biases and LayerNorm weights
+    max_grad_norm: float = Field(1.0, gt=0)  # gradients clipped to this global norm
+    max_length: int = Field(128, ge=8)  # training tokens per example (longer inputs are cut or windowed)
+    eval_max_length: int = Field(512, ge=8)  # evaluation tokens per example
+    eval_batch_size: int = Field(64, ge=1)  # examples per evaluation batch
     max_dev_examples: int | None = Field(1000, ge=1)  # English dev examples scored per epoch for best_dev
     selection: Literal["last", "best_dev"] = "last"  # which checkpoint a stage hands on
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto = bf16 autocast where the hardware has it
@@ -105,7 +105,7 @@ def _check_train_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 class ModelSpec(_Strict):
-    name: str = "me5-small"
+    name: str = "me5-small"  # a built-in (me5-small), a Hub id or a local directory
     num_layers: int | None = Field(None, ge=1)  # keep only the first k encoder layers
     revision: str | None = None  # for hub models
 
@@ -116,7 +116,7 @@ PerLanguage = Annotated[int, Field(ge=1)] | dict[str, Annotated[int, Field(ge=1)
 class TaskEntry(_Strict):
     """One task of a (multi-task) training stage."""
 
-    task: str
+    task: str  # a declared task (xstilts tasks)
     languages: Languages = ("en",)  # several languages are mixed into one training set
     split: str | None = None  # the split that trains (default: the task's train split), e.g. translate_train
     max_train_examples: int | None = Field(None, ge=1)  # a seeded subset; subsets of one data_seed are nested
@@ -131,9 +131,10 @@ class SamplerSpec(_Strict):
     """Which task each multi-task batch comes from. With n_i training examples in task i:
     proportional p_i ~ n_i; temperature p_i ~ n_i^(1/T); uniform p_i = 1/K; capped p_i ~ min(n_i, cap)."""
 
+    # The rule; see the class docstring above.
     kind: Literal["proportional", "temperature", "uniform", "capped"] = "proportional"
-    temperature: float = Field(2.0, gt=0)
-    cap: int = Field(10_000, ge=1)
+    temperature: float = Field(2.0, gt=0)  # T, for kind: temperature
+    cap: int = Field(10_000, ge=1)  # for kind: capped
 
 
 # Which weights a stage takes from the stage before it: the encoder only, the encoder and every head whose
@@ -144,16 +145,16 @@ Handoff = Literal["encoder", "encoder+heads"] | dict[str, str]
 class StageSpec(_Strict):
     """One intermediate training stage: a single task (`task`) or several trained together (`tasks`)."""
 
-    task: str | None = None
-    languages: Languages = ("en",)
+    task: str | None = None  # the task trained (or `tasks` for several at once)
+    languages: Languages = ("en",)  # languages mixed into one training set
     split: str | None = None  # default: the task's train split; e.g. translate_train (XTREME's translated data)
-    max_train_examples: int | None = Field(None, ge=1)
+    max_train_examples: int | None = Field(None, ge=1)  # a seeded subset
     max_examples_per_language: PerLanguage = None  # as TaskEntry's
-    format_options: dict[str, Any] = {}
-    tasks: tuple[TaskEntry, ...] = ()
-    sampler: SamplerSpec = SamplerSpec()
-    handoff: Handoff = "encoder"
-    train: dict[str, Any] = {}
+    format_options: dict[str, Any] = {}  # as TaskEntry's
+    tasks: tuple[TaskEntry, ...] = ()  # several tasks trained together: one encoder, a head each
+    sampler: SamplerSpec = SamplerSpec()  # which task each multi-task batch comes from
+    handoff: Handoff = "encoder"  # the weights taken from the stage before
+    train: dict[str, Any] = {}  # training options for this stage only
     allow_overlap: bool = False  # run even if this stage trains on evaluation data (experiment/leakage.py)
 
     _overrides = field_validator("train")(_check_train_overrides)
@@ -183,16 +184,16 @@ class StageSpec(_Strict):
 class TargetSpec(_Strict):
     """A target task: trained on English (by default), then evaluated zero-shot in every language."""
 
-    task: str
+    task: str  # the task evaluated zero-shot
     train_task: str | None = None  # train on another task with the same format and labels (e.g. SICK -> XNLI)
-    train_languages: Languages = ("en",)
+    train_languages: Languages = ("en",)  # the languages it trains on
     train_split: str | None = None  # default: the training task's train split; e.g. translate_train
     eval_languages: Languages | None = None  # default (left out): every language of the task's eval split
-    max_train_examples: int | None = Field(None, ge=1)
-    max_eval_examples: int | None = Field(None, ge=1)
-    train: dict[str, Any] = {}
+    max_train_examples: int | None = Field(None, ge=1)  # a seeded subset of its training data
+    max_eval_examples: int | None = Field(None, ge=1)  # a seeded subset of each evaluation language
+    train: dict[str, Any] = {}  # training options for this target only
     format_options: dict[str, Any] = {}  # e.g. {layer: 7, pooling: cls} for retrieval
-    handoff: Handoff = "encoder"
+    handoff: Handoff = "encoder"  # the weights taken from the last intermediate stage
     allow_overlap: bool = False  # run even if a training stage trains on this target's evaluation data
 
     _overrides = field_validator("train")(_check_train_overrides)
@@ -203,7 +204,7 @@ class GridSpec(_Strict):
     """Axes crossed with every condition, target and seed. Stages that come out identical are still shared
     (e.g. the baseline across intermediate sizes)."""
 
-    model: tuple[ModelSpec, ...] = ()
+    model: tuple[ModelSpec, ...] = ()  # encoders, each a grid point
     intermediate_size: tuple[int, ...] = ()  # max_train_examples of every intermediate task
     train: dict[str, tuple[Any, ...]] = {}  # any training option -> its values, e.g. {learning_rate: [1e-5, 3e-5]}
 
@@ -236,7 +237,7 @@ class LauncherSpec(_Strict):
     of any stage key; precision stays the stage's `train.precision`. Unset fields come from the config file."""
 
     num_processes: int | None = Field(None, ge=1)  # in total, over every machine
-    num_machines: int | None = Field(None, ge=1)
+    num_machines: int | None = Field(None, ge=1)  # default: one
     main_process_ip: str | None = None  # needed with several machines
     main_process_port: int | None = Field(None, ge=1, le=65535)  # default: a free port (one machine)
     config_file: Path | None = None  # an accelerate config file; relative to the spec file
@@ -252,17 +253,18 @@ class LauncherSpec(_Strict):
 
 
 class Spec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    data_dir: Path | None = None
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # the experiment; runs/<name> by default
+    data_dir: Path | None = None  # relative to the spec file; --data and $XSTILTS_DATA win over it
     data_source: Literal["files", "hub"] = "files"  # hub: load from the Hugging Face Hub (needs internet)
-    model: ModelSpec = ModelSpec()
-    seeds: tuple[Seed, ...] = Field((0,), min_length=1)
+    model: ModelSpec = ModelSpec()  # the pretrained encoder every condition starts from
+    seeds: tuple[Seed, ...] = Field((0,), min_length=1)  # training seeds: every run is repeated once per seed
     data_seed: Seed = 0  # which subset max_*_examples draws; fixed across training seeds
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = TrainConfig()  # the default training options of every stage and target
+    # Condition -> its ordered stages; the empty one is the baseline.
     intermediate: dict[str, tuple[StageSpec, ...]] = Field(default_factory=lambda: {"none": ()}, min_length=1)
-    targets: tuple[TargetSpec, ...] = Field(min_length=1)
+    targets: tuple[TargetSpec, ...] = Field(min_length=1)  # trained on English, evaluated zero-shot
     tasks: tuple[TaskDef, ...] = ()  # your own tasks, declared like the built-in ones (docs/tasks.md)
-    grid: GridSpec = GridSpec()
+    grid: GridSpec = GridSpec()  # axes crossed with everything else
     launcher: LauncherSpec | None = None  # None: training stages run inside the runner's own process
     # Trackers that log every stage as a run (experiment/tracking.py); optional extras. Not part of stage keys.
     track: tuple[Literal["tensorboard", "mlflow"], ...] = ()
@@ -387,7 +389,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed where `loc` points (for a "did you mean"): Spec's fields, walked down the path; list
     indices and free keys (condition names) keep the model they are in."""
-    model: type[BaseModel] | None = Spec
+    model: type[BaseModel] | None = Spec  # the pretrained encoder every condition starts from
     for part in loc:
         field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
         if field is not None:

@@ -31,9 +31,9 @@ class Rows(list):
 def fake_datasets(monkeypatch):
     calls = []
 
-    def load_dataset(path, config, split):
-        calls.append((path, config, split))
-        if config.startswith("PAN-X"):
+    def load_dataset(path, name=None, *, split, revision, data_files=None):
+        calls.append((path, name, split, revision))
+        if name.startswith("PAN-X"):
             rows = Rows([{"tokens": ["Angela", "Merkel", "spricht"], "ner_tags": [1, 2, 0]}])
             rows.features = {"tokens": None, "ner_tags": Sequence(ClassLabel(["O", "B-PER", "I-PER"]))}
         else:
@@ -50,7 +50,18 @@ def test_hub_rows_become_examples_with_label_names(fake_datasets, tmp_path):
     assert (tagged.words, tagged.tags) == (("Angela", "Merkel", "spricht"), ("B-PER", "I-PER", "O"))
     [pair] = load_examples(get_task("xnli"), "dev", "de", tmp_path, source="hub")
     assert (pair.text_a, pair.text_b, pair.label) == ("p", "h", "contradiction")
-    assert fake_datasets == [("google/xtreme", "PAN-X.sw", "validation"), ("facebook/xnli", "de", "validation")]
+    xtreme, xnli = (get_task(name).hub[0].revision for name in ("panx", "xnli"))
+    assert fake_datasets == [
+        ("google/xtreme", "PAN-X.sw", "validation", xtreme),
+        ("facebook/xnli", "de", "validation", xnli),
+    ]
+
+
+def test_a_language_the_hub_copy_lacks_is_refused(fake_datasets, tmp_path):
+    # PAN-X's offline dev files have WikiANN languages beyond XTREME's 40, which google/xtreme has as configurations
+    with pytest.raises(DataError, match="no language 'qu'"):
+        load_examples(get_task("panx"), "dev", "qu", tmp_path, source="hub")
+    assert fake_datasets == []
 
 
 def test_tasks_without_a_hub_source_say_so(fake_datasets, tmp_path):

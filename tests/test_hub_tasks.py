@@ -118,9 +118,12 @@ HUB = {
 def hub(monkeypatch) -> list[tuple]:
     calls: list[tuple] = []
 
-    def load_dataset(path, config=None, split=None):
-        calls.append((path, config, split))
-        return HUB[(path, config, split)]
+    def load_dataset(path, name=None, *, split, revision, data_files=None):
+        assert revision, path  # every source is read at its pinned revision
+        if data_files is not None:  # the Parquet export: configuration "default", named by its files
+            assert name is None and data_files == {split: f"default/{split}/*.parquet"}, data_files
+        calls.append((path, name, split))
+        return HUB[(path, name, split)]
 
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
     return calls
@@ -196,9 +199,16 @@ def test_every_paper_task_has_a_consistent_hub_source():
 def test_one_source_or_several_and_one_split_or_several_are_accepted():
     declared = {"name": "t", "format": "classification", "description": "d", "reader": "pair_tsv", "labels": ["a"]}
     declared |= {"metric": "accuracy", "splits": {"train": {"files": ["x"]}}}
-    source = {"dataset": "d", "splits": {"train": "train"}, "columns": {"text_a": "a", "label": "l"}}
+    source = {
+        "dataset": "d",
+        "revision": "main",
+        "splits": {"train": "train"},
+        "columns": {"text_a": "a", "label": "l"},
+    }
     one = TaskDef(**declared, hub=source)
-    assert one.hub == (HubSource(dataset="d", splits={"train": ("train",)}, columns=source["columns"]),)
+    assert one.hub == (
+        HubSource(dataset="d", revision="main", splits={"train": ("train",)}, columns=source["columns"]),
+    )
     several = TaskDef(**declared, hub=[source, source | {"splits": {"train": ["r1", "r2"]}}])
     assert several.hub[1].splits == {"train": ("r1", "r2")}
     with pytest.raises(ValueError, match=r"hub splits \['dev'\] are not declared splits"):
@@ -227,3 +237,26 @@ def test_a_hub_spec_plans_without_files_and_keys_name_the_sources(tmp_path: Path
 def test_a_task_without_a_hub_source_is_refused_when_planned(tmp_path: Path):
     with pytest.raises(DataError, match="no Hub source is declared for split 'train'"):
         build_plan(parse_spec(_spec("hub", "sick")), tmp_path)
+
+
+def test_a_revision_is_required_and_is_a_commit_or_a_named_branch():
+    source = {"dataset": "d", "splits": {"train": "train"}, "columns": {"text_a": "a", "label": "l"}}
+    with pytest.raises(ValueError, match="revision"):
+        HubSource(**source)
+    with pytest.raises(ValueError, match="neither a 40-hex commit"):
+        HubSource(**source, revision="v1.0")
+    assert HubSource(**source, revision="refs/convert/parquet").parquet_export
+    assert not HubSource(**source, revision="a" * 40).parquet_export
+
+
+def test_the_pinned_revision_enters_the_data_fingerprint_and_so_the_stage_keys(tmp_path: Path):
+    from xstilts.tasks.loading import fingerprint
+
+    task = get_task("mnli")
+    [source] = task.hub
+    moved = task.model_copy(update={"hub": (source.model_copy(update={"revision": "b" * 40}),)})
+    assert fingerprint(task, "train", ("en",), tmp_path, "hub") != fingerprint(moved, "train", ("en",), tmp_path, "hub")
+    assert fingerprint(task, "train", ("en",), tmp_path, "hub") == fingerprint(task, "train", ("en",), tmp_path, "hub")
+    plan = build_plan(parse_spec(_spec("hub", "mnli")), tmp_path)
+    train = next(s for s in plan.stages.values() if s.kind == "train" and s.task == "mnli")
+    assert train.data == fingerprint(task, "train", ("en",), tmp_path, "hub")

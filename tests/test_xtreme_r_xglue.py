@@ -220,7 +220,8 @@ class Rows(list):
 def test_xglue_hub_rows_join_title_and_snippet(monkeypatch):
     calls = []
 
-    def load_dataset(path, config, split):
+    def load_dataset(path, name, *, split, revision):
+        config = name
         calls.append((path, config, split))
         rows = Rows(
             [{"query": "q", "web_page_title": "Title", "web_page_snippet": "snippet text", "relavance_label": 3}]
@@ -231,7 +232,7 @@ def test_xglue_hub_rows_join_title_and_snippet(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
     [example] = load_examples(get_task("wpr"), "dev", "pt", Path("."), source="hub")
     assert example == ClassificationExample("q", "Title snippet text", "Excellent")
-    assert calls == [("microsoft/xglue", "wpr", "validation.pt")]
+    assert calls == [("hgissbkh/xglue", "wpr", "validation.pt")]  # a Parquet copy of the script-only microsoft/xglue
 
 
 # --- WPR through the whole chain -----------------------------------------------------------------------------
@@ -331,7 +332,8 @@ def test_map_at_20_of_rankings_by_hand():
 def test_lareqa_from_the_hub_infers_sentences(monkeypatch):
     calls = []
 
-    def load_dataset(path, config, split):
+    def load_dataset(path, name, *, split, revision):
+        config = name
         calls.append((path, config, split))
         context = {"en": "Tom came. Ann left.", "de": "Tom kam. Anna ging."}.get(config, "Ένας. Δύο.")
         rows = Rows([{"id": "q1", "question": f"{config}?", "context": context, "answers": {"answer_start": [10]}}])

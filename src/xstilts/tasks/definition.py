@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -38,21 +39,45 @@ class Split(_Frozen):
         return tuple(p.format(lang=lang) for p in patterns)
 
 
+# The Hub's own Parquet conversion of a repository (the dataset viewer's export): the one copy of a script-only dataset
+# that `datasets` >= 4 still loads. It has no dataset card; configuration C's split S lies in C/S/*.parquet.
+PARQUET_EXPORT = "refs/convert/parquet"
+# A commit, or where none could be confirmed a branch: the Parquet export, or a repository's main branch.
+_REVISION = re.compile(rf"[0-9a-f]{{40}}|{re.escape(PARQUET_EXPORT)}|main")
+
+
 class HubSource(_Frozen):
     """The same data on the Hugging Face Hub, for users with internet (never used offline). Datasets differ in
     where multiple-choice answers live and how labels are written; these fields declare it, so no task needs
-    its own loading code."""
+    its own loading code. tests/fixtures/hub/ holds each dataset's schema as its card gives it at `revision`."""
 
     dataset: str
+    # What is read: pinned, so a study's data cannot change under it. It enters the data fingerprint, so a new
+    # revision means new stage keys. A branch (see _REVISION) only where no commit could be confirmed.
+    revision: str
     config: str | None = None  # may contain {lang}; None for a dataset with a single configuration
     # our split name -> the hub's split, or several whose rows are concatenated (ANLI's train_r1..train_r3)
     splits: dict[str, tuple[str, ...]]
     # example field -> hub column; "a.b" is field b of the dict column a (CommonsenseQA's choices.text); "a+b" joins
     # the text columns a and b with a space (XGLUE WPR's web_page_title+web_page_snippet). Split names may hold {lang}.
     columns: dict[str, str]
+    # The languages the Hub copy has, where it has fewer than the task's split declares (XTREME's 40 PAN-X languages
+    # against the offline copy's WikiANN ones); () means every language of the split.
+    languages: tuple[str, ...] = ()
     choice_columns: tuple[str, ...] = ()  # one column per answer (SocialIQA answerA..answerC) instead of a list
     # hub label as text -> ours: SocialIQA's "1".."3" and CommonsenseQA's "A".."E" to 0-based answer indices
     label_map: dict[str, int | str] = {}
+
+    @field_validator("revision")
+    @classmethod
+    def _commit_or_known_branch(cls, value: str) -> str:
+        if not _REVISION.fullmatch(value):
+            raise ValueError(f"revision {value!r} is neither a 40-hex commit nor '{PARQUET_EXPORT}' or 'main'")
+        return value
+
+    @property
+    def parquet_export(self) -> bool:
+        return self.revision == PARQUET_EXPORT
 
     @field_validator("splits", mode="before")
     @classmethod

@@ -1,5 +1,7 @@
 """The same tasks from the Hugging Face Hub (`pip install 'xstilts[hub]'`, needs internet). Used only when a
-spec asks for it with `data_source: hub`; never offline, never by the tests against the real Hub."""
+spec asks for it with `data_source: hub`; never offline, never by the tests against the real Hub (they load local
+Parquet repositories shaped by tests/fixtures/hub/ through the same `datasets.load_dataset` call). Every source is
+read at its pinned revision, with no loading script: `datasets` >= 4 loads none."""
 
 from __future__ import annotations
 
@@ -39,13 +41,26 @@ def _load(source: HubSource, split: str, lang: str) -> Iterator[Any]:
     except ImportError:
         needed = "the 'datasets' package is needed: pip install 'xstilts[hub]'"
         raise DataError(f"hub:{source.dataset}", needed) from None
+    if source.languages and lang not in source.languages:
+        raise DataError(
+            f"hub:{source.dataset}", f"the Hub copy has no language '{lang}' (it has {len(source.languages)})"
+        )
     config = source.config.format(lang=lang) if source.config else None
-    for hub_split in source.splits[split]:
+    for hub_split in (s.format(lang=lang) for s in source.splits[split]):  # XGLUE's "validation.{lang}"
         try:
-            # a split name may hold {lang} too (XGLUE's "validation.de")
-            yield datasets.load_dataset(source.dataset, config, split=hub_split.format(lang=lang))
+            yield datasets.load_dataset(source.dataset, split=hub_split, **_where(source, config, hub_split))
         except Exception as err:  # the Hub client raises many unrelated types; all mean "could not load"
-            raise DataError(f"hub:{source.dataset}/{config or ''}:{hub_split}", f"cannot load: {err}") from None
+            where = f"hub:{source.dataset}@{source.revision}/{config or ''}:{hub_split}"
+            raise DataError(where, f"cannot load: {err}") from None
+
+
+def _where(source: HubSource, config: str | None, hub_split: str) -> dict[str, Any]:
+    """load_dataset's arguments naming the files of one split at the pinned revision. The Parquet export has no
+    card naming its configurations, so its files are named instead: configuration C's split S is C/S/*.parquet
+    ("default" for a dataset with one configuration)."""
+    if source.parquet_export:
+        return {"revision": source.revision, "data_files": {hub_split: f"{config or 'default'}/{hub_split}/*.parquet"}}
+    return {"name": config, "revision": source.revision}
 
 
 class _HubRow:

@@ -8,7 +8,7 @@ official file where xstilts reads its format, else the documented JSONL of docs/
 from __future__ import annotations
 
 from xstilts.tasks.catalog.xtreme import NLI_LABELS
-from xstilts.tasks.definition import HubSource, Split, TaskDef
+from xstilts.tasks.definition import PARQUET_EXPORT, HubSource, Split, TaskDef
 
 _NLI_COLUMNS = {"text_a": "premise", "text_b": "hypothesis", "label": "label"}
 _SQUAD_COLUMNS = {
@@ -19,6 +19,14 @@ _SQUAD_COLUMNS = {
     "answer_starts": "answers.answer_start",
 }
 _NOT_OFFLINE = "Not in the offline copy: use `data_source: hub`, or put the files where `splits` says. "
+# Pinned Hub revisions (docs/tasks.md; schemas in tests/fixtures/hub/). A commit after the repository's conversion to
+# Parquet where one was found; "main" for Parquet repositories whose current commit could not be confirmed;
+# PARQUET_EXPORT for script-only repositories, whose own branch `datasets` >= 4 refuses to load.
+_GLUE = "main"  # nyu-mll/glue: Parquet since its conversion; no commit of it confirmed
+_SNLI = "5611843f4bc8fccc5c6d97eafb5845741900d120"  # stanfordnlp/snli: "Delete loading script"
+_ANLI = "8e4813d81f46d313dac7892e1c28076917cfcdf9"  # facebook/anli: "Convert dataset to Parquet (#5)"
+_NLI_FEVER = "1eddac63112eee1fdf1966e0bca27a5ff248c772"  # pietrolesci/nli_fever: Parquet from its first upload
+_SQUAD_V2 = "bc1432158a3d147e8bdda46a43cc84471ac2433d"  # rajpurkar/squad_v2: "Delete loading script"
 
 TASKS: tuple[TaskDef, ...] = (
     TaskDef(
@@ -59,9 +67,11 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Sap et al. 2019",
         notes="The official train split is not offline; dev+tst (4,178 questions) stand in for it.",
-        # Labels are "1".."3" (older copies end them with a newline, which the loader strips).
+        # Labels are "1".."3" (older copies end them with a newline, which the loader strips). Main still holds the
+        # loading script (a Parquet pull request, #3, is unmerged), so the Hub's Parquet export is read.
         hub=HubSource(
             dataset="allenai/social_i_qa",
+            revision=PARQUET_EXPORT,
             splits={"train": "train"},
             columns={"context": "context", "question": "question", "label": "label"},
             choice_columns=("answerA", "answerB", "answerC"),
@@ -77,8 +87,10 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Huang et al. 2019",
         notes="The official train split is not offline; valid (2,985 questions) stands in for it.",
+        # Script-only on its main branch: the Hub's Parquet export is read.
         hub=HubSource(
             dataset="allenai/cosmos_qa",
+            revision=PARQUET_EXPORT,
             splits={"train": "train"},
             columns={"context": "context", "question": "question", "label": "label"},
             choice_columns=("answer0", "answer1", "answer2", "answer3"),
@@ -95,6 +107,7 @@ TASKS: tuple[TaskDef, ...] = (
         notes="The official train split is not offline; the random-split dev (1,221) stands in for it.",
         hub=HubSource(
             dataset="tau/commonsense_qa",
+            revision="main",  # Parquet since its conversion; no commit of it confirmed
             splits={"train": "train"},
             columns={"question": "question", "choices": "choices.text", "label": "answerKey"},
             label_map={letter: i for i, letter in enumerate("ABCDE")},
@@ -120,6 +133,7 @@ TASKS: tuple[TaskDef, ...] = (
         notes="Not in the offline copy; train XQuAD/MLQA with `train_task: tydiqa` (English TyDiQA-GoldP).",
         hub=HubSource(
             dataset="rajpurkar/squad",
+            revision="main",  # Parquet since its conversion; no commit of it confirmed
             config="plain_text",
             splits={"train": "train", "dev": "validation"},
             columns=_SQUAD_COLUMNS,
@@ -141,6 +155,7 @@ TASKS: tuple[TaskDef, ...] = (
         notes=_NOT_OFFLINE + "Files: sentence1<TAB>sentence2<TAB>label, as XTREME's xnli/train-en.tsv.",
         hub=HubSource(
             dataset="nyu-mll/glue",
+            revision=_GLUE,
             config="mnli",
             splits={"train": "train", "dev": "validation_matched"},
             columns=_NLI_COLUMNS,
@@ -164,13 +179,26 @@ TASKS: tuple[TaskDef, ...] = (
         hub=(
             HubSource(
                 dataset="facebook/anli",
+                revision=_ANLI,
                 config="plain_text",
                 splits={"train": ("train_r1", "train_r2", "train_r3"), "dev": ("dev_r1", "dev_r2", "dev_r3")},
                 columns=_NLI_COLUMNS,
             ),
-            HubSource(dataset="nyu-mll/glue", config="mnli", splits={"train": "train"}, columns=_NLI_COLUMNS),
-            HubSource(dataset="stanfordnlp/snli", config="plain_text", splits={"train": "train"}, columns=_NLI_COLUMNS),
-            HubSource(dataset="pietrolesci/nli_fever", splits={"train": "train"}, columns=_NLI_COLUMNS),
+            HubSource(
+                dataset="nyu-mll/glue", revision=_GLUE, config="mnli", splits={"train": "train"}, columns=_NLI_COLUMNS
+            ),
+            HubSource(
+                dataset="stanfordnlp/snli",
+                revision=_SNLI,
+                config="plain_text",
+                splits={"train": "train"},
+                columns=_NLI_COLUMNS,
+            ),
+            # FEVER-NLI as the ANLI authors released it; the card's columns premise/hypothesis are as declared (a
+            # discussion on the card asks whether they are swapped; the data is used as published).
+            HubSource(
+                dataset="pietrolesci/nli_fever", revision=_NLI_FEVER, splits={"train": "train"}, columns=_NLI_COLUMNS
+            ),
         ),
     ),
     TaskDef(
@@ -189,6 +217,7 @@ TASKS: tuple[TaskDef, ...] = (
         notes=_NOT_OFFLINE,
         hub=HubSource(
             dataset="nyu-mll/glue",
+            revision=_GLUE,
             config="qqp",
             splits={"train": "train", "dev": "validation"},
             columns={"text_a": "question1", "text_b": "question2", "label": "label"},
@@ -209,6 +238,7 @@ TASKS: tuple[TaskDef, ...] = (
         notes=_NOT_OFFLINE + "Evaluate with format_options {allow_no_answer: true}, else every question is answered.",
         hub=HubSource(
             dataset="rajpurkar/squad_v2",
+            revision=_SQUAD_V2,
             config="squad_v2",
             splits={"train": "train", "dev": "validation"},
             columns=_SQUAD_COLUMNS,
@@ -227,9 +257,11 @@ TASKS: tuple[TaskDef, ...] = (
         metric="accuracy",
         citation="Zellers et al. 2019",
         notes=_NOT_OFFLINE + "The test split has no labels.",
-        # The context is `ctx` (ctx_a + ctx_b); labels are the strings "0".."3".
+        # The context is `ctx` (ctx_a + ctx_b); labels are the strings "0".."3". Main still holds the loading script
+        # (a Parquet pull request, #7, is open), so the Hub's Parquet export is read.
         hub=HubSource(
             dataset="Rowan/hellaswag",
+            revision=PARQUET_EXPORT,
             splits={"train": "train", "dev": "validation"},
             columns={"context": "ctx", "choices": "endings", "label": "label"},
         ),

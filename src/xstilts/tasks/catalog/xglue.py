@@ -4,15 +4,21 @@ tasks. NER and POS are `xglue_ner` and `xglue_pos`: other data than XTREME's PAN
 
 None of them is offline. Files follow XGLUE's download (xglue_full_dataset/{TASK}/xglue.{task}.{lang}.{split}, see
 microsoft/XGLUE Data_Format.txt; NER and POS: xglue_full_dataset/{NER,POS}/{lang}.{split}, English train only, as
-microsoft/XGLUE evaluation/xglue_evaluate.py and the Hub loading script read them); the Hub copy is `microsoft/xglue`
-(configs ner, pos, nc, qadsm, wpr, qam; splits "train", "validation.{lang}", "test.{lang}"; columns as in its
-loading script). English trains; every language is scored on dev, because XGLUE's test files carry no labels
-(Data_Format.txt: test rows have no label column)."""
+microsoft/XGLUE evaluation/xglue_evaluate.py and the Hub loading script read them). The Hub's `microsoft/xglue` is
+script-only, so `data_source: hub` reads a Parquet copy of it (configs ner, pos, nc, qadsm, wpr, qam; splits "train",
+"validation.{lang}", "test.{lang}"; columns as microsoft/xglue's card gives them). English trains; every language is
+scored on dev, because XGLUE's test files carry no labels (Data_Format.txt: test rows have no label column)."""
 
 from __future__ import annotations
 
 from xstilts.tasks.catalog.xtreme import UPOS_TAGS
 from xstilts.tasks.definition import HubSource, Split, TaskDef
+
+# microsoft/xglue is script-only (its script downloads Microsoft's archive), which `datasets` >= 4 does not run, and
+# no Parquet export of it could be confirmed. hgissbkh/xglue is a Parquet upload of it made with `datasets`
+# (`push_to_hub`): the same configurations, split names ("validation.de") and columns; its last "Upload dataset".
+_HUB_COPY = "hgissbkh/xglue"
+_HUB_REVISION = "de1926389545bc73d13a5b850f2596bdaf463f72"
 
 _DEV_NOTE = "Evaluated on dev: XGLUE's test labels are not public (its leaderboard scores test)."
 
@@ -29,7 +35,8 @@ def _declare(name: str, config: str, files: str, languages: str, columns: dict[s
         eval_split="dev",
         citation="Liang et al. 2020",
         hub=HubSource(
-            dataset="microsoft/xglue",
+            dataset=_HUB_COPY,
+            revision=_HUB_REVISION,
             config=config,
             splits={"train": "train", "dev": "validation.{lang}"},
             columns=columns,

@@ -10,11 +10,19 @@ NLI_LABELS = ("entailment", "neutral", "contradiction")
 PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 UPOS_TAGS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
 
+# google/xtreme's "Delete loading script": the last step of its conversion to Parquet (one folder per configuration).
+_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
+
 _XNLI_LANGS = tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split())
 _PAWSX_LANGS = tuple("de en es fr ja ko zh".split())
 _PANX_DEV_LANGS = tuple(
     "af ar az bg bn de el en es et eu fa fi fr gu he hi hu id it ja jv ka kk ko lt ml mr ms my nl pa pl pt "
     "qu ro ru sw ta te tl tr uk ur vi yo zh".split()
+)
+# XTREME's 40 PAN-X languages, the configurations of google/xtreme; the offline dev files have 8 more from WikiANN.
+_PANX_HUB_LANGS = tuple(
+    "af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru sw ta te th tl tr ur "
+    "vi yo zh".split()
 )
 _UDPOS_DEV_LANGS = tuple(
     "af ar bg de el en es et eu fa fi fr he hi hu id it ja ko lt mr nl pl pt ro ru ta te tr uk ur vi wo zh".split()
@@ -63,6 +71,7 @@ TASKS: tuple[TaskDef, ...] = (
         "offline copy; train on another NLI task with `train_task`.",
         hub=HubSource(
             dataset="facebook/xnli",
+            revision="83ecd0da7773326e49a494fca44b9467b27103c8",  # "Delete loading script" (Parquet from then on)
             config="{lang}",
             splits={"train": "train", "dev": "validation"},
             columns={"text_a": "premise", "text_b": "hypothesis", "label": "label"},
@@ -89,6 +98,7 @@ TASKS: tuple[TaskDef, ...] = (
         "declared. Test labels for en/es/fr/ja/ko are projected from German (~2% label noise).",
         hub=HubSource(
             dataset="google/xtreme",
+            revision=_XTREME_REVISION,
             config="PAWS-X.{lang}",
             splits={"train": "train", "test": "test"},
             columns={"text_a": "sentence1", "text_b": "sentence2", "label": "label"},
@@ -114,7 +124,9 @@ TASKS: tuple[TaskDef, ...] = (
         notes="Evaluated on dev: XTREME's PAN-X test labels are not public. No Thai offline.",
         hub=HubSource(
             dataset="google/xtreme",
+            revision=_XTREME_REVISION,
             config="PAN-X.{lang}",
+            languages=_PANX_HUB_LANGS,
             splits={"train": "train", "dev": "validation"},
             columns={"words": "tokens", "tags": "ner_tags"},
         ),

@@ -35,6 +35,7 @@ LAREQA = TaskDef(
     "sentence with its paragraph. The Hub copy has no sentence breaks: they are inferred from punctuation.",
     hub=HubSource(
         dataset="google-research-datasets/xquad_r",
+        revision="main",  # no commit of its Parquet conversion could be confirmed
         config="{lang}",
         splits={"test": "validation"},
         columns={"id": "id", "question": "question", "context": "context", "answer_starts": "answers.answer_start"},

@@ -93,3 +93,19 @@ def test_a_small_grid_runs_and_prints_one_table_per_point(tmp_path: Path, data: 
     assert "8 unique stages (10 without sharing)" in printed  # the baseline is shared by both sizes
     assert "panx: f1 [intermediate_size=8], delta vs 'none [intermediate_size=8]'" in printed
     assert "panx: f1 [intermediate_size=16], delta vs 'none [intermediate_size=16]'" in printed
+
+
+def test_a_grid_point_is_validated_like_a_spec_s_own_train_block():
+    """A grid's training values become typed fields (an adapter an AdapterSpec), not raw mappings copied in."""
+    from xstilts.spec import AdapterSpec
+
+    spec = parse_spec(
+        {
+            "name": "g",
+            "targets": [{"task": "panx"}],
+            "grid": {"train": {"adapter": [None, {"r": 4}], "learning_rate": [1e-5]}},
+        }
+    )
+    adapters = [point.train.adapter for _, point in spec.variants()]
+    assert adapters[0] is None and isinstance(adapters[1], AdapterSpec) and adapters[1].r == 4
+    assert {point.train.learning_rate for _, point in spec.variants()} == {1e-5}

@@ -324,7 +324,9 @@ class Spec(_Strict):
             if "model" in change:
                 update["model"] = change["model"]
             if "train" in change:
-                update["train"] = (update.get("train") or self.train).model_copy(update=change["train"])
+                # validated, as a spec's own `train:` is: an adapter value becomes an AdapterSpec here, once
+                base = update.get("train") or self.train
+                update["train"] = TrainConfig.model_validate({**base.model_dump(), **change["train"]})
             if "size" in change:
                 update["intermediate"] = {
                     name: tuple(_sized(stage, change["size"]) for stage in stages)
@@ -389,7 +391,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed where `loc` points (for a "did you mean"): Spec's fields, walked down the path; list
     indices and free keys (condition names) keep the model they are in."""
-    model: type[BaseModel] | None = Spec  # the pretrained encoder every condition starts from
+    model: type[BaseModel] | None = Spec
     for part in loc:
         field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
         if field is not None:

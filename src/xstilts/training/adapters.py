@@ -43,8 +43,3 @@ def adapted(encoder: nn.Module, adapter: AdapterSpec | None) -> Iterator[nn.Modu
         lora.merge_and_unload()  # puts the plain layers back, with the merged weights, into `encoder`
         for name, param in encoder.named_parameters():
             param.requires_grad_(trainable[name])
-
-
-def adapter_of(value: AdapterSpec | dict | None) -> AdapterSpec | None:
-    """The adapter of a TrainConfig (a grid axis leaves it a plain mapping)."""
-    return AdapterSpec.model_validate(value) if isinstance(value, dict) else value

@@ -37,7 +37,7 @@ from torch import nn
 from xstilts.errors import UserError
 from xstilts.formats import Feature
 from xstilts.spec import TrainConfig
-from xstilts.training.adapters import adapted, adapter_of
+from xstilts.training.adapters import adapted
 from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
 from xstilts.training.graphs import begin_step, compiled
@@ -150,7 +150,7 @@ def train(
     encoder = next(iter(models.values())).encoder
     if config.freeze_embeddings:
         encoder.get_input_embeddings().weight.requires_grad_(False)
-    with adapted(encoder, adapter_of(config.adapter)):  # seeded: the adapter's initial weights depend on the seed
+    with adapted(encoder, config.adapter):  # seeded: the adapter's initial weights depend on the seed
         return _train(
             models, features, config, seed, pad_id, bf16, dev_score, label, probabilities, parallel, groups, log
         )

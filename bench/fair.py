@@ -186,7 +186,8 @@ def _note(line: str) -> None:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values), "n": len(values)}
+    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values), "n": len(values),
+            "seconds": list(values)}  # fmt: skip
 
 
 def _train_once(
@@ -386,3 +387,13 @@ def _dev_table(runs: list[dict[str, Any]]) -> list[str]:
             f"{' | '.join(cells)} | {verdict} |"
         )
     return lines
+
+
+def render_result(result: dict[str, Any], raw: str) -> str:
+    """The generated section of one like-with-like run (bench/fair.py), from its results JSON."""
+    machine_ = result.get("machine", {})
+    versions = ", ".join(f"{k} {machine_[k]}" for k in ("python", "torch", "transformers") if k in machine_)
+    when = f"Measured {result['date']}" if "date" in result else "Measured on an unrecorded date"
+    provenance = f"{when}; {versions or 'versions not recorded'}.\n\n"
+    body = render(result, result["command"])
+    return provenance + body + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: {raw}.\n"

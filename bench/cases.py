@@ -197,3 +197,30 @@ CASES: dict[str, Case] = {
 
 def default_cases(mode: str) -> list[str]:
     return [name for name, case in CASES.items() if mode in case.modes]
+
+
+@dataclass(frozen=True)
+class DeviceCase:
+    """A like-with-like case (`python bench/run.py --device NAME`): measured in this process on one device, its
+    result saved as bench/results/latest-fair-<device>.json. A new GPU measurement is one more entry here, with
+    the function that returns its result (bench/gpu/run.sh runs the entries' parts under time limits)."""
+
+    name: str
+    device: str  # the torch device type it runs on
+    topic: str
+    run: Callable[[str, dict[str, Any] | None], dict[str, Any]]  # (device, size overrides) -> result
+
+
+def _fair(device: str, sizes: dict[str, Any] | None) -> dict[str, Any]:
+    import fair  # after run.py has set the thread count (common.setup_env): fair.py builds models on torch
+
+    return fair.run(device, sizes)
+
+
+DEVICE_CASES: dict[str, DeviceCase] = {
+    case.name: case
+    for case in (
+        DeviceCase("cpu", "cpu", "training", _fair),  # me5-small's shape, reduced sizes (fair.SIZES["cpu"])
+        DeviceCase("cuda", "cuda", "training", _fair),  # XLM-R Base and Large shapes, random init
+    )
+}

@@ -39,7 +39,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
-from cases import CASES, MODES, default_cases  # noqa: E402
+from cases import CASES, DEVICE_CASES, MODES, default_cases  # noqa: E402
 from measurement import from_fair, from_harness  # noqa: E402
 from report_cpu import render  # noqa: E402
 from runner import Harness, machine  # noqa: E402
@@ -59,7 +59,7 @@ def write_document() -> None:
 def run_fair(
     device: str, threads: int, write: bool, sizes: dict[str, Any] | None = None, results: Path = RESULTS
 ) -> None:
-    """One in-process run of bench/fair.py; its table goes to BENCHMARKS.md's generated section for the device.
+    """One in-process run of a like-with-like case (DEVICE_CASES); then BENCHMARKS.md is rewritten (unless not write).
     `sizes` overrides fair.SIZES[device] (training examples per run, repetitions, dev steps, shapes, tasks); the
     results JSON goes to `results` (bench/gpu/run.sh gives each of its parts a folder of its own)."""
     common.setup_env(threads)
@@ -67,7 +67,8 @@ def run_fair(
 
     command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
     started = time.perf_counter()
-    result = fair.run(device, sizes)
+    case = DEVICE_CASES[device]
+    result = case.run(case.device, sizes)
     result.update(command=command, device_type=device, total_s=time.perf_counter() - started, machine=machine())
     result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     result["measurements"] = [m.to_json() for m in from_fair(result, result["date"])]
@@ -95,7 +96,9 @@ def main() -> None:
     group.add_argument("--quick", action="store_true", help="small sizes, about 10 minutes (default)")
     group.add_argument("--full", action="store_true", help="2,000 training examples per task, about an hour")
     group.add_argument(
-        "--device", choices=["cpu", "cuda"], help="the like-with-like comparison with Trainer (bench/fair.py)"
+        "--device",
+        choices=list(DEVICE_CASES),
+        help="a like-with-like case (bench/cases.py DEVICE_CASES; bench/fair.py)",
     )
     ap.add_argument("--only", help=f"comma-separated subset of: {', '.join(CASES)}")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per measurement (default 2)")

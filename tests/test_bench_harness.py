@@ -36,6 +36,9 @@ def test_the_registry_names_every_case_once_with_its_topic_and_modes(bench) -> N
     assert all(case.name == name and callable(case.run) for name, case in cases.CASES.items())
     assert {"steps", "whatif"} & set(cases.default_cases("quick")) == set()
     assert cases.default_cases("full") == list(cases.CASES)
+    # The like-with-like cases (--device): a GPU case is one more entry, on a device torch knows.
+    assert {name: case.device for name, case in cases.DEVICE_CASES.items()} == {"cpu": "cpu", "cuda": "cuda"}
+    assert all(callable(case.run) and case.topic for case in cases.DEVICE_CASES.values())
 
 
 def test_a_measurement_is_typed_and_its_rates_follow_from_its_repetitions(bench) -> None:

@@ -186,6 +186,12 @@ def merge_fair(parts: list[dict[str, Any]]) -> dict[str, Any]:
                 merged["runs"].append(seen[key])
             elif run.get("dev") and not seen[key].get("dev"):
                 seen[key]["dev"] = run["dev"]
+    # The typed rows of each part, with that part's own command and date; a case timed twice keeps its first.
+    typed: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for row in part.get("measurements", []):
+            typed.setdefault(row["case"], row)
+    merged["measurements"] = list(typed.values())
     return merged
 
 

@@ -127,30 +127,6 @@ def embedding_update_bytes(shape: dict[str, int]) -> int:
     return 9 * 4 * shape["word_embedding_params"]
 
 
-# --- Hugging Face Trainer on the same model -------------------------------------------------------------
-
-
-def loss_wrapper(task_model: Any) -> Any:
-    """The xstilts TaskModel behind the forward signature Trainer expects, returning xstilts' own loss.
-    Same modules, same initial weights, same loss: only the training loop differs."""
-    import torch
-
-    class WithLoss(torch.nn.Module):
-        def __init__(self, inner: Any):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: Any, attention_mask: Any, labels: Any = None) -> dict[str, Any]:
-            batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-            logits = self.inner(batch)
-            out = {"logits": logits}
-            if labels is not None:
-                out["loss"] = self.inner.fmt.loss(logits, batch)
-            return out
-
-    return WithLoss(task_model)
-
-
 def median_lines(times: dict[str, list[float]], base: str, tokens: dict[str, float], per: str = "s") -> list[str]:
     """One line per way of `times` (seconds per repetition): median and range (in ms when `per` is a step),
     `tokens` per second for each kind of token counted per repetition, and the speed-up over the way `base`."""
@@ -165,26 +141,6 @@ def median_lines(times: dict[str, list[float]], base: str, tokens: dict[str, flo
             f"{scale * max(values):.{digits}f}), {rates}, {reference / median:.2f}x"
         )
     return lines
-
-
-def hf_dataset(features: list, with_labels: bool = True) -> list[dict[str, Any]]:
-    """xstilts features as the list-of-dicts dataset Trainer reads (the same token ids)."""
-    rows = []
-    for f in features:
-        row: dict[str, Any] = {"input_ids": list(f.input_ids)}
-        if with_labels:  # a tagging target is WordLabels: Trainer's collator reads its per-token label ids
-            row["labels"] = list(f.target.labels) if hasattr(f.target, "labels") else f.target
-        rows.append(row)
-    return rows
-
-
-def hf_collator(task_format: str, tok: Any) -> Any:
-    """The collator a Trainer user writes for the task: dynamic padding to the longest row of the batch."""
-    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
-
-    if task_format == "tagging":
-        return DataCollatorForTokenClassification(tok, label_pad_token_id=-100)
-    return DataCollatorWithPadding(tok)
 
 
 # --- dev-set noise: paired bootstrap ------------------------------------------------------------------------

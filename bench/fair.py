@@ -30,11 +30,12 @@ from __future__ import annotations
 import functools
 import random
 import statistics
-import tempfile
 import time
 from typing import Any
 
 import common
+import engine
+from engine import LOOPS
 
 SHAPES = {  # encoder configs (random init); the vocabulary is the me5-small tokenizer's, XLM-R's own size
     "me5-small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 1536},
@@ -48,7 +49,6 @@ SIZES = {  # per device: shapes, tasks, training examples per timed run, repetit
     "cuda": {"shapes": ["xlmr-base", "xlmr-large"], "tasks": ["sick", "panx"], "n_train": 1600, "reps": 5,
              "n_eval": 4000, "dev_steps": 139, "dev_seeds": 1, "dev_start": "random", "freeze": [False]},
 }  # fmt: skip
-LOOPS = ("xstilts", "Trainer default", "Trainer tuned")
 BATCH, MAX_LENGTH, LR, SEED = 32, 128, 3e-5, 1
 
 
@@ -186,7 +186,8 @@ def _note(line: str) -> None:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values), "n": len(values)}
+    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values), "n": len(values),
+            "seconds": list(values)}  # fmt: skip
 
 
 def _train_once(
@@ -217,61 +218,15 @@ def _train_once(
 
         train(model, features, config, seed, _tokenizer().pad_token_id, bf16)
     else:
-        _trainer(loop, model, features, batches, config, bf16, device, seed).train()
+        engine.trainer_for(loop, model, features, config, _tokenizer(), device, bf16, seed, steps, batches).train()
     _sync(device)
     seconds = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
     return seconds, peak
 
 
-def _trainer(
-    loop: str, model: Any, features: list, batches: Any, config: Any, bf16: bool, device: Any, seed: int = SEED
-) -> Any:
-    """A Trainer on xstilts' batches (through the dataloader's batch sampler), its attention kernel, fused AdamW."""
-    from torch.utils.data import DataLoader
-    from transformers import Trainer, TrainingArguments
-
-    tuned = loop == "Trainer tuned"
-    if config.freeze_embeddings:
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
-    if device.type == "cpu":  # xstilts trains with eager attention on CPU (train._training_attention)
-        model.encoder.set_attn_implementation("eager")
-    tok = _tokenizer()
-    collator = common.hf_collator(model.fmt.name, tok)
-    args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="bench-fair-"),
-        per_device_train_batch_size=BATCH,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        warmup_steps=round(config.warmup_ratio * config.max_steps),
-        lr_scheduler_type="linear",
-        max_grad_norm=config.max_grad_norm,
-        optim="adamw_torch_fused",
-        seed=seed,
-        use_cpu=device.type == "cpu",
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        bf16=tuned and bf16,
-        dataloader_num_workers=4 if tuned and device.type == "cuda" else 0,
-        dataloader_pin_memory=tuned and device.type == "cuda",
-    )
-
-    class SameBatches(Trainer):
-        def get_train_dataloader(self) -> Any:
-            loader = DataLoader(self.train_dataset, batch_sampler=batches, collate_fn=collator,
-                                num_workers=args.dataloader_num_workers, pin_memory=args.dataloader_pin_memory)  # fmt: skip
-            return self.accelerator.prepare(loader)
-
-    return SameBatches(model=common.loss_wrapper(model), args=args, train_dataset=common.hf_dataset(features),
-                       data_collator=collator, processing_class=tok)  # fmt: skip
-
-
 def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int) -> dict[str, Any]:
     """Seconds to predict `features`: xstilts' predict, Trainer.predict default and tuned, interleaved."""
-    from transformers import Trainer, TrainingArguments
-
     from xstilts.tasks import REGISTRY
     from xstilts.training.device import use_bf16
     from xstilts.training.evaluate import predict
@@ -279,7 +234,6 @@ def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int
     task, tok = REGISTRY[task_name], _tokenizer()
     bf16 = use_bf16("auto", device)
     model = _build(device, shape, task_name)
-    collator = common.hf_collator(task.format, tok)
     by_length = sorted(features, key=lambda f: f.length)
     times: dict[str, list[float]] = {"xstilts": [], "Trainer.predict default": [], "Trainer.predict tuned": []}
     for _ in range(reps):
@@ -290,11 +244,8 @@ def _evaluate(device: Any, shape: str, task_name: str, features: list, reps: int
                 predict(model, task, features, 64, tok.pad_token_id, bf16)
             else:
                 tuned = name.endswith("tuned")
-                args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="bench-fair-"), per_device_eval_batch_size=64,
-                                         use_cpu=device.type == "cpu", report_to="none", disable_tqdm=True,
-                                         bf16_full_eval=tuned and bf16)  # fmt: skip
-                trainer = Trainer(model=common.loss_wrapper(model), args=args, data_collator=collator)
-                trainer.predict(common.hf_dataset(by_length if tuned else features, with_labels=False))
+                trainer = engine.predictor(model, tok, device, 64, tuned, bf16)
+                trainer.predict(engine.hf_dataset(by_length if tuned else features, with_labels=False))
             _sync(device)
             times[name].append(time.perf_counter() - started)
             _note(f"{shape} {task_name} evaluate {name}: {times[name][-1]:.2f} s")
@@ -436,3 +387,13 @@ def _dev_table(runs: list[dict[str, Any]]) -> list[str]:
             f"{' | '.join(cells)} | {verdict} |"
         )
     return lines
+
+
+def render_result(result: dict[str, Any], raw: str) -> str:
+    """The generated section of one like-with-like run (bench/fair.py), from its results JSON."""
+    machine_ = result.get("machine", {})
+    versions = ", ".join(f"{k} {machine_[k]}" for k in ("python", "torch", "transformers") if k in machine_)
+    when = f"Measured {result['date']}" if "date" in result else "Measured on an unrecorded date"
+    provenance = f"{when}; {versions or 'versions not recorded'}.\n\n"
+    body = render(result, result["command"])
+    return provenance + body + f"\nTotal {result['total_s'] / 60:.1f} min; raw results: {raw}.\n"

@@ -57,7 +57,7 @@ def main() -> None:
     common.setup_env(2)
     import yaml
 
-    from xstilts.experiment.cost import _line, _rate_key, cost_model, estimate
+    from xstilts.experiment.cost import cost_model, estimate, fit_startup_and_rate
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.store import Store
     from xstilts.spec import parse_spec
@@ -88,7 +88,6 @@ def main() -> None:
         for key, seconds in recorded.items():
             stage = plan.stages[key]
             points.setdefault(stage.kind, []).append((model.flops(stage), seconds))
-            assert _rate_key(stage)
     rows = [
         {
             "stage": f"{stage.kind} {stage.task}",
@@ -98,7 +97,7 @@ def main() -> None:
         }
         for key, stage in plan.stages.items()
     ]
-    fits = {kind: _line(p) for kind, p in points.items()}
+    fits = {kind: fit_startup_and_rate(p) for kind, p in points.items()}
     result = {
         "spec": raw["grid"] | {"target_size": args.target_size, "model": "me5-small, 2 layers"},
         "stages": rows,

@@ -57,7 +57,9 @@ def test_the_carried_data_is_every_file_the_quickstart_and_benchmarks_read(kit, 
 def test_fair_parts_merge_into_one_result(kit, tmp_path) -> None:
     def part(shape: str, command: str, dev: dict | None = None) -> dict:
         run = {"shape": shape, "task": "sick", "embeddings": "trained", "train": {"xstilts": 1.0}, "dev": dev}
-        return {"device": "GPU", "peak": {"bf16": 1.0}, "total_s": 10.0, "command": command, "runs": [run]}
+        typed = [{"case": f"fair/{shape}/sick/trained/xstilts", "command": command}]
+        return {"device": "GPU", "peak": {"bf16": 1.0}, "total_s": 10.0, "command": command, "runs": [run],
+                "measurements": typed}  # fmt: skip
 
     paths = []
     for name, value in (
@@ -73,6 +75,11 @@ def test_fair_parts_merge_into_one_result(kit, tmp_path) -> None:
     assert merged["runs"][0]["dev"] == {"steps": 139} and merged["total_s"] == 30.0  # the dev scores of the second
     assert merged["parts"][0] == "python bench/run.py --device cuda --reps 3"  # run.sh's scratch folder left out
     assert merged["parts"][1].startswith("XSTILTS_COMPILE=0 python")  # the retry without compilation says so
+    # each part's typed rows, with that part's own command; the one timed twice keeps its first
+    assert [(m["case"].split("/")[1], m["command"].split()[-1]) for m in merged["measurements"]] == [
+        ("xlmr-large", "3"),
+        ("xlmr-base", "xlmr-base"),
+    ]
 
 
 @pytest.mark.parametrize("script", ["run.sh", "prepare.sh"])

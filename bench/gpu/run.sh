@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 13's GPU measurements in one device call, after `bash bench/gpu/prepare.sh` here (bench/gpu/README.md):
+# The GPU measurements in one script, on a machine with one CUDA GPU, after `bash bench/gpu/prepare.sh` on a
+# machine with the data (bench/gpu/README.md):
 #
-#   run(command="bash bench/gpu/run.sh", carry=[".device"], timeout_s=600)
+#   bash bench/gpu/run.sh [PART]     # PART: all (default), fair, quickstart or lora
 #
 # Steps, each under its own time limit, each going on after one fails; their logs and JSONs go to $OUT:
 #   a. like with like (bench/fair.py through bench/run.py --device cuda): one process per part (shape, task), in the
@@ -19,11 +20,14 @@
 # KIT_BUDGET_S (default 560), KIT_FAIR_S (330), KIT_QUICKSTART_S (120) and KIT_FAIR_PARTS (one part's bench/run.py
 # flags per line) change the time shares and the parts.
 set -uo pipefail
+PART=${1:-all}
+case $PART in all | fair | quickstart | lora) ;; *) echo "bench/gpu/run.sh: PART must be all, fair, quickstart or lora, not '$PART'" >&2; exit 2 ;; esac
+wants() { [[ $PART == all || $PART == "$1" ]]; }
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 DRY=${XSTILTS_GPU_KIT_DRY:-0}
 PY=${PYTHON:-python3}
-BUDGET=${KIT_BUDGET_S:-560}  # the call's 600 s less time to pack the results
+BUDGET=${KIT_BUDGET_S:-560}  # a 10-minute limit less time to pack the results
 FAIR_S=${KIT_FAIR_S:-330}
 QUICKSTART_S=${KIT_QUICKSTART_S:-120}
 WORK=$(mktemp -d /tmp/xstilts-gpu-kit.XXXXXX)
@@ -39,7 +43,7 @@ if [[ $DRY == 1 ]]; then
 else
     DEVICE=cuda THREADS=8 DRY_FLAG=
     LORA_ARGS=()
-    # XLM-R Large first (the issue's targets), 50 steps a run (1,600 examples, batch 32), 3 interleaved
+    # XLM-R Large first (the targets are stated for it), 50 steps a run (1,600 examples, batch 32), 3 interleaved
     # repetitions; then XLM-R Base; last Large's dev scores after 139 steps (one epoch of SICK) with 3 seeds, so
     # that Trainer's seed-to-seed spread exists (a part cut at its limit loses only itself).
     PARTS=${KIT_FAIR_PARTS:-"--shapes xlmr-large --tasks sick --reps 3 --dev-steps 0
@@ -122,18 +126,18 @@ while IFS= read -r part; do
     fi
     parts=("$WORK"/fair/part-*/latest-fair-"$DEVICE".json)
     [[ -f ${parts[0]} ]] && "$PY" bench/gpu/kit.py merge-fair "$WORK/fair-cuda.json" "${parts[@]}" && pack
-done <<<"$PARTS"
+done <<<"$(wants fair && echo "$PARTS")"
 
 # --- b. the quickstart on a random encoder of me5-small's shape ---------------------------------------------------
-step quickstart "$QUICKSTART_S" "$PY" bench/gpu/kit.py quickstart "$WORK/quickstart" "$WORK/quickstart.json" $DRY_FLAG
-if failed_fast && [[ $DEVICE == cuda ]]; then
+wants quickstart && step quickstart "$QUICKSTART_S" "$PY" bench/gpu/kit.py quickstart "$WORK/quickstart" "$WORK/quickstart.json" $DRY_FLAG
+if wants quickstart && failed_fast && [[ $DEVICE == cuda ]]; then
     step quickstart-eager "$QUICKSTART_S" env XSTILTS_COMPILE=0 "$PY" bench/gpu/kit.py quickstart \
         "$WORK/quickstart-eager" "$WORK/quickstart-eager.json"
 fi
 rm -rf "$WORK"/quickstart*/model  # 470 MB of random weights
 
 # --- c. LoRA on XLM-R XXL's shape: eager first, then the loop's own (compiled) path, in one process ----------------
-step lora_xxl "$(left)" "$PY" bench/gpu/lora_xxl.py --out "$WORK/lora_xxl.json" "${LORA_ARGS[@]}"
+wants lora && step lora_xxl "$(left)" "$PY" bench/gpu/lora_xxl.py --out "$WORK/lora_xxl.json" "${LORA_ARGS[@]}"
 
 pack
 echo "== done in $((SECONDS - T0))s; results in $OUT"

@@ -215,7 +215,7 @@ class CostModel:
             if self.slowdown > 1:
                 source += f", x{self.slowdown:.1f} for the machine's load"
             return startup * self.slowdown, rate / self.slowdown, source
-        fitted = _line(points)
+        fitted = fit_startup_and_rate(points)
         if fitted is not None:
             startup, rate = fitted
             how = "start-up and rate fitted"
@@ -248,7 +248,7 @@ def cpu_slowdown(device_type: str) -> float:
     return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
 
 
-def _line(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+def fit_startup_and_rate(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     """Least-squares seconds = start-up + flops / rate through (flops, seconds), or None when the stages are too
     alike in size to separate the two (the largest under twice the smallest) or the fit is not physical."""
     if len(points) < 2 or max(f for f, _ in points) < 2 * min(f for f, _ in points):

@@ -41,7 +41,7 @@ from xstilts.training.adapters import adapted
 from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
 from xstilts.training.graphs import begin_step, compiled
-from xstilts.training.optimizer import build_optimizer, param_groups
+from xstilts.training.optimizer import build_optimizer
 from xstilts.training.task_model import TaskModel
 
 # Batches are sorted by length inside windows of this many batches: long enough to group similar
@@ -96,10 +96,6 @@ def _by_group(order: list[int], groups: Sequence[Hashable] | None) -> list[list[
     for i in order:  # keeps the shuffled order inside each group
         members.setdefault(groups[i], []).append(i)
     return list(members.values())
-
-
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    return param_groups(model, weight_decay)  # for bench/measure.py's optimizer-step comparison
 
 
 def steps_per_epoch(sizes: Sequence[int], config: TrainConfig) -> int:

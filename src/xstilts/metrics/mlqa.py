@@ -1,7 +1,7 @@
 """MLQA exact match and F1: the SQuAD v1.1 scorer with a normalisation per answer language.
 
 Definition: facebookresearch/MLQA `mlqa_evaluation_v1.py` (copied as google-research/xtreme
-third_party/evaluate_mlqa.py), checked rule by rule in ../shared/docs/metric-facts.md. Steps, in its order:
+third_party/evaluate_mlqa.py), checked rule by rule in docs/metric-facts.md. Steps, in its order:
 1. lowercase;
 2. drop every Unicode punctuation character (category P*) and every ASCII punctuation character, so the ASCII
    symbols `$ + < = > ^ ` | ~` go too, while other symbols such as `～ € ©` stay;

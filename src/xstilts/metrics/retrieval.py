@@ -1,7 +1,7 @@
 """Sentence retrieval: cosine nearest neighbours, Tatoeba accuracy, and BUCC 2018 mining, threshold and F1.
 
 Definitions: google-research/xtreme third_party/utils_retrieve.py (adapted there from facebookresearch/LASER's
-mining code) and third_party/run_retrieval.py; ../shared/docs/metric-facts.md records the checked facts. Embeddings
+mining code) and third_party/run_retrieval.py; docs/metric-facts.md records the checked facts. Embeddings
 are compared by cosine: rows are L2-normalised, then inner products are taken.
 
 BUCC candidates are `Candidate(score, src_id, tgt_id)` named tuples (plain 3-tuples in that order work too). The ids

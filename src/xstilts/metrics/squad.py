@@ -4,7 +4,7 @@ Definition: the official SQuAD v1.1 `evaluate-v1.1.py` (copied as google-researc
 third_party/evaluate_squad.py). Normalise both strings (lowercase; drop ASCII punctuation; replace the words
 a/an/the by a space; collapse whitespace), then EM = the normalised strings are equal, F1 = harmonic mean of token
 precision and recall over whitespace tokens; each prediction takes its best score over the gold answers; both x100.
-Consequences worth knowing (../shared/docs/metric-facts.md): only ASCII punctuation goes, so `co-operate` becomes
+Consequences worth knowing (docs/metric-facts.md): only ASCII punctuation goes, so `co-operate` becomes
 `cooperate`; a Chinese or Thai answer is one token; a prediction and gold that both normalise to "" have EM = 100
 but F1 = 0. `score_answers` is shared with the MLQA scorer, which differs only in its normalisation.
 """

@@ -2,7 +2,7 @@
 
 XTREME scores both tasks with seqeval's `f1_score` (google-research/xtreme evaluate.py `f1`): micro F1 over *chunks*,
 not tokens, for POS tags too. The two seqeval releases disagree on bare tags such as POS tags, because each cuts a
-tag into a one-character prefix and a type in its own way (../shared/docs/metric-facts.md):
+tag into a one-character prefix and a type in its own way (docs/metric-facts.md):
 
     tag        seqeval 0.0.12 (prefix, type)    seqeval 1.2.x (prefix, type)
     B-PER      B, PER                           B, PER

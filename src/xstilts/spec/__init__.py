@@ -1,7 +1,7 @@
 """The experiment spec: a YAML file validated into typed, frozen models (unknown keys are errors).
 
 name: quickstart
-data_dir: ../../shared/data        # relative to this file; --data and $XSTILTS_DATA win over it
+data_dir: data                     # optional: fetched data, else the package's; --data and $XSTILTS_DATA win
 model: me5-small                   # or {name: ..., num_layers: 2}; any HF id or local directory
 seeds: [1]
 train: {learning_rate: 3e-5, batch_size: 32, epochs: 1}     # defaults for every training stage

@@ -73,7 +73,7 @@ def load_spec(path: Path) -> Spec:
 def find_data_root(flag: Path | None, data_dir: Path | str | None) -> Path:
     """Where the data is, one rule for every command: the --data flag, then $XSTILTS_DATA, then the spec's
     data_dir (a spec names where its author keeps the data; the flag and the variable say where it is here), then
-    what `xstilts data fetch` wrote under the cache, then the quickstart pack inside the package (data.home)."""
+    the data directory under the cache, then the quickstart pack inside the package (data.home)."""
     env = os.environ.get(DATA_ENV)
     if flag is not None:
         where, root = "--data", Path(flag)

@@ -11,8 +11,10 @@ import pytest
 # line over all of it. A layer may import any layer below it, never one above.
 LAYERS = (
     "xstilts.cli",
-    "xstilts.similarity",
+    "xstilts.similarity_command",  # `xstilts similarity`: computes (similarity/) and prints report/'s table cells
     "xstilts.report",
+    "xstilts.similarity",
+    "xstilts.analysis",  # the statistics both analyses use (bootstrap, permutation and sign-flip tests, comparisons)
     "xstilts.scores",
     "xstilts.scale",
     "xstilts.experiment",
@@ -102,3 +104,9 @@ def test_the_check_sees_an_upward_import():
     graph.add_import(importer="xstilts.experiment.store", imported="xstilts.report.document")
     illegal = graph.find_illegal_dependencies_for_layers(layers=LAYERS, containers=set())
     assert {(d.importer, d.imported) for d in illegal} >= {("xstilts.experiment", "xstilts.report")}
+
+
+def test_the_report_and_the_similarity_analysis_do_not_import_each_other(graph):
+    """They share only what lies below them (xstilts.analysis): either can change without the other."""
+    for a, b in (("xstilts.report", "xstilts.similarity"), ("xstilts.similarity", "xstilts.report")):
+        assert not graph.find_shortest_chain(importer=a, imported=b, as_packages=True), f"{a} imports {b}"

@@ -93,11 +93,17 @@ def test_missing_data_file_and_missing_spec(tmp_path: Path, small_data: Path, ca
 
 
 def test_no_data_dir_anywhere(tmp_path: Path, monkeypatch, capsys):
+    """Nothing names a data directory and nothing is in the cache: the package's quickstart excerpt is read, and a
+    file it does not hold is one line naming the file, exit 2, nothing written."""
     monkeypatch.delenv("XSTILTS_DATA", raising=False)
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "s.yaml"
     path.write_text("name: x\ntargets: [{task: panx}]\n")
     assert main(["run", str(path)]) == 2
-    assert "spec field 'data_dir'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "data/pack/xtreme/panx/dev-" in err and "file not found" in err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_tasks_and_models_list(capsys):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from xstilts.analysis.stats import bootstrap_spearman, spearman
 from xstilts.report.complexity import (
     block_ends,
     curve_area,
@@ -19,7 +20,6 @@ from xstilts.report.complexity import (
     online_code_length,
     output_labels,
 )
-from xstilts.report.stats import bootstrap_spearman, spearman
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.examples import ClassificationExample, MultipleChoiceExample, TaggingExample
 

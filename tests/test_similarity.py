@@ -18,8 +18,8 @@ import yaml
 from xstilts.cli import main
 from xstilts.errors import UserError
 from xstilts.similarity.cka import linear_cka
-from xstilts.similarity.cli import layers_arg, methods_arg
 from xstilts.similarity.ranking import ndcg_at_k, quality, ranked, regret_at_k, spearman
+from xstilts.similarity_command import layers_arg, methods_arg
 
 # -- ranking measures --------------------------------------------------------------------------------------------
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from xstilts.similarity.cli import scale_table, tables
 from xstilts.similarity.ranking import quality
 from xstilts.similarity.scale import model_quality
+from xstilts.similarity_command import scale_table, tables
 
 
 def _row(condition: str, similarity: float, per_seed: dict[str, float], base: float = 50.0) -> dict:

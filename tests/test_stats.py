@@ -1,4 +1,4 @@
-"""xstilts.report.stats on hand-made cases with known answers: bootstrap intervals over seeds and examples, the
+"""xstilts.analysis.stats on hand-made cases with known answers: bootstrap intervals over seeds and examples, the
 paired permutation test, per-example statistics that recompute the task's metric on a resample (chunk F1 included),
 and the power-law fit."""
 
@@ -9,9 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from xstilts.formats import make_format
-from xstilts.metrics import METRICS
-from xstilts.report.stats import (
+from xstilts.analysis.stats import (
     ExampleScores,
     bootstrap_examples,
     bootstrap_seeds,
@@ -20,6 +18,8 @@ from xstilts.report.stats import (
     permutation_test,
     power_law_band,
 )
+from xstilts.formats import make_format
+from xstilts.metrics import METRICS
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.examples import ClassificationExample, SpanQAExample, TaggingExample, TranslationPair
 

@@ -1,6 +1,6 @@
-"""xstilts.report.stats against scipy.stats as the reference: the percentile bootstrap (over seeds, and over
+"""xstilts.analysis.stats against scipy.stats as the reference: the percentile bootstrap (over seeds, and over
 examples per language with the task metric recomputed) and the paired permutation test, on generated cases; Holm's
-correction on hand-computed cases; the pooled-vs-per-language case of docs/report.md; and xstilts.report.seed_test's
+correction on hand-computed cases; the pooled-vs-per-language case of docs/report.md; and xstilts.analysis.sign_flip's
 sign-flip test over per-seed gains against scipy's exact permutation test.
 
 Tolerances come from the Monte Carlo error of the two estimates being compared (both resample, with different
@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from xstilts.report.seed_test import EXACT_UP_TO, sign_flip_test
-from xstilts.report.stats import ExampleScores, bootstrap_examples, bootstrap_seeds, example_scores, holm
-from xstilts.report.stats import permutation_test as paired_permutation_test
+from xstilts.analysis.sign_flip import EXACT_UP_TO, sign_flip_test
+from xstilts.analysis.stats import ExampleScores, bootstrap_examples, bootstrap_seeds, example_scores, holm
+from xstilts.analysis.stats import permutation_test as paired_permutation_test
 from xstilts.tasks import REGISTRY
 from xstilts.tasks.examples import ClassificationExample, TaggingExample
 

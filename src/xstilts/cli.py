@@ -17,7 +17,7 @@ from xstilts.errors import UserError, did_you_mean, exit_code, one_line
 from xstilts.formats.scoring import shapes_text
 from xstilts.report.cli import cmd_report
 from xstilts.scale.executors import run_on_ray, start_local_runners
-from xstilts.similarity.cli import add_similarity_parser
+from xstilts.similarity_command import add_similarity_parser
 from xstilts.spec import DATA_HELP
 
 console = Console()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from xstilts.analysis.compare import ResamplingSettings
     from xstilts.report.build import ReportPaths, build_report
-    from xstilts.report.compare import ResamplingSettings
 
 __all__ = ["ReportPaths", "ResamplingSettings", "build_report"]
 
@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(build, name)
     if name == "ResamplingSettings":
-        from xstilts.report.compare import ResamplingSettings
+        from xstilts.analysis.compare import ResamplingSettings
 
         return ResamplingSettings
     raise AttributeError(f"module 'xstilts.report' has no attribute {name!r}")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xstilts import __version__
+from xstilts.analysis.compare import Comparisons, ResamplingSettings
 from xstilts.experiment.readback import Experiment, open_experiment
 from xstilts.report.by_language import language_section
-from xstilts.report.compare import Comparisons, ResamplingSettings
 from xstilts.report.complexity_section import complexity_section
 from xstilts.report.document import Figure, Section, Table, to_html, to_latex, to_markdown
 from xstilts.report.effects import order_section, scale_section, size_section

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from statistics import fmean, stdev
 
+from xstilts.analysis.compare import Comparison, Comparisons, sample_text
 from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
-from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.document import Figure, Section, Table
 from xstilts.report.transfer import ONE_SEED, SIGNIFICANT, seed_test_note
 from xstilts.tasks.languages import JOSHI_CLASS_NAMES, Language, language

@@ -11,13 +11,13 @@ from statistics import fmean
 
 import numpy as np
 
+from xstilts.analysis.compare import Comparisons
+from xstilts.analysis.stats import Interval, bootstrap_spearman
 from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
-from xstilts.report.compare import Comparisons
 from xstilts.report.complexity import MIN_FIRST_BLOCK, ONLINE_BLOCKS, PROBE_L2
 from xstilts.report.complexity_measure import SAMPLE, Measurer, TaskComplexity, one_task_stages
 from xstilts.report.document import Figure, Section, Table
-from xstilts.report.stats import Interval, bootstrap_spearman
 from xstilts.tasks.languages import language
 
 LOW_RESOURCE = (0, 1, 2, 3)  # Joshi classes below the "underdogs" (4) and "winners" (5)

@@ -10,13 +10,13 @@ from statistics import fmean
 
 import numpy as np
 
+from xstilts.analysis.compare import Comparison, Comparisons, sample_text
+from xstilts.analysis.stats import EXPONENT_RANGE, fit_power_law, power_law_band
 from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
-from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
 from xstilts.report.document import Bullets, Figure, Section, Table
 from xstilts.report.leakage_note import material_lines
-from xstilts.report.stats import EXPONENT_RANGE, fit_power_law, power_law_band
 from xstilts.report.transfer import SIGNIFICANT, seed_p, seed_test_note
 
 

@@ -9,12 +9,12 @@ from statistics import fmean
 
 import numpy as np
 
+from xstilts.analysis.compare import Comparison, Comparisons, sample_text
+from xstilts.analysis.sign_flip import smallest_p_text
 from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
-from xstilts.report.compare import Comparison, Comparisons, sample_text
 from xstilts.report.curricula import describe
 from xstilts.report.document import Bullets, Figure, Section, Table
-from xstilts.report.seed_test import smallest_p_text
 from xstilts.scores.benchmarks import XTREME, BenchmarkScore, describe_missing, score
 
 SIGNIFICANT = 0.05  # marks a permutation p-value below this with "*" (uncorrected; the report says so)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from xstilts import __version__
+from xstilts.analysis.compare import Comparisons, ResamplingSettings
 from xstilts.encoders.loading import load_encoder, load_tokenizer
 from xstilts.errors import UserError
 from xstilts.experiment import checkpoint
@@ -43,7 +44,6 @@ from xstilts.experiment.plan import draw_examples
 from xstilts.experiment.readback import Experiment, Unavailable, model_label
 from xstilts.experiment.store import AVERAGE
 from xstilts.formats import make_format
-from xstilts.report.compare import Comparisons, ResamplingSettings
 from xstilts.similarity.cka import linear_cka
 from xstilts.similarity.ranking import quality, ranked
 from xstilts.similarity.represent import (

@@ -1,11 +1,11 @@
-"""xstilts.report.seed_test: the exact sign-flip test over per-seed gains on hand-enumerated cases and its edge cases
+"""xstilts.analysis.sign_flip: the exact sign-flip test over per-seed gains on hand-enumerated cases and its edge cases
 (tests/test_stats_reference.py checks it against scipy's exact permutation test)."""
 
 from __future__ import annotations
 
 import pytest
 
-from xstilts.report.seed_test import sign_flip_test, smallest_p_text
+from xstilts.analysis.sign_flip import sign_flip_test, smallest_p_text
 
 
 def test_three_seeds_of_one_sign_give_the_smallest_p_a_quarter() -> None:

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from statistics import fmean
 
-from xstilts.errors import UserError
-from xstilts.experiment.readback import Cell, Experiment, Unavailable
-from xstilts.report.seed_test import SignFlipTest, sign_flip_test
-from xstilts.report.stats import (
+from xstilts.analysis.sign_flip import SignFlipTest, sign_flip_test
+from xstilts.analysis.stats import (
     ExampleScores,
     Interval,
     PermutationTest,
@@ -24,7 +22,9 @@ from xstilts.report.stats import (
     example_scores,
     holm,
 )
-from xstilts.report.stats import permutation_test as paired_permutation_test
+from xstilts.analysis.stats import permutation_test as paired_permutation_test
+from xstilts.errors import UserError
+from xstilts.experiment.readback import Cell, Experiment, Unavailable
 from xstilts.scores.predictions import read_predictions
 
 

@@ -13,7 +13,6 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from xstilts.spec import model as spec_model
 
@@ -73,7 +72,7 @@ def _type(annotation: Any) -> str:
 def _default(info: Any) -> str:
     if info.default_factory is not None:
         value = info.default_factory()
-    elif info.default is PydanticUndefined:
+    elif info.is_required():
         return "required"
     else:
         value = info.default

@@ -32,8 +32,18 @@ def load_examples(task: TaskDef, split: str, lang: str, root: Path, source: Sour
     allowed = task.labels if task.labels and task.labels_from == "declaration" else None
     examples: list[Example] = []
     for path in split_files(task, split, lang, root):
+        if not path.exists():
+            raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'")
         examples.extend(READERS[task.reader](path, split, allowed))
     return examples
+
+
+def missing(path: Path, root: Path, what: str) -> DataError:
+    """A data file that is not there. A root that is an excerpt (the quickstart's data inside the package has an
+    EXCERPT file saying what to do instead) adds that hint, since the user never chose it."""
+    hint = root / "EXCERPT"
+    note = f"; {hint.read_text().strip()}" if hint.is_file() else ""
+    return DataError(path, f"file not found ({what}){note}")
 
 
 class ExampleCache:
@@ -85,7 +95,7 @@ def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path, s
     for lang in langs:
         for path in split_files(task, split, lang, root):
             if not path.is_file():
-                raise DataError(path, f"file not found (task '{task.name}', split '{split}', language '{lang}')")
+                raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'")
             stat = path.stat()
             digest.update(f"{lang}:{path.name}:{_file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
     return digest.hexdigest()[:16]

@@ -16,9 +16,9 @@ from xstilts.experiment.cost import (
     PROCESS_STARTUP,
     CostModel,
     DataSizes,
-    _rows,
     non_embedding_parameters,
 )
+from xstilts.experiment.data_sizes import _rows
 from xstilts.experiment.plan import build_plan, stage_record
 from xstilts.experiment.plan_view import cost_lines
 from xstilts.experiment.store import Store

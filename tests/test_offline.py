@@ -70,9 +70,10 @@ def test_a_local_directory_never_probes_the_hub(tiny_model_dir: Path, empty_hub_
     assert hub_access._unreachable.cache_info().currsize == 0
 
 
-def test_plan_without_network_is_refused_in_one_line_within_10_s(tmp_path: Path, data: Path):
+def test_run_without_network_is_refused_in_one_line_within_10_s(tmp_path: Path, data: Path):
     """The issue's case, in a fresh process with no offline variable: `xstilts plan` on a spec naming
-    xlm-roberta-base took 4 min 52 s without network before printing `no config for xlm-roberta-base`."""
+    xlm-roberta-base took 4 min 52 s without network before printing `no config for xlm-roberta-base`. `run` is
+    refused at once; `plan` prices it from the model's known shape (encoders/known_configs.py), also at once."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"name": "x", "model": "xlm-roberta-base", "targets": [{"task": "pawsx"}]}))
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
@@ -83,7 +84,7 @@ def test_plan_without_network_is_refused_in_one_line_within_10_s(tmp_path: Path,
         HF_HOME=str(tmp_path / "hf"),
         HF_HUB_CACHE=str(tmp_path / "hf" / "hub"),
     )
-    argv = [sys.executable, "-m", "xstilts.cli", "plan", str(spec), "--data", str(data), "--out", str(tmp_path / "o")]
+    argv = [sys.executable, "-m", "xstilts.cli", "run", str(spec), "--data", str(data), "--out", str(tmp_path / "o")]
     started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     elapsed = time.monotonic() - started
@@ -92,6 +93,12 @@ def test_plan_without_network_is_refused_in_one_line_within_10_s(tmp_path: Path,
     assert len(lines) == 1 and lines[0].startswith("error: model 'xlm-roberta-base': not in the local Hugging Face")
     assert "cannot be reached" in lines[0] and "give a local model directory" in lines[0]
     assert elapsed < 10, f"refused after {elapsed:.1f} s"
+    argv[3] = "plan"
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "counted from its known shape" in " ".join(result.stdout.split())
+    assert time.monotonic() - started < 30  # one Hub probe of 2 s, then the known shape
 
 
 def test_a_cached_hub_model_passes_offline(tmp_path: Path, empty_hub_cache, monkeypatch):

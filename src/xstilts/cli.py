@@ -72,19 +72,44 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
-    spec, root = _spec_and_data(args)
+    from xstilts.encoders.known_configs import known_config
+    from xstilts.encoders.loading import refuse_unreachable
+    from xstilts.spec import load_spec, resolve_data_root
+
+    gpu = _gpu(args.gpu)
+    spec = load_spec(args.spec)
+    root = resolve_data_root(spec, args.data)
+    for model in [spec.model, *spec.grid.model]:
+        if known_config(model) is None:  # a known shape prices a plan without the model (cost.cost_model)
+            refuse_unreachable(model)
     from xstilts.experiment.cost import DataSizes, estimate
     from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.plan_view import cost_lines, plan_tree
 
-    plan = build_plan(spec, root)
+    plan = build_plan(spec, root, allow_absent=True)  # a plan before the data is fetched; `run` needs it all
     sizes = DataSizes(root, spec.data_source, plan.tasks)  # one example cache for the leakage check and the cost
-    refuse(plan_overlaps(plan, spec, root, sizes.examples))
-    cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source, sizes)
+    if not plan.absent:
+        refuse(plan_overlaps(plan, spec, root, sizes.examples))
+    cost = estimate(plan, root, args.out or Path("runs") / spec.name, spec.data_source, sizes, gpu)
     console.print(plan_tree(plan, cost))
     for line in cost_lines(cost):
         console.print(line, highlight=False)
+    if plan.absent:
+        read = {task for stage in plan.stages.values() for task, _, _ in stage.reads()}
+        open_sets = sorted(t for t in read if plan.tasks[t].labels_from == "train" and not plan.tasks[t].labels)
+        labels = f", the label sets of {', '.join(open_sets)} (labels_from: train)" if open_sets else ""
+        console.print(
+            f"not checked without the data: overlap of training and evaluation data (leakage){labels}; "
+            "`xstilts run` checks them once the data is there",
+            highlight=False,
+        )
+
+
+def _gpu(name: str | None) -> Any:
+    from xstilts.experiment.gpus import find_gpu
+
+    return None if name is None else find_gpu(name)
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -217,6 +242,7 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("spec", type=Path)
     plan.add_argument("--data", type=Path, help=DATA_HELP)
     plan.add_argument("--out", type=Path, help="experiment directory whose finished stages time the estimate")
+    plan.add_argument("--gpu", metavar="NAME", help="price the stages on this GPU (h100, a100-80gb, l4, v100, ...)")
     plan.set_defaults(func=cmd_plan)
     status = sub.add_parser("status", help="done, running, failed and pending stages of an experiment")
     status.add_argument("dir", type=Path)

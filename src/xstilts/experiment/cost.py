@@ -4,8 +4,9 @@ Work is counted in FLOPs as Kaplan et al. (2020, "Scaling laws for neural langua
 for transformers: about 6 x N x tokens to train (forward and backward) and 2 x N x tokens to evaluate, with N the
 encoder's non-embedding parameters (an embedding lookup costs next to nothing; attention over at most 512
 tokens adds a few percent and is left out, and so is the dev scoring of `selection: best_dev`). A stage's tokens
-are its examples times their mean length, measured by featurising the first SAMPLE examples of each data set
-with the model's tokenizer and the stage's format (a plan never trains, so this is what the data costs).
+are its examples times their mean length, measured by featurising a sample of each data set with the model's
+tokenizer and the stage's format (a plan never trains, so this is what the data costs); data sets that are not
+fetched yet are counted from their published sizes at max_length tokens per example (data_sizes.py).
 
 A stage's seconds are a fixed start-up (loading the encoder, its tokenizer and the data, featurising, saving the
 checkpoint: the same for a 200-example and a 20,000-example stage) plus FLOPs over a rate in FLOP/s. Both come
@@ -14,28 +15,27 @@ squares line through their (FLOPs, seconds) when they differ enough in size, els
 start-up), else the device's defaults (DEFAULT_STARTUP, measured by bench/plan_estimate.py; DEFAULT_RATES, fitted
 by bench/cost_calibration.py). A run adds PROCESS_STARTUP once (imports and planning, before the first stage). The
 defaults are for a CPU the run has to itself; on a shared one (1-minute load average above the core count) they are
-multiplied by load / cores, the share of the cores a CPU-bound process then gets. Each stage's estimate says which
-it used."""
+multiplied by load / cores, the share of the cores a CPU-bound process then gets. Priced on a named GPU (`plan
+--gpu`, gpus.py), the default rate is that GPU's dense peak times an assumed utilisation. Each stage's estimate
+says which it used, and PlanCost.notes what was assumed."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xstilts.errors import ModelError
+from xstilts.experiment.data_sizes import DataSizes
+from xstilts.experiment.gpus import GPU, assumed_rate, describe
 from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage
 from xstilts.experiment.store import Store
-from xstilts.formats import make_format
 from xstilts.spec import ModelSpec
-from xstilts.tasks import REGISTRY, TaskDef
-from xstilts.tasks.loading import ExampleCache, Source
+from xstilts.tasks.loading import Source
 
-SAMPLE = 64  # examples featurised per data set to measure their mean length in tokens
 FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameters (Kaplan et al. 2020)
 # Effective FLOP/s of whole stages (loading, featurising, saving included) by the count above, after the start-up
 # below. cpu: fitted by `python bench/cost_calibration.py runs/quickstart:323 runs/mini_xstilts:1261` to the 77
@@ -73,6 +73,8 @@ class PlanCost:
     naive: list[StageCost] = field(default_factory=list)  # every run's chain and evaluation, nothing shared
 
     startup: float = 0.0  # once per run, before the first stage (imports, planning)
+    notes: list[str] = field(default_factory=list)  # what the estimate assumed: absent data, known configs, GPU
+    gpu: GPU | None = None  # the GPU it was priced on (`plan --gpu`)
 
     @property
     def seconds(self) -> float:
@@ -86,40 +88,6 @@ class PlanCost:
     @property
     def naive_seconds(self) -> float:
         return sum(c.seconds for c in self.naive)
-
-
-class DataSizes:
-    """Example counts and mean tokens per example of the data sets a plan reads, each read once."""
-
-    def __init__(self, root: Path, source: Source = "files", tasks: Mapping[str, TaskDef] = REGISTRY):
-        self.tasks = tasks  # the plan's table (own tasks included)
-        self.examples = ExampleCache(tasks, root, source)  # sizes.examples(task, split, lang), each read once
-        self._tokens: dict[tuple, float] = {}
-
-    def count(self, task: str, split: str, lang: str) -> int:
-        return len(self.examples(task, split, lang))
-
-    def tokens_per_example(
-        self, task: str, split: str, lang: str, options: dict, max_length: int, tokenizer: Any | None
-    ) -> float:
-        """Mean tokens per example over a sample (every row of multiple-choice and windowed examples); without
-        a tokenizer, max_length: an upper bound."""
-        if tokenizer is None:
-            return float(max_length)
-        key = (task, split, lang, json.dumps(options, sort_keys=True), max_length)
-        if key not in self._tokens:
-            sample = self.examples(task, split, lang)[:SAMPLE]
-            features = make_format(self.tasks[task].format, options).encode(
-                sample, tokenizer, self.tasks[task], max_length
-            )
-            rows = sum(_rows(f.input_ids) for f in features)
-            self._tokens[key] = rows / len(sample) if sample else 0.0
-        return self._tokens[key]
-
-
-def _rows(input_ids: list) -> int:
-    """Tokens of one feature: one row of ids, or one row per choice."""
-    return sum(len(row) for row in input_ids) if input_ids and isinstance(input_ids[0], list) else len(input_ids)
 
 
 def stage_work(stage: Stage, sizes: DataSizes) -> tuple[float, float]:
@@ -155,16 +123,25 @@ class CostModel:
         tokenizer: Callable[[ModelSpec], Any | None],
         device_type: str = "cpu",
         slowdown: float = 1.0,
+        gpu: GPU | None = None,
     ):
         self.sizes, self.parameters, self.tokenizer = sizes, parameters, tokenizer
         self.slowdown = slowdown  # applied to the defaults only: measured stages ran under their own load
-        self.default_rates = DEFAULT_RATES.get(device_type, DEFAULT_RATES["cpu"])
+        self.gpu = gpu  # priced on a named GPU: its assumed rate replaces the device's defaults
+        if gpu is not None:
+            device_type = "cuda"
+            self.default_rates = {"train": assumed_rate(gpu), "evaluate": assumed_rate(gpu)}
+        else:
+            self.default_rates = DEFAULT_RATES.get(device_type, DEFAULT_RATES["cpu"])
         self.default_startup = DEFAULT_STARTUP.get(device_type, DEFAULT_STARTUP["cpu"])
         self.device_type = device_type
         self.finished: dict[tuple[str, str], list[tuple[float, float]]] = {}  # (model, kind) -> [(flops, seconds)]
+        self.notes: list[str] = []  # what the caller's loaders assumed (cost_model: known configs)
 
     def tokens(self, stage: Stage) -> float:
-        tokenizer = self.tokenizer(stage.model)
+        # The tokenizer only measures data that is here: a plan before the fetch needs neither.
+        readable = any(self.sizes.present(task, split, lang) for task, split, lang in stage.reads())
+        tokenizer = self.tokenizer(stage.model) if readable else None
         if isinstance(stage, EvalStage):
             per_lang = [
                 min(self.sizes.count(stage.task, stage.split, lang), stage.max_eval_examples or 10**12)
@@ -211,7 +188,8 @@ class CostModel:
         points = self.finished.get(_rate_key(stage), [])
         if not points:
             rate = self.default_rates[stage.kind]
-            source = f"default {self.device_type} start-up {startup:.0f}s + rate {rate:.2g} FLOP/s"
+            device = f"assumed {self.gpu.name}" if self.gpu else f"default {self.device_type}"
+            source = f"{device} start-up {startup:.0f}s + rate {rate:.2g} FLOP/s"
             if self.slowdown > 1:
                 source += f", x{self.slowdown:.1f} for the machine's load"
             return startup * self.slowdown, rate / self.slowdown, source
@@ -238,7 +216,8 @@ class CostModel:
     def plan(self, plan: Plan) -> PlanCost:
         costs = {key: self.stage(stage) for key, stage in plan.stages.items()}
         naive = [costs[key] for run in plan.runs for key in (*run.chain, run.eval_key)]
-        return PlanCost(costs, naive, startup=PROCESS_STARTUP * self.slowdown)
+        notes = [*self.sizes.notes(), *self.notes] + ([f"gpu: {describe(self.gpu)}"] if self.gpu else [])
+        return PlanCost(costs, naive, startup=PROCESS_STARTUP * self.slowdown, notes=notes, gpu=self.gpu)
 
 
 def cpu_slowdown(device_type: str) -> float:
@@ -268,24 +247,34 @@ def _rate_key(stage: Stage) -> tuple[str, str]:
 
 
 def estimate(
-    plan: Plan, root: Path, experiment_dir: Path | None, source: Source = "files", sizes: DataSizes | None = None
+    plan: Plan,
+    root: Path,
+    experiment_dir: Path | None,
+    source: Source = "files",
+    sizes: DataSizes | None = None,
+    gpu: GPU | None = None,
 ) -> PlanCost:
     """The plan's cost (cost_model), with the rates of the stages experiment_dir's store has finished."""
-    model = cost_model(plan, root, source, sizes)
+    model = cost_model(plan, root, source, sizes, gpu)
     model.learn(plan, experiment_dir)
     return model.plan(plan)
 
 
-def cost_model(plan: Plan, root: Path, source: Source = "files", sizes: DataSizes | None = None) -> CostModel:
-    """A CostModel with the real tokenizers and model configs, for this machine and its load. A tokenizer that
-    cannot be loaded leaves max_length tokens per example; without a config, a stage gets no time. A hub model that
-    is not cached while the Hub cannot be used is refused (HubUnreachable), as `run` refuses it."""
+def cost_model(
+    plan: Plan, root: Path, source: Source = "files", sizes: DataSizes | None = None, gpu: GPU | None = None
+) -> CostModel:
+    """A CostModel with the real tokenizers and model configs, for this machine and its load, or priced on `gpu`.
+    A tokenizer that cannot be loaded leaves max_length tokens per example; without a config, a stage gets no time.
+    A hub model that is neither cached nor reachable is counted from its known shape (encoders.known_configs) when
+    it has one, the estimate saying so; any other is refused (HubUnreachable), as `run` refuses it."""
     from xstilts.encoders.hub_access import HubUnreachable
+    from xstilts.encoders.known_configs import known_config
     from xstilts.encoders.loading import encoder_config, load_tokenizer
     from xstilts.training.device import device
 
     parameters: dict[str, int | None] = {}
     tokenizers: dict[str, Any] = {}
+    notes: list[str] = []
 
     def count_parameters(model: ModelSpec) -> int | None:
         key = model.model_dump_json()
@@ -293,7 +282,15 @@ def cost_model(plan: Plan, root: Path, source: Source = "files", sizes: DataSize
             try:
                 parameters[key] = non_embedding_parameters(encoder_config(model))
             except HubUnreachable:
-                raise
+                known = known_config(model)
+                if known is None:
+                    raise
+                parameters[key] = non_embedding_parameters(known)
+                notes.append(
+                    f"model: {model.name} is not cached and the Hub cannot be reached: parameters counted from its "
+                    f"known shape ({known.num_hidden_layers} layers, hidden {known.hidden_size}, ffn "
+                    f"{known.intermediate_size}; {known.source})"
+                )
             except ModelError:  # a config transformers cannot read: its stages get no time, the rest still do
                 parameters[key] = None
         return parameters[key]
@@ -304,11 +301,16 @@ def cost_model(plan: Plan, root: Path, source: Source = "files", sizes: DataSize
             try:
                 tokenizers[key] = load_tokenizer(model)
             except HubUnreachable:
-                raise
+                if known_config(model) is None:
+                    raise
+                tokenizers[key] = None  # max_length tokens per example, an upper bound
+                notes.append(f"model: no tokenizer of {model.name} here: max_length tokens per example")
             except ModelError:
                 tokenizers[key] = None
         return tokenizers[key]
 
     kind = device().type
     sizes = sizes or DataSizes(root, source, plan.tasks)  # a caller's, when it has read the data already
-    return CostModel(sizes, count_parameters, tokenizer, kind, cpu_slowdown(kind))
+    model = CostModel(sizes, count_parameters, tokenizer, kind, 1.0 if gpu else cpu_slowdown(kind), gpu)
+    model.notes = notes  # filled in as the loaders fall back, read when the plan is priced
+    return model

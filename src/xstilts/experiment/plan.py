@@ -22,6 +22,9 @@ from xstilts.spec import KEYED_UNLESS_DEFAULT, Handoff, ModelSpec, SamplerSpec, 
 from xstilts.tasks import TaskDef, task_table
 from xstilts.tasks.labels import with_training_labels
 from xstilts.tasks.loading import fingerprint, subsample
+from xstilts.tasks.sizes import present
+
+ABSENT = "absent"  # the data fingerprint of files a plan could not read (build_plan's allow_absent)
 
 
 def draw_examples(
@@ -143,6 +146,9 @@ class Plan:
     # Every task the plan can name: the built-ins, the spec's own, and open label sets filled in from the data.
     # Stages, the runner and the scorers look tasks up here, never in the global catalogue.
     tasks: dict[str, TaskDef] = field(default_factory=dict)
+    # (task, split, language) of the data a plan built with allow_absent=True could not read: their stages'
+    # data fingerprint is ABSENT, and an open label set stays empty. Only `plan` builds such a plan; `run` never.
+    absent: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
     def naive_stage_count(self) -> int:
@@ -202,9 +208,26 @@ def _check_languages(task: TaskDef, split: str, langs: tuple[str, ...], field_na
 class _Planner:
     """Builds the stage table for one spec; `add` is where identical stages become one node."""
 
-    def __init__(self, spec: Spec, root: Path, stages: dict[str, Stage], tasks: dict[str, TaskDef]):
+    def __init__(
+        self,
+        spec: Spec,
+        root: Path,
+        stages: dict[str, Stage],
+        tasks: dict[str, TaskDef],
+        absent: set[tuple[str, str, str]] | None = None,
+    ):
         self.spec, self.root = spec, root
         self.stages, self.tasks = stages, tasks  # shared by every grid point: identical stages are one node
+        self.absent = absent  # None: missing data is an error (DataError), as `run` needs
+
+    def data(self, task: TaskDef, split: str, langs: tuple[str, ...]) -> str:
+        """The fingerprint of the files a stage reads, or ABSENT (recorded) when planning without them."""
+        if self.absent is not None and self.spec.data_source == "files":
+            missing = {(task.name, split, lang) for lang in langs if not present(task, split, lang, self.root)}
+            if missing:
+                self.absent |= missing
+                return ABSENT
+        return fingerprint(task, split, langs, self.root, self.spec.data_source)
 
     def add(self, stage: Stage) -> str:
         self.stages.setdefault(stage.key, stage)
@@ -216,7 +239,10 @@ class _Planner:
                 field_name,
                 f"unknown task '{name}'{did_you_mean(name, self.tasks)}; known tasks: {', '.join(sorted(self.tasks))}",
             )
-        task = with_training_labels(self.tasks[name], self.root, self.spec.data_source)
+        task, split = self.tasks[name], self.tasks[name].train_split
+        if task.labels_from == "train" and split and self.data(task, split, task.languages(split)) == ABSENT:
+            return task  # planning without the training data: the label set is unknown, and a plan needs none
+        task = with_training_labels(task, self.root, self.spec.data_source)
         self.tasks[name] = task  # an open label set, filled in from the data, for the runner and the scorers
         return task
 
@@ -242,13 +268,13 @@ class _Planner:
                 raise SpecError(f"{at}.split", f"task '{task.name}' has no split '{split}'; it has {list(task.splits)}")
             languages_field = f"{at}.train_languages" if at.startswith("targets") else f"{at}.languages"
             _check_languages(task, split, entry.languages, languages_field)
-            data += fingerprint(task, split, entry.languages, self.root, self.spec.data_source)
+            data += self.data(task, split, entry.languages)
             dev_split = None
             if config.selection == "best_dev":
                 if task.dev_split is None:
                     raise SpecError(f"{where}.train.selection", f"task '{task.name}' has no dev split for best_dev")
                 dev_split = task.dev_split
-                data += fingerprint(task, dev_split, ("en",), self.root, self.spec.data_source)
+                data += self.data(task, dev_split, ("en",))
             parts.append(
                 TaskPart(
                     task.name,
@@ -314,20 +340,23 @@ class _Planner:
             data_seed=self.spec.data_seed,
             parent=parent,
             model=self.spec.model,
-            data=fingerprint(task, task.eval_split, langs, self.root, self.spec.data_source),
+            data=self.data(task, task.eval_split, langs),
             task_version=task.version,
             format_options=target.format_options,
         )
         return Run(condition, task.name, seed, chain, self.add(_keyed(evaluation)))
 
 
-def build_plan(spec: Spec, root: Path) -> Plan:
-    """Expand grid points x conditions x targets x seeds into stages, sharing every identical one."""
+def build_plan(spec: Spec, root: Path, allow_absent: bool = False) -> Plan:
+    """Expand grid points x conditions x targets x seeds into stages, sharing every identical one. With
+    allow_absent (`xstilts plan` before the data is fetched), data files that are not there are recorded in
+    Plan.absent instead of refused."""
     stages: dict[str, Stage] = {}
     runs: list[Run] = []
     tasks = task_table(spec.tasks)
+    absent: set[tuple[str, str, str]] | None = set() if allow_absent else None
     for variant, point in spec.variants():
-        planner = _Planner(point, root, stages, tasks)
+        planner = _Planner(point, root, stages, tasks, absent)
         for seed in point.seeds:
             for condition, steps in point.intermediate.items():
                 chain: tuple[str, ...] = ()
@@ -341,4 +370,4 @@ def build_plan(spec: Spec, root: Path) -> Plan:
                 for t in range(len(point.targets)):
                     run = planner.target_run(condition, seed, chain, t)
                     runs.append(Run(run.condition, run.target, run.seed, run.chain, run.eval_key, variant))
-    return Plan(stages, runs, tasks)
+    return Plan(stages, runs, tasks, absent or set())

@@ -42,7 +42,7 @@ def cost_lines(cost: PlanCost) -> list[str]:
     """The work in examples, the estimated time, and where each estimate's rate came from."""
     unique, naive = cost.stages.values(), cost.naive
     sources = Counter(c.source for c in unique)
-    return [
+    lines = [
         f"cost: {sum(c.passes for c in unique):,.0f} training example-passes and "
         f"{sum(c.examples for c in unique):,.0f} evaluated examples (without sharing: "
         f"{sum(c.passes for c in naive):,.0f} and {sum(c.examples for c in naive):,.0f})",
@@ -50,3 +50,15 @@ def cost_lines(cost: PlanCost) -> list[str]:
         f"(without sharing: {duration(cost.startup + cost.naive_seconds)}), as start-up plus FLOPs over a rate; "
         + "; ".join(f"{n} stage{'s' * (n > 1)}: {source}" for source, n in sources.items()),
     ]
+    if cost.gpu is not None:
+        lines.append(
+            f"GPU-hours: {_hours(cost.total_seconds)} on one {cost.gpu.name} for the unique stages (without "
+            f"sharing: {_hours(cost.startup + cost.naive_seconds)}); an estimate from an assumed utilisation, see "
+            "the gpu line"
+        )
+    return lines + cost.notes
+
+
+def _hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:,.0f}" if hours >= 10 else f"{hours:.2f}"

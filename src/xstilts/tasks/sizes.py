@@ -78,7 +78,7 @@ SIZES: dict[tuple[str, str], PublishedSize] = {
     ("pawsx", "translate_train"): PublishedSize(49_401, XTREME_TABLE + " (translated)"),
     ("pawsx", "test"): PublishedSize(2_000, XTREME_TABLE),
     # UD-POS and PAN-X by language: counted in the files of the curated copy on 2026-12-07, whose sources its
-    # README names (UD-POS: salesforce/MPT's XTREME conversion of UD v2.7). `xstilts data fetch` writes XTREME's
+    # README names (UD-POS: salesforce/MPT's XTREME conversion of UD v2.7). An XTREME download has
     # UD v2.5 instead, a few percent different (English train: 21,253 sentences, XTREME Table 1; 21,787 here).
     # Languages without a count here get the published top.
     ("udpos", "train"): PublishedSize(

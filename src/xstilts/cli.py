@@ -279,9 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         notes = "".join(f"; {note}" for note in getattr(err, "__notes__", []))
         print(f"error: {err}{notes}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished stages are kept, run again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (errors.Terminated: exit 143)
+        notes = "".join(f"; {note}" for note in getattr(err, "__notes__", []))
+        print(f"{err or 'interrupted'}{notes or '; finished stages are kept'}; run again to resume", file=sys.stderr)
+        return getattr(err, "exit_code", 130)
     except Exception as err:
         # One error boundary: whatever escaped (a file that cannot be read or written, a damaged store, a
         # malformed file) is one line, never a traceback, unless --debug asks for it.

@@ -27,7 +27,7 @@ from xstilts.experiment import checkpoint
 from xstilts.experiment.execute import StageContext, StageOutput, execute, write_atomic
 from xstilts.experiment.locks import runner_lease, try_lock
 from xstilts.experiment.plan import Plan, Stage, TrainStage, stage_record
-from xstilts.experiment.preflight import check_lengths
+from xstilts.experiment.preflight import check_lengths, check_unchanged, data_files
 from xstilts.experiment.store import Store
 from xstilts.experiment.tracking import Tracking
 from xstilts.spec import ModelSpec, Spec
@@ -63,6 +63,7 @@ class Runner:
         tracking = Tracking(spec.track, experiment_dir, spec.name) if spec.track else None
         self.context = StageContext(plan, root, experiment_dir, console, source, tracking=tracking)
         self.damaged: dict[str, str] = {}  # training stages recorded done whose checkpoint cannot be reused
+        self.data_files: dict[str, dict[str, str]] = {}  # per stage key: {data file: SHA-256} as preflight read it
 
     def pending(self) -> list[Stage]:
         """The stages not finished: never run, not done, or a training stage whose checkpoint is missing or
@@ -112,6 +113,9 @@ class Runner:
         for stage in stages:  # once every file has been read: a data error is reported before a length
             ctx = self.context
             check_lengths(stage, ctx.tokenizer(stage.model), configs[stage.model], ctx.examples, ctx.task)
+            check_unchanged(stage, self.plan.tasks, self.context.root, self.context.source)
+            if self.context.source == "files":  # what the stage reads, file by file (its key hashes them all)
+                self.data_files[stage.key] = data_files(stage, self.plan.tasks, self.context.root)
 
     def prepare(self) -> list[Stage]:
         """The stages still to run, with every input they need checked; nothing is written yet."""
@@ -139,6 +143,7 @@ class Runner:
                         f"  [yellow]note[/] stage {stage.key} ({stage.task}) is trained again: "
                         f"{self.damaged[stage.key]}",
                         highlight=False,
+                        soft_wrap=True,  # one line, however long the path
                     )
                     store.forget(stage.key)
             self.console.print(
@@ -190,6 +195,8 @@ class Runner:
             else:
                 err.add_note(f"stage {stage.key} ({stage.task}) is marked {status}; finished stages are kept")
             raise
+        if stage.key in self.data_files:
+            log = {**log, "data_files": self.data_files[stage.key]}
         store.finish_stage(stage.key, stage.kind, stage.task, config, time.perf_counter() - started, log, rows)
 
 

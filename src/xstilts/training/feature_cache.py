@@ -116,7 +116,8 @@ def _write(path: Path, features: Sequence[Feature]) -> None:
     except OSError as err:  # a read-only or full cache only costs speed
         tmp.unlink(missing_ok=True)
         tmp_sum.unlink(missing_ok=True)
-        _note_once(f"features not cached: {one_line(os_error_in(err, tmp) or err)}; they are encoded each time")
+        reason = one_line(os_error_in(err, path.parent) or err)  # the folder: one note, whichever file
+        _note_once(f"features not cached: {reason}; they are encoded each time")
 
 
 _noted: set[str] = set()

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import torch
 from safetensors import SafetensorError
-from test_bad_inputs import PANX, make_spec, refused, results, run_refused, stage_rows, write_spec
+from test_bad_inputs import PANX, _experiment_copy, make_spec, refused, results, run_refused, stage_rows, write_spec
 from test_bad_inputs import finished as finished  # noqa: PLC0414 (the module fixture of one finished experiment)
 
 from xstilts.cli import main
@@ -49,13 +49,7 @@ NEW_TARGET = {**PANX, "eval_languages": ["en"], "train": {"epochs": 2}}  # one n
 
 def _copy(finished: tuple[dict, Path], tmp_path: Path) -> tuple[dict, Path, str, str]:
     """A private copy of the finished experiment: its spec, directory, training and evaluation stage keys."""
-    spec, pristine = finished
-    out = tmp_path / "run"
-    shutil.copytree(pristine, out)
-    rows = stage_rows(out)
-    (train_key,) = [k for k, (kind, _, _) in rows.items() if kind == "train"]
-    (eval_key,) = [k for k, (kind, _, _) in rows.items() if kind == "evaluate"]
-    return copy.deepcopy(spec), out, train_key, eval_key
+    return _experiment_copy(finished, tmp_path)
 
 
 def _run(tmp_path: Path, spec: dict, out: Path) -> list[str]:

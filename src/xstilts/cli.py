@@ -42,6 +42,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     spec, root = _spec_and_data(args)
     from xstilts.experiment.leakage import plan_overlaps, refuse
     from xstilts.experiment.plan import build_plan
+    from xstilts.experiment.preflight import check_out
     from xstilts.experiment.runner import Runner
     from xstilts.scale.launcher import stage_launcher
     from xstilts.scores.tables import results_tables
@@ -50,8 +51,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     spec = spec.model_copy(update={"data_dir": root.resolve()})
     plan = build_plan(spec, root)
     out = args.out or Path("runs") / spec.name
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out: {out} is a file, not an experiment directory")
+    check_out(out)
     launcher = stage_launcher(spec, debug=getattr(args, "debug", False))  # --debug: tracebacks in the stage logs too
     runner = Runner(spec, plan, root, out, console, source=spec.data_source, launcher=launcher)
     # Leakage between training and evaluation data: exit 2 before anything is written. It reads through the
@@ -305,9 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         notes = "".join(f"; {note}" for note in getattr(err, "__notes__", []))
         print(f"error: {err}{notes}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished stages are kept, run again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM during a run (errors.Terminated: exit 143)
+        notes = "".join(f"; {note}" for note in getattr(err, "__notes__", []))
+        print(f"{err or 'interrupted'}{notes or '; finished stages are kept'}; run again to resume", file=sys.stderr)
+        return getattr(err, "exit_code", 130)
     except Exception as err:
         # One error boundary: whatever escaped (a file that cannot be read or written, a damaged store, a
         # malformed file) is one line, never a traceback, unless --debug asks for it.

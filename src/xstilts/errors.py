@@ -4,7 +4,10 @@ is reported as one line too (one_line), by the CLI and by the launched worker pr
 from __future__ import annotations
 
 import difflib
+import errno
 import json
+import os
+import re
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,6 +47,36 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 INPUT_ERRORS = (OSError, sqlite3.DatabaseError, yaml.YAMLError, json.JSONDecodeError, RecursionError)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's pre-emption, `kill`): handled like Ctrl-C, with the shell's exit code for it."""
+
+    exit_code = 143  # 128 + SIGTERM
+
+
+# What a failed read or write means, in the words a user acts on; the system's own text follows in brackets.
+OS_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EFBIG: "file too large",
+}
+# safetensors reports an OS error inside its own message: "Error while serializing: I/O error: No space left on
+# device (os error 28)".
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def os_error_in(err: BaseException, path: Path | str) -> OSError | None:
+    """The OSError, naming `path`, that a library error reports only in its text (safetensors' SafetensorError),
+    or that an OSError without a file name (pyarrow's) stands for; None when `err` is no OS error."""
+    number = getattr(err, "errno", None) if isinstance(err, OSError) else None
+    if number is None:
+        match = _RUST_OS_ERROR.search(str(err))
+        number = int(match.group(1)) if match else None
+    return None if number is None else OSError(number, os.strerror(number), str(path))
+
+
 def exit_code(err: BaseException) -> int:
     return 2 if isinstance(err, (UserError, *INPUT_ERRORS)) else 1
 
@@ -56,7 +89,10 @@ def one_line(err: BaseException, experiment_dir: Path | str | None = None) -> st
         text = str(err)
     elif isinstance(err, OSError):
         files = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
-        text = f"{files}: {err.strerror or err}" if files else f"{err.strerror or err}"
+        reason = f"{err.strerror or err}"
+        if err.errno in OS_REASONS:
+            reason = f"{OS_REASONS[err.errno]} ({reason})"
+        text = f"{files}: {reason}" if files else reason
     elif isinstance(err, sqlite3.DatabaseError):
         store = f"{experiment_dir}/results.sqlite" if experiment_dir else "the results store (results.sqlite)"
         text = f"{store}: not a readable xstilts results store ({err})"

@@ -1,5 +1,7 @@
 """Stage checkpoints: safetensors files in stages/<key>/, written to a temporary folder and renamed into
-place, so a stage folder either is complete or does not exist."""
+place, so a stage folder either is complete or does not exist. The size and SHA-256 of each file are recorded
+in its stage.json when it is written, and checked before the stage is reused (`problem`): a file truncated,
+replaced or deleted since is never read as the stage's weights."""
 
 from __future__ import annotations
 
@@ -14,12 +16,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from xstilts.encoders.loading import load_checked
-from xstilts.errors import ModelError
+from xstilts.errors import ModelError, os_error_in
+from xstilts.tasks.loading import file_digest
 
 ENCODER, HEADS, INFO = "encoder.safetensors", "heads.safetensors", "stage.json"
 # In a stage's INFO: the encoder tensors it did not train, so did not write (frozen word embeddings, 96M weights
 # of me5-small), each with where it lives: the stage whose encoder file holds it, or PRETRAINED.
 FROZEN, PRETRAINED = "frozen_tensors", "pretrained"
+# In a stage's INFO: {file name: {"size": bytes, "sha256": hex digest}} of the tensor files, as written.
+FILES = "files"
 
 
 def stage_dir(experiment_dir: Path, key: str) -> Path:
@@ -37,10 +42,11 @@ def save(
     frozen = info.get(FROZEN, {})
     try:
         trained = {name: t for name, t in encoder.state_dict().items() if name not in frozen}
-        save_file(_contiguous(trained), tmp / ENCODER)
+        _save_tensors(_contiguous(trained), tmp / ENCODER)
         head_tensors = {f"{task}.{name}": t for task, head in heads.items() for name, t in head.state_dict().items()}
-        save_file(_contiguous(head_tensors), tmp / HEADS)
-        (tmp / INFO).write_text(json.dumps(info, indent=2, default=str))
+        _save_tensors(_contiguous(head_tensors), tmp / HEADS)
+        files = {part: _measure(tmp / part) for part in (ENCODER, HEADS)}
+        (tmp / INFO).write_text(json.dumps({**info, FILES: files}, indent=2, default=str))
         if final.exists():  # a stale folder from a run whose store row never landed
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -48,6 +54,58 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """save_file, whose OS errors (a full disk, a read-only folder) come as an OSError naming the file: the CLI
+    then says what and where in one line (errors.one_line) instead of reporting a SafetensorError as a bug."""
+    try:
+        save_file(tensors, path)
+    except SafetensorError as err:
+        os_error = os_error_in(err, path)
+        if os_error is None:
+            raise
+        raise os_error from None
+
+
+def _measure(path: Path) -> dict[str, int | str]:
+    stat = path.stat()
+    return {"size": stat.st_size, "sha256": file_digest(path, stat.st_size, stat.st_mtime_ns)}
+
+
+def problem(experiment_dir: Path, key: str, hashes: bool = True) -> str | None:
+    """Why stage `key`'s checkpoint cannot be reused, or None when it can: a file missing, or no longer of the
+    size (with `hashes`, also the SHA-256) recorded when it was written; the same for the stages whose encoder
+    files hold the tensors it did not train (frozen), which it reads too. Checkpoints written before sizes were
+    recorded are checked for their files only."""
+    folder = stage_dir(experiment_dir, key)
+    if not ((folder / ENCODER).is_file() and (folder / HEADS).is_file()):
+        return f"{folder}: checkpoint files missing"
+    try:
+        info = json.loads((folder / INFO).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        return f"{folder / INFO}: cannot read the stage record ({err})"
+    for part, recorded in info.get(FILES, {}).items():
+        found = _file_problem(folder / part, recorded, hashes)
+        if found:
+            return found
+    for holder in sorted(set(info.get(FROZEN, {}).values()) - {PRETRAINED}):
+        found = problem(experiment_dir, holder, hashes)
+        if found:
+            return f"{found} (stage {key} reads its frozen tensors there)"
+    return None
+
+
+def _file_problem(path: Path, recorded: dict, hashes: bool) -> str | None:
+    try:
+        stat = path.stat()
+    except OSError as err:
+        return f"{path}: {err.strerror}"
+    if stat.st_size != recorded.get("size"):
+        return f"{path}: {stat.st_size} bytes, {recorded.get('size')} when it was written"
+    if hashes and file_digest(path, stat.st_size, stat.st_mtime_ns) != recorded.get("sha256"):
+        return f"{path}: its content changed since it was written (SHA-256 differs)"
+    return None
 
 
 def lock_path(experiment_dir: Path, key: str) -> Path:
@@ -60,8 +118,13 @@ def has_checkpoint(experiment_dir: Path, key: str) -> bool:
 
 
 def read(experiment_dir: Path, key: str, part: str) -> dict[str, torch.Tensor]:
-    """One file (ENCODER or HEADS) of a stage's checkpoint; only safetensors, never pickle."""
+    """One file (ENCODER or HEADS) of a stage's checkpoint, checked against its recorded size and hash; only
+    safetensors, never pickle."""
     path = stage_dir(experiment_dir, key) / part
+    recorded = _recorded(experiment_dir, key).get(part)
+    found = _file_problem(path, recorded, hashes=True) if recorded else None
+    if found:
+        raise ModelError(f"{found}; delete {path.parent} to retrain it")
     try:
         return load_file(path)
     except (FileNotFoundError, SafetensorError, OSError) as err:
@@ -77,9 +140,22 @@ def frozen_sources(experiment_dir: Path, parent: str | None, names: list[str]) -
 
 
 def _frozen(experiment_dir: Path, key: str) -> dict[str, str]:
+    return _info(experiment_dir, key).get(FROZEN, {})
+
+
+def _recorded(experiment_dir: Path, key: str) -> dict[str, dict]:
+    """The sizes and hashes recorded for a stage's files; none for a stage folder without a readable record
+    (written before records, or by a test), whose files are then only parsed."""
+    try:
+        return _info(experiment_dir, key).get(FILES, {})
+    except ModelError:
+        return {}
+
+
+def _info(experiment_dir: Path, key: str) -> dict:
     path = stage_dir(experiment_dir, key) / INFO
     try:
-        return json.loads(path.read_text()).get(FROZEN, {})
+        return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError) as err:
         raise ModelError(f"{path}: cannot read the stage record ({err}); delete {path.parent} to retrain it") from None
 
@@ -107,7 +183,11 @@ def load_encoder_into(experiment_dir: Path, key: str, encoder: torch.nn.Module, 
 
 def _one_tensor(experiment_dir: Path, holder: str, name: str, reader: str) -> torch.Tensor:
     path = stage_dir(experiment_dir, holder) / ENCODER
+    recorded = _recorded(experiment_dir, holder).get(ENCODER)
     try:
+        found = _file_problem(path, recorded, hashes=True) if recorded else None
+        if found:
+            raise OSError(found)
         with safe_open(str(path), framework="pt") as file:
             return file.get_tensor(name)
     except (FileNotFoundError, SafetensorError, OSError) as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ import torch
 from rich.console import Console
 
 from xstilts.encoders.loading import encoder_with_weights, load_encoder, load_tokenizer
-from xstilts.errors import ModelError
+from xstilts.errors import ModelError, UserError
 from xstilts.experiment import checkpoint
 from xstilts.experiment.plan import EvalStage, Plan, Stage, TrainStage, stage_record
 from xstilts.experiment.store import AVERAGE, ResultRow
@@ -273,6 +274,7 @@ def eval_stage(ctx: StageContext, stage: EvalStage) -> StageOutput:
         predictions, scores = evaluate(
             model, task, examples, lang, tokenizer, stage.eval_max_length, stage.eval_batch_size, bf16
         )
+        _refuse_non_finite(stage, lang, scores)
         _write_predictions(folder / f"predictions-{lang}.jsonl", model.fmt.export(predictions))
         per_language[lang] = scores
         rows += [_row(stage, lang, metric, value, len(examples)) for metric, value in scores.items()]
@@ -287,6 +289,19 @@ def eval_stage(ctx: StageContext, stage: EvalStage) -> StageOutput:
     return {"init": init, "bf16": bf16, "scores": per_language}, rows
 
 
+class NonFiniteMetric(UserError):
+    """A metric that came out NaN or infinite: stored, it would be averaged into every table as NaN."""
+
+
+def _refuse_non_finite(stage: EvalStage, lang: str, scores: dict[str, float]) -> None:
+    for metric, value in scores.items():
+        if not math.isfinite(value):
+            raise NonFiniteMetric(
+                f"{stage.task} ({stage.key}) in {lang}: {metric} is {value} (constant predictions give a NaN "
+                f"correlation; a diverged model gives NaN outputs); no result of the stage is stored"
+            )
+
+
 def _row(stage: EvalStage, lang: str, metric: str, value: float, n: int) -> ResultRow:
     return ResultRow(stage.key, stage.task, stage.task_version, lang, stage.split, metric, value, n, stage.seed)
 
@@ -297,5 +312,9 @@ def _write_predictions(path: Path, predictions: list[Any]) -> None:
 
 def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # a full disk or a kill leaves no half-written temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise

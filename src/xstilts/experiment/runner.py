@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,11 +22,12 @@ import yaml
 from rich.console import Console
 
 from xstilts.encoders.loading import encoder_config
+from xstilts.errors import Terminated, one_line
 from xstilts.experiment import checkpoint
 from xstilts.experiment.execute import StageContext, StageOutput, execute, write_atomic
-from xstilts.experiment.locks import try_lock
+from xstilts.experiment.locks import runner_lease, try_lock
 from xstilts.experiment.plan import Plan, Stage, TrainStage, stage_record
-from xstilts.experiment.preflight import check_lengths
+from xstilts.experiment.preflight import check_lengths, check_unchanged, data_files
 from xstilts.experiment.store import Store
 from xstilts.experiment.tracking import Tracking
 from xstilts.spec import ModelSpec, Spec
@@ -56,20 +62,41 @@ class Runner:
         self.launcher = launcher
         tracking = Tracking(spec.track, experiment_dir, spec.name) if spec.track else None
         self.context = StageContext(plan, root, experiment_dir, console, source, tracking=tracking)
+        self.damaged: dict[str, str] = {}  # training stages recorded done whose checkpoint cannot be reused
+        self.data_files: dict[str, dict[str, str]] = {}  # per stage key: {data file: SHA-256} as preflight read it
 
     def pending(self) -> list[Stage]:
+        """The stages not finished: never run, not done, or a training stage whose checkpoint is missing or
+        damaged (self.damaged says why; run() trains those again)."""
         store_file = self.dir / Store.FILE
         if not store_file.exists():
             return list(self.plan.stages.values())
         store = Store(self.dir)
         try:
-            return [s for s in self.plan.stages.values() if not self._finished(store, s)]
+            done = {key for key in self.plan.stages if store.is_done(key)}
         finally:
             store.close()
+        self.damaged = self._damaged(done)
+        return [s for s in self.plan.stages.values() if s.key not in done]
 
-    def _finished(self, store: Store, stage: Stage) -> bool:
-        has_files = stage.kind != "train" or checkpoint.has_checkpoint(self.dir, stage.key)
-        return store.is_done(stage.key) and has_files
+    def _damaged(self, done: set[str]) -> dict[str, str]:
+        """Removes from `done` the training stages whose checkpoint cannot be reused, and says why for each.
+        The checkpoints a pending stage will read are checked in full (sizes and SHA-256, about 1 s per 0.5 GB);
+        the others, which nothing reads in this run, by their sizes. A stage found damaged becomes pending, so
+        its own parent is then read and checked in full too."""
+        damaged: dict[str, str] = {}
+        while True:
+            readers = {s.parent for s in self.plan.stages.values() if s.key not in done and s.parent is not None}
+            found = {}
+            for key in sorted(done):
+                if self.plan.stages[key].kind == "train":
+                    problem = checkpoint.problem(self.dir, key, hashes=key in readers)
+                    if problem is not None:
+                        found[key] = problem
+            if not found:
+                return damaged
+            damaged.update(found)
+            done -= set(found)
 
     def preflight(self, stages: list[Stage]) -> None:
         """Read every data file and model the pending stages need, so bad input fails before anything is
@@ -86,6 +113,9 @@ class Runner:
         for stage in stages:  # once every file has been read: a data error is reported before a length
             ctx = self.context
             check_lengths(stage, ctx.tokenizer(stage.model), configs[stage.model], ctx.examples, ctx.task)
+            check_unchanged(stage, self.plan.tasks, self.context.root, self.context.source)
+            if self.context.source == "files":  # what the stage reads, file by file (its key hashes them all)
+                self.data_files[stage.key] = data_files(stage, self.plan.tasks, self.context.root)
 
     def prepare(self) -> list[Stage]:
         """The stages still to run, with every input they need checked; nothing is written yet."""
@@ -96,22 +126,32 @@ class Runner:
     def run(self, todo: list[Stage] | None = None) -> None:
         todo = self.prepare() if todo is None else todo
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(
-            self.dir / "spec.resolved.yaml", yaml.safe_dump(json.loads(self.spec.model_dump_json()), sort_keys=False)
-        )
+        spec_file = self.dir / "spec.resolved.yaml"
+        spec_text = yaml.safe_dump(json.loads(self.spec.model_dump_json()), sort_keys=False)
+        with runner_lease(self.dir, spec_file, spec_text, lambda: write_atomic(spec_file, spec_text)):
+            self._run_stages(todo)
+
+    def _run_stages(self, todo: list[Stage]) -> None:
         store = Store(self.dir)
         try:
             store.record_runs((r.condition, r.target, r.seed, r.chain, r.eval_key, r.variant) for r in self.plan.runs)
             for stage in todo:
-                # Recorded as done but its checkpoint was deleted: run it again. (A stage another runner
-                # finished meanwhile has its checkpoint: it was written before the store row.)
-                if store.is_done(stage.key) and not self._finished(store, stage):
+                # Recorded as done but its checkpoint was deleted or damaged: run it again. (A stage another
+                # runner finished meanwhile has its checkpoint: it was written before the store row.)
+                if stage.key in self.damaged and store.is_done(stage.key):
+                    self.console.print(
+                        f"  [yellow]note[/] stage {stage.key} ({stage.task}) is trained again: "
+                        f"{self.damaged[stage.key]}",
+                        highlight=False,
+                        soft_wrap=True,  # one line, however long the path
+                    )
                     store.forget(stage.key)
             self.console.print(
                 f"[bold]{self.spec.name}[/]: {len(self.plan.stages)} unique stages "
                 f"({self.plan.naive_stage_count} without sharing), {len(todo)} to run"
             )
-            self._run_pending(store, todo)
+            with _sigterm_as_interrupt():
+                self._run_pending(store, todo)
         finally:
             store.close()
 
@@ -144,7 +184,36 @@ class Runner:
             else:
                 log, rows = execute(self.context, stage)
         except BaseException as err:
-            store.mark(stage.key, stage.kind, stage.task, config, "failed", {"error": f"{type(err).__name__}: {err}"})
-            err.add_note(f"stage {stage.key} ({stage.task}) is marked failed; finished stages are kept")
+            # Ctrl-C and SIGTERM leave the stage "interrupted", anything else "failed" with the line the user
+            # sees as its reason. On a full disk the mark itself may fail: the error that stopped the stage is
+            # what the user must see, so that failure is only a note.
+            status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            try:
+                store.mark(stage.key, stage.kind, stage.task, config, status, {"error": one_line(err, self.dir)})
+            except (OSError, sqlite3.Error) as mark_error:
+                err.add_note(f"stage {stage.key} could not be marked {status} ({one_line(mark_error, self.dir)})")
+            else:
+                err.add_note(f"stage {stage.key} ({stage.task}) is marked {status}; finished stages are kept")
             raise
+        if stage.key in self.data_files:
+            log = {**log, "data_files": self.data_files[stage.key]}
         store.finish_stage(stage.key, stage.kind, stage.task, config, time.perf_counter() - started, log, rows)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cluster scheduler's pre-emption, `kill PID`) raises Terminated, a KeyboardInterrupt, in the
+    main thread, so the running stage is marked interrupted and the locks and store are closed as for Ctrl-C;
+    the CLI then exits with 143. Python's default would end the process at once, leaving the stage "running"."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated(f"terminated by signal {signum} (SIGTERM)")
+
+    before = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -6,10 +6,12 @@ transaction, so a crash never leaves half a stage's results behind. `Store` is t
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,10 @@ CREATE TABLE IF NOT EXISTS runs (
     eval_key TEXT NOT NULL, variant TEXT NOT NULL DEFAULT '', PRIMARY KEY (condition, target, seed, variant)
 );
 """
+
+# SQLite's result codes for a store that cannot be written, as the OSError a user reads (errors.one_line: "disk
+# full", "permission denied"): SQLITE_FULL, SQLITE_READONLY, SQLITE_PERM, SQLITE_IOERR.
+_SQLITE_OS_ERRORS = {13: errno.ENOSPC, 8: errno.EACCES, 3: errno.EACCES, 10: errno.EIO}
 
 AVERAGE = "avg"  # the `language` of the row holding the mean over a stage's languages
 
@@ -89,6 +95,19 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction; a store that cannot be written (a full disk, a read-only folder) is an OSError
+        naming the file, not a damaged store."""
+        try:
+            with self.db:
+                yield
+        except sqlite3.OperationalError as err:
+            number = _SQLITE_OS_ERRORS.get(getattr(err, "sqlite_errorcode", 0) & 0xFF)
+            if number is None:
+                raise
+            raise OSError(number, str(err), str(self.path)) from None
+
     def is_done(self, key: str) -> bool:
         return self.status(key) == "done"
 
@@ -103,13 +122,13 @@ class Store:
 
     def forget(self, key: str) -> None:
         """Drop a stage whose files are gone, so it runs again (and its results with it)."""
-        with self.db:
+        with self._writing():
             self.db.execute("DELETE FROM results WHERE stage_key = ?", (key,))
             self.db.execute("DELETE FROM stages WHERE key = ?", (key,))
 
     def mark(self, key: str, kind: str, task: str, config: dict, status: str, log: dict | None = None) -> None:
         """Record a stage as running or failed; never overwrites a finished stage."""
-        with self.db:
+        with self._writing():
             self.db.execute(
                 """INSERT INTO stages VALUES (?, ?, ?, ?, ?, NULL, ?, ?)
                    ON CONFLICT(key) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
@@ -127,7 +146,7 @@ class Store:
             )
 
     def record_runs(self, runs: Iterable[tuple[str, str, int, tuple[str, ...], str, str]]) -> None:
-        with self.db:  # the runs of the latest spec replace those of any earlier one
+        with self._writing():  # the runs of the latest spec replace those of any earlier one
             self.db.execute("DELETE FROM runs")
             self.db.executemany(
                 "INSERT OR REPLACE INTO runs (condition, target, seed, chain, eval_key, variant) "
@@ -145,7 +164,7 @@ class Store:
         log: dict,
         rows: Iterable[ResultRow] = (),
     ) -> None:
-        with self.db:  # one transaction: the stage and its results land together or not at all
+        with self._writing():  # one transaction: the stage and its results land together or not at all
             self.db.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -249,10 +268,28 @@ def read_store(experiment_dir: Path) -> StoreContents:
     if not path.is_file():
         raise UserError(f"{experiment_dir}: not an experiment directory (no {Store.FILE})")
     # A read-only connection to a WAL database creates -wal/-shm files it cannot remove again. With no -wal file
-    # no writer has the store open, so it cannot change while we read it: `immutable` then creates nothing.
-    immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
-    db = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True)
+    # no writer has the store open, so it cannot change while we read it: `immutable` then creates nothing. A
+    # writer that opened the store meanwhile (the -wal file is there after the read) makes that read unsafe: it is
+    # read again through the WAL.
+    wal = Path(f"{path}-wal")
+    if not wal.exists():
+        try:
+            contents = _snapshot(path, immutable=True)
+        except UserError:
+            if not wal.exists():
+                raise
+        else:
+            if not wal.exists():
+                return contents
+    return _snapshot(path, immutable=False)
+
+
+def _snapshot(path: Path, immutable: bool) -> StoreContents:
+    db = sqlite3.connect(f"file:{path}?mode=ro{'&immutable=1' if immutable else ''}", uri=True)
     try:
+        # One read transaction: every table is read at the same committed state, never between a writer's
+        # transactions (a stage done but its results not yet read), and in WAL mode it never blocks writers.
+        db.execute("BEGIN")
         return _contents(db)
     except sqlite3.DatabaseError as err:
         raise UserError(f"{path}: not a readable xstilts results store ({err})") from None

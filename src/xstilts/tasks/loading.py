@@ -73,8 +73,9 @@ def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Exa
     return [examples[i] for i in sorted(order[:limit])]
 
 
-@cache
-def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+@cache  # by size and modification time too: a file is hashed once per process until it changes
+def file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file's content (data files, and the checkpoints and feature files xstilts checks)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -97,5 +98,5 @@ def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path, s
             if not path.is_file():
                 raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'")
             stat = path.stat()
-            digest.update(f"{lang}:{path.name}:{_file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
+            digest.update(f"{lang}:{path.name}:{file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
     return digest.hexdigest()[:16]

@@ -8,8 +8,9 @@ names, so a subset, a changed file or another tokenizer is a different entry, ne
 
 Token ids are Arrow list columns; the format-specific target (a label id, per-token labels, a QA window, ...)
 is stored as JSON in which tuples and the formats' own dataclasses are tagged, so that a new format needs no
-code here and nothing is ever unpickled (docs/reliability.md, item 9). Delete the folder at any time;
-``XSTILTS_FEATURE_CACHE=0`` turns the cache off.
+code here and nothing is ever unpickled (docs/reliability.md, item 9). Beside each file, ``<key>.sha256`` holds
+its size and SHA-256 as written: a file truncated or replaced since is encoded again (with a note), never read.
+Delete the folder at any time; ``XSTILTS_FEATURE_CACHE=0`` turns the cache off.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,9 +29,11 @@ from typing import Any
 import pyarrow as pa
 
 from xstilts.encoders.loading import cache_dir
+from xstilts.errors import one_line, os_error_in
 from xstilts.formats import Feature, Format
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
+from xstilts.tasks.loading import file_digest
 
 # Bump when the stored layout or the meaning of a feature changes, so older entries are never read.
 LAYOUT_VERSION = 3
@@ -101,16 +105,59 @@ def _write(path: Path, features: Sequence[Feature]) -> None:
         }
     )
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp_sum = _sum_file(tmp)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
-        tmp.replace(path)  # readers see the whole file or none
-    except OSError:  # a read-only or full cache only costs speed
+        tmp_sum.write_text(json.dumps(_measure(tmp)))
+        tmp.replace(path)  # readers see the whole file or none; without its sum beside it, none
+        tmp_sum.replace(_sum_file(path))
+    except OSError as err:  # a read-only or full cache only costs speed
         tmp.unlink(missing_ok=True)
+        tmp_sum.unlink(missing_ok=True)
+        reason = one_line(os_error_in(err, path.parent) or err)  # the folder: one note, whichever file
+        _note_once(f"features not cached: {reason}; they are encoded each time")
+
+
+_noted: set[str] = set()
+
+
+def _note_once(message: str) -> None:
+    """One line on stderr, once per process: a cache problem costs time, never a result, so it never stops."""
+    if message not in _noted:
+        _noted.add(message)
+        print(f"note: {message}", file=sys.stderr)
+
+
+def _sum_file(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.sha256")
+
+
+def _measure(path: Path) -> dict[str, int | str]:
+    stat = path.stat()
+    return {"size": stat.st_size, "sha256": file_digest(path, stat.st_size, stat.st_mtime_ns)}
+
+
+def _intact(path: Path) -> bool | None:
+    """Whether `path` is as it was written: its size and SHA-256 those recorded beside it; None without a record
+    (written by an older version, or copied in), which is not trusted either."""
+    try:
+        recorded = json.loads(_sum_file(path).read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        return path.stat().st_size == recorded.get("size") and _measure(path) == recorded
+    except OSError:
+        return False
 
 
 def _read(path: Path) -> list[Feature] | None:
+    intact = _intact(path) if path.exists() else None
+    if not intact:
+        if intact is False:
+            _note_once(f"{path}: cached features changed since they were written; encoding them again")
+        return None
     try:
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()

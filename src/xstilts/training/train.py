@@ -339,7 +339,7 @@ def _training_attention(encoder: nn.Module, device: torch.device) -> Iterator[st
 
 def _keep_best(best: tuple[float, dict] | None, score: float, model: nn.Module, report: TrainReport):  # noqa: ANN202
     report.dev_scores.append(score)
-    if best is None or score > best[0]:
+    if math.isfinite(score) and (best is None or score > best[0]):  # a NaN score is never the best
         return score, copy.deepcopy(model.state_dict())
     return best
 

@@ -68,17 +68,19 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def _list_sources() -> None:
+    """One block per source: name, tasks, size and licence, then where it comes from and any manual step. Plain
+    lines rather than a table, so URLs and licence names are never folded mid-word."""
     from xstilts.data.registry import BENCHMARKS, SOURCES
 
-    table = Table(box=box.SIMPLE_HEAD)
-    for column in ("source", "tasks", "size", "licence", "from / manual step"):
-        table.add_column(column, overflow="fold")
     for source in SOURCES:
-        where = source.manual if source.converter == "manual" else source.homepage
-        if source.manual and source.converter != "manual":
-            where = f"{source.homepage}; {source.manual}"
-        table.add_row(source.name, " ".join(source.tasks), source.size, source.licence, where)
-    console.print(table)
+        console.print(
+            f"[bold]{source.name}[/bold] ({' '.join(source.tasks)}): {source.size}; licence: {source.licence}",
+            soft_wrap=True,
+        )
+        console.print(f"    {source.description}; {source.homepage}", soft_wrap=True, highlight=False)
+        if source.manual:
+            console.print(f"    manual step: {source.manual}", soft_wrap=True, highlight=False)
+    console.print()
     for name, tasks in BENCHMARKS.items():
         console.print(f"[bold]{name}[/bold]: {' '.join(tasks)}", soft_wrap=True)
 

@@ -47,17 +47,19 @@ def fetch(
     manifest = load_manifest()
     report = FetchReport()
     console = console or Console(stderr=True)
-    for source in sources:
-        if source.converter == "manual":
-            report.manual[source.name] = source.manual
-            continue
-        try:
-            report.written[source.name] = _fetch_one(source, root, languages, manifest, console, keep_downloads)
-        except OSError as err:
-            raise _disk_error(root, source, err) from None
+    try:
+        for source in sources:
+            if source.converter == "manual":
+                report.manual[source.name] = source.manual
+                continue
+            try:
+                report.written[source.name] = _fetch_one(source, root, languages, manifest, console, keep_downloads)
+            except OSError as err:
+                raise _disk_error(root, source, err) from None
+    finally:  # downloads stay until their source is converted (for resuming); staging never outlives a fetch
+        shutil.rmtree(root / WORK_DIR / "staging", ignore_errors=True)
     if not keep_downloads:
         shutil.rmtree(root / WORK_DIR / "downloads", ignore_errors=True)
-    shutil.rmtree(root / WORK_DIR / "staging", ignore_errors=True)
     return report
 
 

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-
 @dataclass(frozen=True)
 class BuiltinModel:
     description: str

@@ -245,6 +245,11 @@ def _build_site(site: Path, data: Path) -> None:
             ),
         }
         _tar(_official(site, download.url), {k: v.encode() for k, v in members.items()}, "w:bz2")
+    # XCOPA at its pinned commit (the curated files are those blobs) and SuperGLUE's COPA.zip.
+    for download in _source("xcopa").downloads:
+        _official(site, download.url).write_bytes((data / download.name).read_bytes())
+    copa = {f"COPA/{s}.jsonl": (x / f"xcopa/{s}-en.jsonl").read_bytes() for s in ("train", "val", "test")}
+    _zip(_official(site, _source("copa").downloads[0].url), copa)
     # The quickstart's English tasks: SICK.zip (SICK.txt) and socialIQa_v1.4.tgz (trn stands in with dev).
     _zip(_official(site, _source("sick").downloads[0].url), {"SICK.txt": (data / "english/sick/SICK.txt").read_bytes()})
     siqa = data / "english/siqa"
@@ -352,6 +357,25 @@ def test_fetch_quickstart_gives_a_directory_the_quickstart_plans_on(server, data
     code, out, err = _run(capsys, "plan", str(REPO / "examples/quickstart.yaml"), "--data", str(target))
     assert code == 0, err
     assert "panx" in out
+
+
+def test_fetch_xcopa_holds_the_pinned_files_and_english_copa(server, data, tmp_path, capsys):
+    target = tmp_path / "D"
+    code, _, err = _run(capsys, "data", "fetch", "xcopa", "--to", str(target))
+    assert code == 0, err
+    assert _same_examples(target, data, "xcopa", "test", get_task("xcopa").languages("test")) == 11
+    assert _same_examples(target, data, "xcopa", "val", get_task("xcopa").languages("val")) == 12
+    assert _same_examples(target, data, "xcopa", "train", ("en",)) == 1
+    record = json.loads((target / ".xstilts-fetch/record.json").read_text())
+    assert sum(entry["pinned"] for entry in record["files"].values()) == 22
+
+
+def test_check_describes_the_curated_copy_and_counts_its_pinned_files(data, capsys):
+    code, out, err = _run(capsys, "data", "check", str(data))
+    assert code == 0, err
+    assert "75 file(s) match the manifest's pins" in " ".join(out.split())  # XQuAD 12, Tatoeba 41, XCOPA 22
+    code, _, err = _run(capsys, "data", "check", str(data / "english" / "sick"))
+    assert code == 2 and "holds no declared task's files" in _one_error_line(err)
 
 
 def test_unknown_benchmark_is_one_line_with_a_suggestion(server, tmp_path, capsys):

@@ -37,6 +37,8 @@ def add_data_parser(sub: Any) -> None:
     )
     check.add_argument("dir", type=Path, nargs="?", help="data directory (default: $XSTILTS_CACHE/data)")
     check.set_defaults(func=cmd_check)
+    for command in (fetch, check):  # `--debug` after the subcommand too, as every other command takes it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _languages(text: str) -> frozenset[str]:

@@ -44,6 +44,8 @@ NOT_OFFLINE: dict[tuple[str, str], set[str] | None] = {
         for task in ("mnli", "anli_plus", "qqp", "squad_v2", "hellaswag", "ccg")
         for split in ("train", "dev")
     },
+    # The official train files of the commonsense tasks (`xstilts data fetch` writes them; tests/test_data_fetch.py).
+    **{(task, "train_official"): None for task in ("siqa", "cosmosqa", "csqa")},
     # XTREME's machine-translated training data (its translations bucket), not in the offline copy.
     **{(task, "translate_train"): None for task in ("xnli", "pawsx", "squad", "tydiqa")},
 }

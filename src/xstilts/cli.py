@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xstilts import __version__
+from xstilts.data.cli import add_data_parser
 from xstilts.errors import UserError, did_you_mean, exit_code, one_line
 from xstilts.formats.scoring import shapes_text
 from xstilts.report.cli import cmd_report
@@ -279,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--data", type=Path, help=f"{DATA_HELP}; the gold data of the per-example statistics")
     report.set_defaults(func=cmd_report)
     add_similarity_parser(sub, _positive)
+    add_data_parser(sub)
     tasks = sub.add_parser("tasks", help="list the declared tasks, or show one")
     tasks.add_argument("name", nargs="?", help="a task: its declaration, splits, languages and notes")
     tasks.set_defaults(func=cmd_tasks)

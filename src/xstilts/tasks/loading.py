@@ -33,16 +33,19 @@ def load_examples(task: TaskDef, split: str, lang: str, root: Path, source: Sour
     examples: list[Example] = []
     for path in split_files(task, split, lang, root):
         if not path.exists():
-            raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'")
+            raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'", task.name)
         examples.extend(READERS[task.reader](path, split, allowed))
     return examples
 
 
-def missing(path: Path, root: Path, what: str) -> DataError:
-    """A data file that is not there. A root that is an excerpt (the quickstart's data inside the package has an
-    EXCERPT file saying what to do instead) adds that hint, since the user never chose it."""
+def missing(path: Path, root: Path, what: str, task: str) -> DataError:
+    """A data file that is not there, with what to do when xstilts chose or wrote the root: the quickstart's
+    excerpt inside the package (its EXCERPT file says what to do instead), or a directory `xstilts data fetch`
+    wrote (it has the fetch's .xstilts-fetch folder), to which the same command adds the task."""
     hint = root / "EXCERPT"
     note = f"; {hint.read_text().strip()}" if hint.is_file() else ""
+    if (root / ".xstilts-fetch").is_dir():
+        note = f"; `xstilts data fetch {task}` adds it to this directory (docs/data.md)"
     return DataError(path, f"file not found ({what}){note}")
 
 
@@ -96,7 +99,7 @@ def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path, s
     for lang in langs:
         for path in split_files(task, split, lang, root):
             if not path.is_file():
-                raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'")
+                raise missing(path, root, f"task '{task.name}', split '{split}', language '{lang}'", task.name)
             stat = path.stat()
             digest.update(f"{lang}:{path.name}:{file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
     return digest.hexdigest()[:16]

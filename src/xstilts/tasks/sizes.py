@@ -4,9 +4,10 @@
 instead, and the plan says so. Each count names its source: a dataset card, a paper's table, or (for the splits
 those give only for English or as a range) a count of the files in the curated copy whose provenance its README
 records. A count that is the top of a published range is marked `at_most`: the plan then holds an upper bound.
-Counts are of the official splits: the offline copy's stand-ins (SocialIQA, CosmosQA and CommonsenseQA train on
-their dev sets there, PAWS-X on 2,000 pairs) are counted from their files, which are there wherever they are
-used. tests/test_paper_plan.py checks every count against the curated files it can."""
+Counts are of the official splits (SocialIQA's, CosmosQA's and CommonsenseQA's as `train_official`): the offline
+copy's stand-ins (those three train on their dev sets there as `train`, PAWS-X on 2,000 pairs) are counted from
+their files, which are there wherever they are used. tests/test_paper_plan.py checks every count against the
+curated files it can."""
 
 from __future__ import annotations
 
@@ -60,9 +61,9 @@ SIZES: dict[tuple[str, str], PublishedSize] = {
     ("squad_v2", "dev"): PublishedSize(11_873, "Hub card rajpurkar/squad_v2"),
     ("hellaswag", "train"): PublishedSize(39_905, "Hub card Rowan/hellaswag", choices=4),
     ("hellaswag", "dev"): PublishedSize(10_042, "Hub card Rowan/hellaswag", choices=4),
-    ("cosmosqa", "train"): PublishedSize(25_262, "Hub card allenai/cosmos_qa", choices=4),
-    ("csqa", "train"): PublishedSize(9_741, "Hub card tau/commonsense_qa", choices=5),
-    ("siqa", "train"): PublishedSize(33_410, "Hub card allenai/social_i_qa", choices=3),
+    ("cosmosqa", "train_official"): PublishedSize(25_262, "Hub card allenai/cosmos_qa", choices=4),
+    ("csqa", "train_official"): PublishedSize(9_741, "Hub card tau/commonsense_qa", choices=5),
+    ("siqa", "train_official"): PublishedSize(33_410, "Hub card allenai/social_i_qa", choices=3),
     # CCGbank's standard split: sections 02-21 train, 00 dev (sentences).
     ("ccg", "train"): PublishedSize(39_604, "Hockenmaier and Steedman 2007 (CCGbank sections 02-21)"),
     ("ccg", "dev"): PublishedSize(1_913, "Hockenmaier and Steedman 2007 (CCGbank section 00)"),

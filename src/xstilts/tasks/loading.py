@@ -64,7 +64,7 @@ def subsample(examples: list[Example], limit: int | None, seed: int) -> list[Exa
 
 
 @cache
-def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+def file_digest(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -87,5 +87,5 @@ def fingerprint(task: TaskDef, split: str, langs: tuple[str, ...], root: Path, s
             if not path.is_file():
                 raise DataError(path, f"file not found (task '{task.name}', split '{split}', language '{lang}')")
             stat = path.stat()
-            digest.update(f"{lang}:{path.name}:{_file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
+            digest.update(f"{lang}:{path.name}:{file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
     return digest.hexdigest()[:16]

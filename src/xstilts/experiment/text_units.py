@@ -22,8 +22,8 @@ from functools import lru_cache
 NOT_INPUT = frozenset({"label", "tags", "answers", "answer_starts", "id", "name", "query_ids", "candidate_ids", "gold"})
 # Units shorter than this many tokens ("Paris", "thank you") recur in unrelated data and identify no item.
 MIN_TOKENS = 3
-# Word 3-grams are the shingles of the near-duplicate measure (experiment/leakage.py: NEAR_DUPLICATE).
-SHINGLE = 3
+# Word bigrams are the shingles of the near-duplicate measure (experiment/leakage.py: NEAR_DUPLICATE).
+SHINGLE = 2
 
 _UNSPACED = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 
@@ -65,7 +65,7 @@ class Read:
 
     key: str  # its normalised units, sorted and joined: equal keys are the same item (content)
     units: frozenset[str]  # its units of MIN_TOKENS tokens or more (shared sentence)
-    shingles: frozenset[str]  # word 3-grams within each unit, whole short units (near duplicate)
+    shingles: frozenset[str]  # word bigrams within each unit, whole short units (near duplicate)
 
 
 def read(example: object) -> Read:

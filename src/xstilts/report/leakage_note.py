@@ -1,5 +1,6 @@
 """What the report says about the data each stage drew, recomputed from the spec (experiment/leakage.py): in its
-first section, overlaps of training and evaluation data that `allow_overlap: true` let run; in the order-effects
+first section, overlaps of training and evaluation data that `allow_overlap: true` let run and those that are
+stated only (shared sentences, a benchmark's own repeats between its splits); in the order-effects
 section, whether two curricula really hold the same training examples."""
 
 from __future__ import annotations
@@ -17,18 +18,27 @@ def overlap_blocks(exp: Experiment) -> list:
         found = plan_overlaps(exp.plan, exp.spec, exp.data_root(), exp.examples)  # the report's one example cache
     except (Unavailable, UserError) as why:
         return [f"Overlap between training and evaluation data was not checked: {why}."]
-    if not found:
-        return []
-    return [
-        "**Training and evaluation data overlap** (allowed by allow_overlap: true): the scores of these targets in "
-        "these languages partly measure examples the model was trained on (or their translations).",
-        Bullets(
-            [
-                f"{o.stage} -> {o.target}, {o.language}: {o.count} of {o.of} evaluation examples ({o.kind})"
-                for o in found
-            ]
-        ),
-    ]
+    allowed = [o for o in found if not o.why_not_refused]  # refused kinds that allow_overlap let run
+    stated = [o for o in found if o.why_not_refused]
+    blocks: list = []
+    if allowed:
+        blocks += [
+            "**Training and evaluation data overlap** (allowed by allow_overlap: true): the scores of these targets "
+            "in these languages partly measure examples the model was trained on (or their translations).",
+            Bullets([_line(o) for o in allowed]),
+        ]
+    if stated:
+        blocks += [
+            "**Overlap that does not refuse a run**: evaluation examples that share a sentence with a training "
+            "example though the examples differ, and repeats between two declared splits of one benchmark (its "
+            "split is the reference published scores use). Read these scores knowing it.",
+            Bullets([f"{_line(o)}: {o.why_not_refused}" for o in stated]),
+        ]
+    return blocks
+
+
+def _line(o) -> str:
+    return f"{o.stage} -> {o.target}, {o.language}: {o.count} of {o.of} evaluation examples ({o.kind})"
 
 
 def with_overlaps(first: Section, exp: Experiment) -> Section:

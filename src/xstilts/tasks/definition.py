@@ -110,6 +110,9 @@ class TaskDef(_Frozen):
     # Translations of one item across languages (experiment/leakage.py): "row" when row i of every language's file
     # is the same item (XNLI, PAWS-X), "id" when examples share their id (XQuAD, MLQA); None when not parallel.
     parallel: Literal["row", "id"] | None = None
+    # Splits that translate another task's split, sharing its example ids (experiment/leakage.py): split ->
+    # "task/split". XQuAD's test is SQuAD v1.1 dev translated, so training on SQuAD dev leaks every XQuAD language.
+    parallel_to: dict[str, str] = {}
     # The Hub copy: one source, or several whose rows are concatenated (ANLI+ = ANLI + MNLI + SNLI + FEVER-NLI)
     hub: tuple[HubSource, ...] = ()
 

@@ -174,6 +174,7 @@ TASKS: tuple[TaskDef, ...] = (
     TaskDef(
         name="xquad",
         parallel="id",
+        parallel_to={"test": "squad/dev"},  # the ids are SQuAD v1.1 dev's
         format="span_qa",
         description="XQuAD (XTREME): SQuAD v1.1 dev translated into 11 languages (+ Romanian).",
         reader="squad_json",

@@ -206,7 +206,7 @@ def test_per_language_subsets_are_keyed_only_when_set(data: Path) -> None:
     assert sum(n for (_, _, lang, _), n in material.items() if lang == "de") == 5
 
 
-# -- the blind spots (#25, 1a-1e): each found by what is read, whatever the format, split or task -----------
+# -- the blind spots of the format-keyed guard (1a-1e): each found by what is read, whatever the format, split or task -----------
 
 
 def _found(spec: dict, data: Path) -> dict[tuple[str, str], tuple[int, bool]]:

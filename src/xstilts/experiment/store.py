@@ -62,7 +62,11 @@ class Store:
         self.path = experiment_dir / self.FILE
         self.db = sqlite3.connect(self.path, timeout=30)
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the runner that writes
+            # Readers never block the runner that writes. WAL is kept in the file, so only the store's first opener
+            # sets it: setting it again needs a lock that SQLite's busy timeout does not wait for, and a worker
+            # opening the store while another writes would fail with "database is locked".
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.execute("PRAGMA journal_mode=WAL")
             self._drop_runs_without_variant()
             self.db.executescript(SCHEMA)
             self._check_columns()

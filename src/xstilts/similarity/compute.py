@@ -55,7 +55,7 @@ from xstilts.similarity.represent import (
     token_rows,
     with_prefix,
 )
-from xstilts.similarity.scale import across_models, grid_label
+from xstilts.similarity.scale import across_models, grid_label, model_quality
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
@@ -286,6 +286,8 @@ class Similarity:
             if (scored := [r for r in rows if r["similarity"].get(m) is not None])
         }
         entry["quality"] = self._quality(rows)
+        # per method, intervals over the seeds the gains were measured on (the similarity scores fixed)
+        entry["quality_intervals"] = {m: model_quality([entry], m, self.st.k) for m in self.st.methods}
         return entry
 
     def _candidate(self, condition: str, target: str, baseline: str, side_t: Side) -> dict[str, Any]:

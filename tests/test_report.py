@@ -594,7 +594,12 @@ def test_complexity_section_measures_each_task_and_joins_gains(tmp_path: Path, t
     row = next(line for line in markdown.splitlines() if line.startswith("| sick (en, 120) | class | 3 |"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[5] == "120" and float(cells[3]) <= np.log2(3) + 1e-9  # entropy of 3 labels: at most log2 3 bits
-    assert float(cells[6]) > 0 and cells[8] == f"{np.mean(curves['sick']) / 1.1:.3f}"  # the curve area
+    assert float(cells[6]) > 0 and cells[9] == f"{np.mean(curves['sick']) / 1.1:.3f}"  # the curve area
+    assert 0 < float(cells[7]) <= np.log2(3) + 1e-9  # the base rate beside the code: entropy of the coded labels
+    siqa = next(line for line in markdown.splitlines() if line.startswith("| siqa (en, 60) | choice | 3 |"))
+    siqa = [c.strip() for c in siqa.split("|")[1:-1]]
+    # coded over 3 choices (a tiny random encoder learns little: near log2 3), not as right/wrong pairs (<= 1 bit)
+    assert 1.0 < float(siqa[6]) and float(siqa[7]) <= np.log2(3) + 1e-9
     assert "| siqa (en, 60) | choice | 3 |" in markdown and "| 1.000 |" in markdown  # a flat curve: area 1
     assert "xnli: does complexity predict the gain?" in markdown
     assert re.search(r"\| code bits/unit \| [+-]\d\.\d\d \[", markdown)  # rho with an interval, 3 tasks

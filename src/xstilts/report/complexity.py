@@ -135,47 +135,14 @@ def block_ends(units: int, fractions: Sequence[float] = ONLINE_BLOCKS, first: in
     return tuple(ends)
 
 
-def logistic_probe(
-    features: np.ndarray, labels: np.ndarray, classes: int, l2: float
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A multinomial logistic regression fitted by full-batch L-BFGS from zeros (deterministic); returns a function
-    from features to class probabilities. Features are standardised with the training units' mean and spread."""
-    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+def _softmax_probe(features: np.ndarray, labels: np.ndarray, weight: torch.Tensor, bias: torch.Tensor, l2: float):
+    """Fits `weight` and `bias` by full-batch L-BFGS from zeros (deterministic) on the mean cross-entropy of
+    softmax(x @ weight + bias) plus l2 |weight|^2, x the features standardised with the training rows' mean and
+    spread (rows: the last axis); returns a function from features to probabilities over the last axis of scores."""
+    rows = features.reshape(-1, features.shape[-1])
+    mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
     x = torch.as_tensor((features - mean) / scale, dtype=torch.float64)
     y = torch.as_tensor(labels, dtype=torch.long)
-    weight = torch.zeros(x.shape[1], classes, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=PROBE_STEPS, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + l2 * (weight**2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-
-    def probabilities(new: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            logits = torch.as_tensor((new - mean) / scale, dtype=torch.float64) @ weight + bias
-            return torch.softmax(logits, dim=-1).numpy()
-
-    return probabilities
-
-
-def choice_probe(
-    features: np.ndarray, labels: np.ndarray, classes: int, l2: float
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A probe over K choices: features (n, K, d), one state per choice; the score of choice j is w . x_j + b_j (one
-    weight vector for every choice, a bias per position, so it can learn where the gold answer tends to sit), and
-    p(choice) is the softmax over the K scores. Fitted by full-batch L-BFGS from zeros on the mean cross-entropy
-    plus l2 |w|^2, features standardised with the training states' mean and spread."""
-    flat = features.reshape(-1, features.shape[-1])
-    mean, scale = flat.mean(axis=0), flat.std(axis=0) + 1e-6
-    x = torch.as_tensor((features - mean) / scale, dtype=torch.float64)
-    y = torch.as_tensor(labels, dtype=torch.long)
-    weight = torch.zeros(x.shape[-1], dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight, bias], max_iter=PROBE_STEPS, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -192,6 +159,28 @@ def choice_probe(
             return torch.softmax(scores, dim=-1).numpy()
 
     return probabilities
+
+
+def _zeros(*shape: int) -> torch.Tensor:
+    return torch.zeros(*shape, dtype=torch.float64, requires_grad=True)
+
+
+def logistic_probe(
+    features: np.ndarray, labels: np.ndarray, classes: int, l2: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A multinomial logistic regression over features (n, d), fitted by full-batch L-BFGS from zeros
+    (deterministic); returns a function from features to class probabilities. Features are standardised with the
+    training units' mean and spread."""
+    return _softmax_probe(features, labels, _zeros(features.shape[-1], classes), _zeros(classes), l2)
+
+
+def choice_probe(
+    features: np.ndarray, labels: np.ndarray, classes: int, l2: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A probe over K choices: features (n, K, d), one state per choice; the score of choice j is w . x_j + b_j (one
+    weight vector for every choice, a bias per position, so it can learn where the gold answer tends to sit), and
+    p(choice) is the softmax over the K scores; fitted as `logistic_probe` is."""
+    return _softmax_probe(features, labels, _zeros(features.shape[-1]), _zeros(classes), l2)
 
 
 def online_code_length(

@@ -26,12 +26,13 @@ def _p(comp: Comparison) -> str:
     return ("n/a" if comp.test is None else f"{comp.test.p_value:.3g}") + average_mark(comp)
 
 
-def _interval_notes(comps: list[Comparison]) -> list[str]:
-    """What the intervals are, the marks' rule, the seed test's floor and the few-seeds warning, as table notes."""
+def _interval_notes(comps: list[Comparison], tests: bool = True) -> list[str]:
+    """What the intervals are, the marks' rule and the seed test's floor (with `tests`: the table shows them), and
+    the few-seeds warning, as table notes."""
     kinds = "; ".join(sorted({c.interval_label for c in comps if c.interval}))
     notes = [f"Intervals: {kinds}." if kinds else ""]
-    notes += [legend(comps), seed_test_note(comps), few_seeds_note(comps)]
-    return [note for note in notes if note]
+    notes += [legend(comps), seed_test_note(comps)] if tests else []
+    return [note for note in [*notes, few_seeds_note(comps)] if note]
 
 
 def _score(exp: Experiment, condition: str, comp: Comparison) -> str:
@@ -196,7 +197,7 @@ def scale_section(exp: Experiment, comparisons: Comparisons) -> Section:
 
 def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, target: str) -> list:
     series: dict[str, list[float]] = {}
-    rows, samples = [], set()
+    rows, samples, comps = [], set(), []
     for conditions in curricula.values():
         if not exp.conditions[conditions[0]]:
             continue  # the baselines themselves
@@ -210,11 +211,13 @@ def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, 
             cells.append(comp.cell() if comp else "missing")
             if comp:
                 samples.add(f"{model}: {sample_text([comp])}")
+                comps.append(comp)
         series[label] = values
         rows.append([label, *cells])
     sample = "; ".join(sorted(samples)) or "no results"
+    notes = _interval_notes(comps, tests=False)
     png = figures.model_lines(models, series, "gain over the same model's baseline", f"{target}: gain by model")
     return [
         Figure(f"scale_{target}", f"{target}: gain over each model's own baseline, by model. {sample}.", png),
-        Table(f"scale_{target}", f"{target}: gain by model ({sample})", ["curriculum", *models], rows),
+        Table(f"scale_{target}", f"{target}: gain by model ({sample})", ["curriculum", *models], rows, notes),
     ]

@@ -93,9 +93,11 @@ def build_experiment(
     unfinished: tuple = (),
     unplanned: tuple = (),
     models: dict[str, str] | None = None,
+    seed_lift: dict[tuple[str, int], float] | None = None,
 ) -> Path:
     """An experiment directory as `xstilts run` leaves it. `unfinished` cells have a planned run whose evaluation
-    never ran; `unplanned` cells are in the spec but not in the runs table; `models` maps condition -> model."""
+    never ran; `unplanned` cells are in the spec but not in the runs table; `models` maps condition -> model;
+    `seed_lift` replaces a condition's lift in one seed ((condition, seed) -> lift), so seeds can disagree."""
     spec = {
         "name": "synthetic",
         "data_dir": str(data),
@@ -129,7 +131,8 @@ def build_experiment(
                     )
                 if cell in unfinished or cell in unplanned:
                     continue
-                quality = 0.55 + lift + 0.02 * (seed % 2) + (0.05 if model == "big" else 0.0)
+                own = (seed_lift or {}).get((condition, seed), lift)
+                quality = 0.55 + own + 0.02 * (seed % 2) + (0.05 if model == "big" else 0.0)
                 _evaluate(db, out, eval_key, target, langs, seed, model, quality, rng, data)
     db.commit()
     db.close()
@@ -541,7 +544,7 @@ def test_similarity_sections_render_the_json(tmp_path: Path, data: Path) -> None
 
 def test_per_language_p_values_say_their_correction(full_report) -> None:
     markdown = full_report.markdown.read_text()
-    assert "significant (Holm)" in markdown and "Holm's step-down correction across the condition's" in markdown
+    assert "marked (Holm)" in markdown and "Holm's step-down correction across the condition's" in markdown
     # each language: raw and Holm-adjusted p over pooled examples, then the sign-flip p over its 3 seeds
     assert re.search(r"\(p=[0-9.e-]+, Holm [0-9.e-]+(\\\*)?; seeds p=(0\.25|0\.5|0\.75|1)\)", markdown)
 
@@ -556,7 +559,8 @@ def test_pooled_p_values_stand_beside_a_seed_level_test_that_says_its_floor(full
     order = markdown.split("## Order effects")[1].split("## ")[0]
     assert "| seeds p |" in order and "with 3 seeds the smallest possible p is 0.25" in order
     robustness = markdown.split("**panx: robustness")[1].split("**panx: gains by")[0]
-    assert "sign-flip" not in robustness  # a table that does not show the seed-level p does not explain it
+    # a table that does not show the seed-level p does not explain its floor; its marks' rule names both tests
+    assert "smallest possible p" not in robustness and "both the sign-flip test over seeds" in robustness
 
 
 # -- task complexity joined to gains per resource class --------------------------------------------------------
@@ -590,7 +594,12 @@ def test_complexity_section_measures_each_task_and_joins_gains(tmp_path: Path, t
     row = next(line for line in markdown.splitlines() if line.startswith("| sick (en, 120) | class | 3 |"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[5] == "120" and float(cells[3]) <= np.log2(3) + 1e-9  # entropy of 3 labels: at most log2 3 bits
-    assert float(cells[6]) > 0 and cells[8] == f"{np.mean(curves['sick']) / 1.1:.3f}"  # the curve area
+    assert float(cells[6]) > 0 and cells[9] == f"{np.mean(curves['sick']) / 1.1:.3f}"  # the curve area
+    assert 0 < float(cells[7]) <= np.log2(3) + 1e-9  # the base rate beside the code: entropy of the coded labels
+    siqa = next(line for line in markdown.splitlines() if line.startswith("| siqa (en, 60) | choice | 3 |"))
+    siqa = [c.strip() for c in siqa.split("|")[1:-1]]
+    # coded over 3 choices (a tiny random encoder learns little: near log2 3), not as right/wrong pairs (<= 1 bit)
+    assert 1.0 < float(siqa[6]) and float(siqa[7]) <= np.log2(3) + 1e-9
     assert "| siqa (en, 60) | choice | 3 |" in markdown and "| 1.000 |" in markdown  # a flat curve: area 1
     assert "xnli: does complexity predict the gain?" in markdown
     assert re.search(r"\| code bits/unit \| [+-]\d\.\d\d \[", markdown)  # rho with an interval, 3 tasks

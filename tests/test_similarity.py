@@ -34,11 +34,12 @@ def test_spearman_on_hand_made_rankings() -> None:
 
 
 def test_ndcg_at_k_by_hand() -> None:
-    # predicted order puts relevance 0.5 before 1.0: DCG = (2^0.5 - 1) / log2(2) + (2^1 - 1) / log2(3) = 1.04514,
-    # ideal = 1 + 0.41421 / 1.58496 = 1.26134
-    assert ndcg_at_k([0.5, 1.0], 2) == pytest.approx(1.0451433 / 1.2613397, abs=1e-6)
-    assert ndcg_at_k([0.5, 1.0], 1) == pytest.approx((2**0.5 - 1) / 1.0)
-    assert ndcg_at_k([1.0, 0.5, 0.2], 3) == pytest.approx(1.0)  # the ideal order
+    # linear gain: predicted order puts relevance 1 before 2: DCG = 1 / log2(2) + 2 / log2(3) = 2.26186,
+    # ideal = 2 + 1 / 1.58496 = 2.63093
+    assert ndcg_at_k([1.0, 2.0], 2) == pytest.approx(2.2618595 / 2.6309298, abs=1e-6)
+    assert ndcg_at_k([1.0, 2.0], 1) == pytest.approx(0.5)
+    assert ndcg_at_k([2.0, 1.0, 0.0], 3) == pytest.approx(1.0)  # the ideal order
+    assert ndcg_at_k([0.0, 2.0, 1.0], 1) == 0.0  # the worst condition first
     assert ndcg_at_k([0.0, 0.0], 2) is None
 
 
@@ -307,7 +308,7 @@ def test_the_report_has_a_similarity_section(result: dict, experiment: Path, tmp
     assert "## Task similarity" in markdown and "## Task descriptors" in markdown
     # complexity from the real stages: the loss curve each stage logged gives a curve area, the code length a value
     row = next(line for line in markdown.splitlines() if line.startswith("| sick (en, 16) | class | 3 |"))
-    code, area = (float(cell) for cell in row.split("|")[7:10:2])
+    code, area = (float(cell) for cell in row.split("|")[7:11:3])
     assert code > 0 and 0 < area < 2
     assert result["scale"]["rows"][0]["grid_point"].startswith("model=")  # one model: the report draws no scale section
     assert "| textemb |" in markdown and "NDCG@2" in markdown

@@ -33,7 +33,9 @@ def test_a_perfect_ranking_everywhere_has_a_point_interval() -> None:
         _row("c", 0.1, {"1": -1.0, "2": -2.0}),
     ]
     result = model_quality([_entry("xnli", rows), _entry("panx", rows)], "textemb", k=1, n_boot=200)
-    assert result["spearman"] == {"estimate": 1.0, "low": 1.0, "high": 1.0, "targets": 2}
+    assert result["spearman"] == {"estimate": 1.0, "low": 1.0, "high": 1.0, "targets": 2, "random": 0.0}
+    # 3 candidates, k = 1: a random first pick has rank relevance 0, 1 or 2 with equal chance, so NDCG@1 = 1/2
+    assert result["ndcg"]["random"] == pytest.approx(0.5)
     assert result["regret"]["estimate"] == 0.0 and result["ndcg"]["estimate"] == pytest.approx(1.0)
 
 

@@ -116,7 +116,7 @@ def _number(value: float | None, digits: int = 3) -> str:
 def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Table]:
     """Per target: the conditions with their measured gain and every method's score (rank), and the quality of
     each method's ranking."""
-    from xstilts.report.similarity import quality_cells, quality_header
+    from xstilts.report.similarity import quality_cells, quality_header, target_quality
 
     point = f" [{entry['grid_point']}]" if entry.get("grid_point") else ""  # two models must not look identical
     title = f"{entry['target']}{point}: similarity to each intermediate condition (baseline '{entry['baseline']}')"
@@ -142,7 +142,7 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
     for i, column in enumerate(quality_header(k)):
         ranking.add_column(column, justify="right" if 0 < i < 6 else "left")
     for method in methods:
-        ranking.add_row(method, *quality_cells(entry["quality"].get(method)))
+        ranking.add_row(method, *quality_cells(*target_quality(entry, method)))
     return [scores, ranking]
 
 

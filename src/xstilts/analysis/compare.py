@@ -3,7 +3,8 @@ it, paired permutation tests over evaluation examples and sign-flip tests over s
 built from these comparisons.
 
 Seeds are paired: only seeds both conditions finished count, and a seed's difference is taken within the seed.
-The interval is over seeds when there are two or more; with one seed it is over evaluation examples (the same
+The interval is a Student t interval over seeds when there are two or more (a percentile bootstrap of 2-4 seeds
+covers far less than its nominal 95%); with one seed it is a percentile bootstrap over evaluation examples (the same
 resampled examples for both conditions), which measures evaluation noise but not training noise."""
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from xstilts.analysis.stats import (
     Interval,
     PermutationTest,
     bootstrap_examples,
-    bootstrap_seeds,
     example_scores,
     holm,
+    t_interval_seeds,
 )
 from xstilts.analysis.stats import permutation_test as paired_permutation_test
 from xstilts.errors import UserError
@@ -32,7 +33,7 @@ from xstilts.scores.predictions import read_predictions
 class ResamplingSettings:
     """How many resamples the report's intervals and permutation tests draw, at which level, from which seed."""
 
-    n_boot_seeds: int = 10_000
+    n_boot_seeds: int = 10_000  # no longer drawn: seed intervals are t intervals (kept so existing calls stay valid)
     n_boot_examples: int = 2000
     n_perm: int = 9999
     level: float = 0.95
@@ -53,7 +54,7 @@ class Comparison:
     per_language_seed: dict[str, tuple[float, ...]]  # per language, a - b in each seed
     examples: dict[str, int]  # evaluation examples per language
     interval: Interval | None = None
-    method: str = ""  # what the interval resamples: "seeds" or "examples"
+    method: str = ""  # what the interval is over: "seeds" (t interval) or "examples" (percentile bootstrap)
     test: PermutationTest | None = None  # on the average over languages; examples of all seeds pooled
     language_p: dict[str, float] = field(default_factory=dict)
     seed_test: SignFlipTest | None = None  # on the average over languages, one unit per seed; None with one seed
@@ -71,6 +72,15 @@ class Comparison:
 
     def cell(self) -> str:
         return str(self.interval) if self.interval else f"{self.average:+.1f}"
+
+    @property
+    def interval_label(self) -> str:
+        """What the interval is, e.g. "95% t interval, 3 seeds" or "95% percentile bootstrap over examples"."""
+        if self.interval is None:
+            return "no interval"
+        if self.method == "seeds":
+            return f"{self.interval.level:.0%} t interval, {len(self.seeds)} seeds"
+        return f"{self.interval.level:.0%} percentile bootstrap over examples"
 
 
 def sample_text(comparisons: Iterable[Comparison]) -> str:
@@ -138,7 +148,7 @@ class Comparisons:
 
     def _with_statistics(self, c: Comparison) -> Comparison:
         st = self.settings
-        seeds_ci = bootstrap_seeds(c.per_seed, st.n_boot_seeds, st.level, st.seed) if len(c.seeds) > 1 else None
+        seeds_ci = t_interval_seeds(c.per_seed, st.level) if len(c.seeds) > 1 else None
         if len(c.seeds) > 1:  # needs only the stored scores, so it stands where the example-level tests cannot
             c = replace(
                 c,

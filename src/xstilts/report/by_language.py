@@ -11,7 +11,8 @@ from xstilts.analysis.compare import Comparison, Comparisons, sample_text
 from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.document import Figure, Section, Table
-from xstilts.report.transfer import ONE_SEED, SIGNIFICANT, seed_test_note
+from xstilts.report.marks import language_mark, legend
+from xstilts.report.transfer import ONE_SEED, seed_test_note
 from xstilts.tasks.languages import JOSHI_CLASS_NAMES, Language, language
 
 GROUPINGS = (("family", "language family"), ("script", "script"), ("resource_class", "resource class"))
@@ -75,13 +76,13 @@ def _sample(comps: dict[str, Comparison]) -> str:
 def _figure(target: str, langs: list[str], comps: dict[str, Comparison]) -> Figure:
     labels = [f"{lang}\n({_meta(lang).resource_class if _meta(lang) else '?'})" for lang in langs]
     series = {c: [comp.per_language.get(lang, math.nan) for lang in langs] for c, comp in comps.items()}
-    stars = {c: [comp.language_p_holm.get(lang, 1.0) < SIGNIFICANT for lang in langs] for c, comp in comps.items()}
+    marks = {c: [language_mark(comp, lang) for lang in langs] for c, comp in comps.items()}
     title = f"{target}: gain per language (resource class in brackets)"
     caption = (
-        f"{target}: per-language gains over the baseline, * Holm-adjusted p < {SIGNIFICANT} (Holm's correction "
-        f"across each condition's languages). {_sample(comps)}."
+        f"{target}: per-language gains over the baseline. {legend(comps.values(), holm=True)} Holm's correction is "
+        f"across each condition's languages; the per-language seed test is uncorrected. {_sample(comps)}."
     )
-    return Figure(f"language_gains_{target}", caption, figures.language_bars(labels, series, stars, title))
+    return Figure(f"language_gains_{target}", caption, figures.language_bars(labels, series, marks, title))
 
 
 def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparison]) -> Table:
@@ -101,23 +102,25 @@ def _per_language_table(target: str, langs: list[str], comps: dict[str, Comparis
 
 
 def _language_cell(comp: Comparison, lang: str) -> str:
-    """ "+1.2 (p=0.0001, Holm 0.0006*; seeds p=0.25)": the gain, its pooled tests, and its seed-level test."""
-    marks = []
+    """ "+1.2 (p=0.0001, Holm 0.0006; seeds p=0.25)": the gain, its pooled tests and its seed-level test, then its
+    mark (report/marks.py: both tests, or the example-level test alone with one seed)."""
+    tests = []
     p, adjusted = comp.language_p.get(lang), comp.language_p_holm.get(lang)
     if p is not None and adjusted is not None:
-        marks.append(f"p={p:.3g}, Holm {adjusted:.3g}{'*' if adjusted < SIGNIFICANT else ''}")
+        tests.append(f"p={p:.3g}, Holm {adjusted:.3g}")
     if lang in comp.language_seed_p:
-        marks.append(f"seeds p={comp.language_seed_p[lang]:.3g}")
-    return f"{comp.per_language[lang]:+.1f}" + (f" ({'; '.join(marks)})" if marks else "")
+        tests.append(f"seeds p={comp.language_seed_p[lang]:.3g}")
+    return f"{comp.per_language[lang]:+.1f}" + (f" ({'; '.join(tests)})" if tests else "") + language_mark(comp, lang)
 
 
 def _notes(comps: dict[str, Comparison], seed_p: bool = False) -> list[str]:
     notes = [
-        "p: paired permutation test over examples in one language, the examples of all seeds pooled (a seed's "
-        "predictions are swapped together), uncorrected; Holm: the same p-values adjusted by Holm's step-down "
-        "correction across the condition's "
-        f"languages on this target (family-wise error); * Holm-adjusted p < {SIGNIFICANT}. The transfer matrix's p "
-        "is one test of the average over languages and needs no correction across languages."
+        "p: paired permutation test over examples in one language, the examples of all seeds pooled (each "
+        "permutation swaps an example's two conditions' predictions, in every seed at once), uncorrected; Holm: the "
+        "same p-values adjusted by Holm's step-down correction across the condition's "
+        "languages on this target (family-wise error). The transfer matrix's p "
+        "is one test of the average over languages and needs no correction across languages.",
+        legend(comps.values(), holm=True),
     ]
     if any(len(c.seeds) == 1 for c in comps.values()):
         notes.append(ONE_SEED)
@@ -127,12 +130,12 @@ def _notes(comps: dict[str, Comparison], seed_p: bool = False) -> list[str]:
 
 
 def _robustness(target: str, comps: dict[str, Comparison]) -> Table:
-    header = ["condition", "mean gain", "std across languages", "worst", "best", "languages up", "significant (Holm)"]
+    header = ["condition", "mean gain", "std across languages", "worst", "best", "languages up", "marked (Holm)"]
     rows = []
     for c, comp in comps.items():
         gains = comp.per_language
         worst, best = min(gains, key=gains.get), max(gains, key=gains.get)
-        significant = [lang for lang, p in comp.language_p_holm.items() if p < SIGNIFICANT]
+        significant = [lang for lang in gains if language_mark(comp, lang)]
         rows.append(
             [
                 c,

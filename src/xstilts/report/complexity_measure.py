@@ -20,9 +20,11 @@ from xstilts.experiment.readback import Experiment, Unavailable
 from xstilts.report.complexity import (
     STRUCTURE,
     OnlineCode,
+    choice_probe,
     curve_area,
     entropy_bits,
     input_words,
+    logistic_probe,
     online_code_length,
     output_labels,
 )
@@ -133,9 +135,12 @@ class Measurer:
         sample = subsample(trained, self.sample, SAMPLE_SEED)
         random.Random(SAMPLE_SEED).shuffle(sample)  # files are often sorted by label: code them in random order
         features, labels, classes = self._units(task, sample)
-        return online_code_length(features, labels, classes)
+        probe = choice_probe if task.format == "multiple_choice" else logistic_probe
+        return online_code_length(features, labels, classes, probe=probe)
 
     def _units(self, task, sample: list) -> tuple[np.ndarray, np.ndarray, int]:
+        """(features, labels, K) of the sample's coded units: one row per example or word, and for multiple choice
+        one (K, d) block of choice states per question, its label the gold choice."""
         if task.format == "tagging":
             pairs = [(list(e.words), None) for e in sample if isinstance(e, TaggingExample)]
             states = self._states(pairs, words=True)
@@ -148,9 +153,12 @@ class Measurer:
             return np.stack([u for u, _ in units]), np.asarray([y for _, y in units]), len(task.labels)
         if task.format == "multiple_choice":
             mc = [e for e in sample if isinstance(e, MultipleChoiceExample)]
+            counts = sorted({len(e.choices) for e in mc})
+            if len(counts) != 1:  # one code over K choices needs the same K for every question
+                raise ValueError(f"its questions have {counts[0]} to {counts[-1]} choices, not one number")
             pairs = [(f"{e.context} {e.question}".strip(), choice) for e in mc for choice in e.choices]
-            labels = [int(i == e.label) for e in mc for i in range(len(e.choices))]
-            return np.stack(self._states(pairs)), np.asarray(labels), 2
+            states = np.stack(self._states(pairs)).reshape(len(mc), counts[0], -1)
+            return states, np.asarray([e.label for e in mc]), counts[0]
         cls = [e for e in sample if isinstance(e, ClassificationExample)]
         states = self._states([(e.text_a, e.text_b) for e in cls])
         return np.stack(states), np.asarray([task.labels.index(e.label) for e in cls]), len(task.labels)

@@ -24,6 +24,8 @@ LOW_RESOURCE = (0, 1, 2, 3)  # Joshi classes below the "underdogs" (4) and "winn
 LOW = "low (0-3)"
 MEASURES = {  # label -> the measure of a task; lower code length and area = easier
     "code bits/unit": lambda t: t.code.bits_per_unit if t.code else None,
+    # what the representations add over the label frequencies: below 0 the probe beats the base rate
+    "code - base rate": lambda t: t.code.bits_per_unit - t.code.base_rate_per_unit if t.code else None,
     "label entropy": lambda t: t.entropy,
     "labels/choices": lambda t: t.outputs,
     "mean input words": lambda t: t.mean_words,
@@ -49,12 +51,16 @@ def complexity_section(exp: Experiment, comparisons: Comparisons, sample: int = 
         "low-resource languages? Measures from the data each stage trained on and its own training log (no "
         f"`xstilts similarity` needed). Code length: Voita & Titov (2020)'s online code of the labels of a fixed "
         f"sample of {sample} examples given the pretrained encoder's mean-pooled states (tagging: each word's first "
-        f"sub-token; multiple choice: each (question, answer) pair as right/wrong), blocks ending at "
+        f"sub-token; multiple choice: each question over its K choices, one weight vector scoring every choice's "
+        f"state plus a bias per position, softmax over the K), blocks ending at "
         f"{', '.join(f'{f:g}' for f in ONLINE_BLOCKS)} of the sample (first block at least {MIN_FIRST_BLOCK} units, "
         f"sent with the uniform code log2 K bits per unit), each later block coded by a logistic-regression probe "
         f"trained on all units before it (L2 weight from {', '.join(f'{w:g}' for w in PROBE_L2)}: the one that "
-        "coded the previous block best). Curve area: the mean of the stage's logged training-loss "
-        "curve over its first point (1 = the loss never fell)."
+        "coded the previous block best). Beside each code length: its base rate, the empirical entropy of the "
+        "coded units' labels (multiple choice: of the gold positions), what knowing only the label frequencies "
+        "costs per unit; a code above it learned less from the representations than the frequencies give, and "
+        "compression (uniform / online code) is only read against it. Curve area: the mean of the stage's logged "
+        "training-loss curve over its first point (1 = the loss never fell)."
     ]
     if not stages:
         return Section("Task complexity", [*blocks, "No one-task intermediate stage in this grid."])
@@ -68,7 +74,7 @@ def complexity_section(exp: Experiment, comparisons: Comparisons, sample: int = 
 
 def _measures_table(measured: dict[str, TaskComplexity]) -> Table:
     header = ["task (languages, size)", "structure", "labels/choices", "label entropy (bits)", "mean input words"]
-    header += ["trained on", "code bits/unit", "compression", "curve area"]
+    header += ["trained on", "code bits/unit", "base rate bits/unit", "compression", "curve area"]
     rows = [
         [
             t.name,
@@ -78,6 +84,7 @@ def _measures_table(measured: dict[str, TaskComplexity]) -> Table:
             _f(t.mean_words, ".1f"),
             f"{t.train_examples:,}",
             _f(t.code.bits_per_unit if t.code else None, ".3f"),
+            _f(t.code.base_rate_per_unit if t.code else None, ".3f"),
             _f(t.code.compression if t.code else None),
             _f(t.area, ".3f"),
         ]
@@ -123,13 +130,15 @@ def _join_table(target, names, measured, matrix, groups) -> Table:
     header = [
         "task",
         "code bits/unit",
+        "base rate bits/unit",
         "label entropy",
         *(f"gain class {g}" if g != LOW else f"gain {g}" for g in groups),
     ]
     rows = []
     for i, name in enumerate(names):
         t = measured[name]
-        row = [name, _f(t.code.bits_per_unit if t.code else None, ".3f"), _f(t.entropy)]
+        code = (t.code.bits_per_unit, t.code.base_rate_per_unit) if t.code else (None, None)
+        row = [name, *(_f(v, ".3f") for v in code), _f(t.entropy)]
         rows.append(row + [_f(_mean_gain(matrix[g][i]), "+.2f") if groups[g] else "-" for g in groups])
     notes = [f"{'class ' * (g != LOW)}{g}: {' '.join(ls) or 'no languages'}" for g, ls in groups.items()]
     caption = f"{target}: gain over the baseline per resource class (mean over the class's languages and the seeds)"

@@ -17,13 +17,22 @@ from xstilts.report import figures
 from xstilts.report.curricula import canonical, describe, order_pairs, size_axes
 from xstilts.report.document import Bullets, Figure, Section, Table
 from xstilts.report.leakage_note import material_lines
-from xstilts.report.transfer import SIGNIFICANT, seed_p, seed_test_note
+from xstilts.report.marks import average_mark, legend
+from xstilts.report.transfer import few_seeds_note, seed_p, seed_test_note
 
 
 def _p(comp: Comparison) -> str:
-    if comp.test is None:
-        return "n/a"
-    return f"{comp.test.p_value:.3g}" + ("*" if comp.test.p_value < SIGNIFICANT else "")
+    """The example-level p, then the gain's mark (report/marks.py), which needs the seed test too."""
+    return ("n/a" if comp.test is None else f"{comp.test.p_value:.3g}") + average_mark(comp)
+
+
+def _interval_notes(comps: list[Comparison], tests: bool = True) -> list[str]:
+    """What the intervals are, the marks' rule and the seed test's floor (with `tests`: the table shows them), and
+    the few-seeds warning, as table notes."""
+    kinds = "; ".join(sorted({c.interval_label for c in comps if c.interval}))
+    notes = [f"Intervals: {kinds}." if kinds else ""]
+    notes += [legend(comps), seed_test_note(comps)] if tests else []
+    return [note for note in [*notes, few_seeds_note(comps)] if note]
 
 
 def _score(exp: Experiment, condition: str, comp: Comparison) -> str:
@@ -53,7 +62,7 @@ def order_section(exp: Experiment, comparisons: Comparisons) -> Section:
         Bullets([f"{p.a}: {describe(exp.conditions[p.a])}; {p.b}: {describe(exp.conditions[p.b])}" for p in pairs]),
         Bullets(material_lines(exp, pairs)),
     ]
-    header = ["A vs B", "kind", "target", "A", "B", "A - B [95% CI]", "p", "seeds p", "languages A > B"]
+    header = ["A vs B", "kind", "target", "A", "B", "A - B [95% interval]", "p", "seeds p", "languages A > B"]
     rows, samples, comps = [], set(), []
     for pair in pairs:
         for target in exp.targets:
@@ -67,11 +76,11 @@ def order_section(exp: Experiment, comparisons: Comparisons) -> Section:
             row = [f"{pair.a} vs {pair.b}", pair.kind, target, _score(exp, pair.a, comp), _score(exp, pair.b, comp)]
             rows.append([*row, comp.cell(), _p(comp), seed_p(comp), f"{up}/{len(comp.per_language)}"])
     notes = [
-        "A - B: mean over shared seeds; 95% CI over seeds when a pair shares two or more, else over examples; "
-        f"p: paired permutation test over examples, pooled across seeds. {'; '.join(sorted(samples))}."
+        "A - B: mean over shared seeds; 95% t interval over seeds when a pair shares two or more, else a "
+        "percentile bootstrap over examples; p: paired permutation test over examples, pooled across seeds. "
+        f"{'; '.join(sorted(samples))}.",
+        *_interval_notes(comps),
     ]
-    if note := seed_test_note(comps):
-        notes.append(note)
     caption = "Order effects: curricula with the same training in another order"
     blocks.append(Table("order_effects", caption, header, rows, notes))
     return Section(title, blocks)
@@ -129,10 +138,9 @@ def _size_curve(exp: Experiment, comparisons: Comparisons, conditions, position:
     png = figures.size_curve(data, fit, f"{name}: gain vs intermediate examples")
     rows = [[c.a, f"{n:,}", c.cell(), _p(c), seed_p(c)] for n, c in points]
     stem = f"size_{task.replace('+', '_')}_{'all' if position is None else position + 1}_{target}"
-    header = ["condition", "examples", "gain [95% CI]", "p", "seeds p"]
+    header = ["condition", "examples", "gain [95% interval]", "p", "seeds p"]
     notes = [text, "p: paired permutation test over examples, pooled across seeds."]
-    if note := seed_test_note(c for _, c in points):
-        notes.append(note)
+    notes += _interval_notes([c for _, c in points])
     return [
         Figure(stem, f"{name}: gain vs intermediate training examples. {sample}.", png),
         Table(stem, f"{name}: gain by intermediate data size, {sample}", header, rows, notes),
@@ -152,6 +160,11 @@ def _fit_caveats(c: float, sizes: int, seeds: int) -> str:
         )
     if seeds == 1:
         caveats.append("With one seed per size the band has no width.")
+    elif seeds < 5:
+        caveats.append(
+            f"The band is a percentile bootstrap over as few as {seeds} seeds per size: it cannot reach beyond the "
+            "per-seed values and is narrower than a 95% band should be."
+        )
     return "".join(f" {text}" for text in caveats)
 
 
@@ -184,7 +197,7 @@ def scale_section(exp: Experiment, comparisons: Comparisons) -> Section:
 
 def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, target: str) -> list:
     series: dict[str, list[float]] = {}
-    rows, samples = [], set()
+    rows, samples, comps = [], set(), []
     for conditions in curricula.values():
         if not exp.conditions[conditions[0]]:
             continue  # the baselines themselves
@@ -198,11 +211,13 @@ def _scale_target(exp: Experiment, comparisons: Comparisons, models, curricula, 
             cells.append(comp.cell() if comp else "missing")
             if comp:
                 samples.add(f"{model}: {sample_text([comp])}")
+                comps.append(comp)
         series[label] = values
         rows.append([label, *cells])
     sample = "; ".join(sorted(samples)) or "no results"
+    notes = _interval_notes(comps, tests=False)
     png = figures.model_lines(models, series, "gain over the same model's baseline", f"{target}: gain by model")
     return [
         Figure(f"scale_{target}", f"{target}: gain over each model's own baseline, by model. {sample}.", png),
-        Table(f"scale_{target}", f"{target}: gain by model ({sample})", ["curriculum", *models], rows),
+        Table(f"scale_{target}", f"{target}: gain by model ({sample})", ["curriculum", *models], rows, notes),
     ]

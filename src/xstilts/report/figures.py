@@ -50,10 +50,10 @@ def heatmap(
 def language_bars(
     languages: Sequence[str],
     series: dict[str, Sequence[float]],
-    significant: dict[str, Sequence[bool]],
+    marks: dict[str, Sequence[str]],
     title: str,
 ) -> bytes:
-    """One group of bars per language, one bar per condition; a star marks p < 0.05 (uncorrected)."""
+    """One group of bars per language, one bar per condition; each bar carries its mark (report/marks.py), if any."""
     fig = _new(min(10.0, max(6.0, 0.45 * len(languages) * max(1, len(series)) + 2)), 3.6)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(series))
@@ -61,9 +61,9 @@ def language_bars(
     for k, (name, gains) in enumerate(series.items()):
         offset = x - 0.4 + width * (k + 0.5)
         ax.bar(offset, gains, width, label=name, color=_COLOURS[k % len(_COLOURS)])
-        for xi, gain, star in zip(offset, gains, significant.get(name, ()), strict=False):
+        for xi, gain, star in zip(offset, gains, marks.get(name, ()), strict=False):
             if star and np.isfinite(gain):
-                ax.text(xi, gain, "*", ha="center", va="bottom" if gain >= 0 else "top", fontsize=11)
+                ax.text(xi, gain, star, ha="center", va="bottom" if gain >= 0 else "top", fontsize=11)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, languages, fontsize=9)
     ax.set_ylabel("gain over baseline (points)")

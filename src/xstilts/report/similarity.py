@@ -41,8 +41,11 @@ def similarity_section(data: dict[str, Any]) -> Section:
     blocks: list = [
         "Does an intermediate task's similarity to the target predict its gain? Each method scores every "
         "condition against the target; conditions are ranked by score and the ranking is compared with the measured "
-        f"gains: Spearman's rho, NDCG@{k} (relevance: the target score reached, as a fraction) and regret@1 and "
-        f"@{k} (how far the best of the top-ranked falls below the best condition, in % of its score; 0 = found).",
+        f"gains: Spearman's rho, NDCG@{k} (relevance: the rank of the condition's measured gain, 0 for the smallest) "
+        f"and regret@1 and @{k} (how far the best of the top-ranked falls below the best condition, in % of its "
+        "score; 0 = found). Each is shown with a 95% percentile bootstrap interval over the seeds the gains were "
+        "measured on (the similarity scores fixed; a point with one seed) and, in brackets, its exact expectation "
+        "under a uniformly random ranking: a method helps where it beats that, not where it is near 1.",
         f"Settings: {', '.join(methods)}; {st['examples']} examples sampled per task (seed {st['seed']}); TaskEmb on "
         f"{layers}; CKA against the {st['cka_reference']} encoder; SEmb prefix {st['semb_prefix']!r}. Written "
         f"{data.get('written', '?')} by `xstilts similarity`. With few conditions these measures rest on few "
@@ -78,13 +81,15 @@ def _target(entry: dict[str, Any], methods: list[str], k: int) -> list:
             notes,
         )
     ]
-    quality = [[m, *quality_cells(entry["quality"].get(m))] for m in methods]
+    quality = [[m, *quality_cells(*target_quality(entry, m))] for m in methods]
+    stored = [q for m in methods if (q := target_quality(entry, m)[0])]
     blocks.append(
         Table(
             _stem("ranking", entry["target"], entry["baseline"]),
             f"{name}: how well each method's ranking predicts the measured gains",
             quality_header(k),
             quality,
+            [OLD_FILE] if any("ndcg_random" not in q for q in stored) else [],
         )
     )
     drawn = {m: p for m, p in panels.items() if p}
@@ -98,19 +103,39 @@ def quality_header(k: int) -> list[str]:
     return ["method", "conditions", "Spearman", f"NDCG@{k}", "regret@1 (%)", f"regret@{k} (%)", "first", "best"]
 
 
-def quality_cells(q: dict[str, Any] | None) -> list[str]:
-    """A method's ranking quality as table cells after the method's name (see quality_header)."""
+def target_quality(entry: dict[str, Any], method: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """A method's ranking quality on one target and its intervals over seeds, as `xstilts similarity` wrote them."""
+    return (entry.get("quality") or {}).get(method), (entry.get("quality_intervals") or {}).get(method) or {}
+
+
+OLD_FILE = (
+    "This similarity.json was written before ranking measures carried their random-ranking expectation: its NDCG "
+    "takes the target score as relevance (a random order of 6 scores about 0.97), and no intervals over seeds are "
+    "stored. Run `xstilts similarity` again for rank-relevance NDCG, baselines and intervals."
+)
+
+
+def _with_baseline(value: float | None, spread: dict[str, Any], random: float | None, digits: int) -> str:
+    """ "0.812 [0.700, 0.900] (random 0.590)": the value, its interval over seeds, its random-ranking expectation."""
+    if value is None:
+        return "-"
+    text = _n(value, digits)
+    if spread.get("low") is not None and spread["high"] > spread["low"]:
+        text += f" [{_n(spread['low'], digits)}, {_n(spread['high'], digits)}]"
+    return text + ("" if random is None else f" (random {_n(random, digits)})")
+
+
+def quality_cells(q: dict[str, Any] | None, spread: dict[str, Any] | None = None) -> list[str]:
+    """A method's ranking quality as table cells after the method's name (see quality_header), each measure with
+    its interval (`spread`: measure -> {low, high}, from similarity/scale.py) and random-ranking expectation."""
     if q is None:
         return ["0", "-", "-", "-", "-", "-", "-"]
-    return [
-        str(q["n"]),
-        _n(q["spearman"]),
-        _n(q["ndcg"]),
-        _n(q["regret_1"], 2),
-        _n(q["regret"], 2),
-        q["top"],
-        q["best"],
+    spread = spread or {}
+    cells = [
+        _with_baseline(q[m], spread.get(m, {}), q.get(f"{m}_random"), digits)
+        for m, digits in (("spearman", 3), ("ndcg", 3), ("regret_1", 2), ("regret", 2))
     ]
+    return [str(q["n"]), *cells, q["top"], q["best"]]
 
 
 def descriptor_section(data: dict[str, Any]) -> Section:

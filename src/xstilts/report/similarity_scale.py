@@ -24,6 +24,8 @@ def _cell(entry: dict[str, Any], digits: int) -> str:
     text = f"{entry['estimate']:.{digits}f}"
     if entry.get("low") is not None:
         text += f" [{entry['low']:.{digits}f}, {entry['high']:.{digits}f}]"
+    if entry.get("random") is not None:  # absent from a similarity.json written before it was computed
+        text += f" (random {entry['random']:.{digits}f})"
     return text
 
 
@@ -42,7 +44,8 @@ def similarity_scale_section(data: dict[str, Any]) -> Section | None:
         "Does a similarity method predict the gains equally well at every model size? Per grid point (model) and "
         f"method: Spearman's rho, NDCG@{k} and regret@{k}, each the mean over the targets ranked at that grid point, "
         f"with a {scale['level']:.0%} percentile bootstrap interval ({scale['n_boot']} draws resampling the targets "
-        "and, within each, the seeds the gains were measured on; the similarity scores stay fixed). With one target "
+        "and, within each, the seeds the gains were measured on; the similarity scores stay fixed), and in brackets "
+        "the measure's exact expectation under a random ranking, averaged over the same targets. With one target "
         "and one seed the interval is the point."
     )
     table = Table(

@@ -15,10 +15,10 @@ from xstilts.experiment.readback import Experiment
 from xstilts.report import figures
 from xstilts.report.curricula import describe
 from xstilts.report.document import Bullets, Figure, Section, Table
+from xstilts.report.marks import SIGNIFICANT, average_mark, legend
 from xstilts.scores.benchmarks import XTREME, BenchmarkScore, describe_missing, score
 
-SIGNIFICANT = 0.05  # marks a permutation p-value below this with "*" (uncorrected; the report says so)
-FEW_SEEDS = 5  # below this many seeds the report warns that a seed bootstrap interval is too narrow
+FEW_SEEDS = 5  # below this many seeds the report warns that a seed interval rests on few training runs
 ONE_SEED = (
     "With one seed, intervals and p-values come from resampling evaluation examples: they measure how much the "
     "score depends on which sentences were evaluated, not how much it varies between training runs, which is "
@@ -81,11 +81,23 @@ def seed_test_note(comparisons: Iterable[Comparison | None]) -> str:
     )
 
 
+def few_seeds_note(comparisons: Iterable[Comparison | None]) -> str:
+    """The warning for seed intervals over fewer than FEW_SEEDS seeds, or "" when none is."""
+    fewest = min((len(c.seeds) for c in comparisons if c and c.method == "seeds"), default=None)
+    if fewest is None or fewest >= FEW_SEEDS:
+        return ""
+    return (
+        f"Few seeds (as few as {fewest}): the t interval over seeds holds its 95% only if per-seed gains are roughly "
+        "normal, which so few runs cannot check, and it is wide because it has to be; a gain whose interval "
+        "excludes 0 here still rests on a handful of training runs."
+    )
+
+
 def _significance(c: Comparison) -> str:
-    if c.test is None:
-        return "" if c.seed_test is None else f" (seeds p={seed_p(c)})"
-    pooled = f" p={c.test.p_value:.3g}" + ("*" if c.test.p_value < SIGNIFICANT else "")
-    return pooled + ("" if c.seed_test is None else f" (seeds p={seed_p(c)})")
+    marked = average_mark(c)
+    pooled = "" if c.test is None else f" p={c.test.p_value:.3g}"
+    seeds = "" if c.seed_test is None else f" (seeds p={seed_p(c)})"
+    return pooled + seeds + marked
 
 
 def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
@@ -99,10 +111,11 @@ def transfer_section(exp: Experiment, comparisons: Comparisons) -> Section:
     blocks: list = [
         "How much does each intermediate curriculum change each target task, on average over its evaluation "
         f"languages? Cells are gains in points of the target's metric over the baseline '{base}' (the same model's "
-        "baseline when the grid has several models), with a 95% percentile-bootstrap interval (over seeds when "
-        "there are at least two, else over evaluation examples), the p-value of a paired permutation test over "
-        f"evaluation examples pooled across seeds (* p < {SIGNIFICANT}, uncorrected) and, with two or more seeds, the "
-        "p-value of an exact sign-flip test over the per-seed gains (seeds p), which also counts training noise."
+        "baseline when the grid has several models), with a 95% interval (a t interval over seeds when there are at "
+        "least two, else a percentile bootstrap over evaluation examples), the p-value of a paired permutation test "
+        "over evaluation examples pooled across seeds and, with two or more seeds, the p-value of an exact sign-flip "
+        "test over the per-seed gains (seeds p), which also counts training noise. A gain is marked only when both "
+        f"tests give p < {SIGNIFICANT} (with one seed: the example-level test alone, marked differently)."
     ]
     if others:
         blocks.append(_heatmap(exp, others, matrix))
@@ -123,15 +136,15 @@ def _heatmap(exp: Experiment, others: list[str], matrix: dict[tuple[str, str], C
             comp = matrix[(c, t)]
             if comp is not None:
                 values[i, j] = comp.average
-                star = "*" if comp.test and comp.test.p_value < SIGNIFICANT else ""
+                star = average_mark(comp)
                 ci = f"\n[{comp.interval.low:+.1f}, {comp.interval.high:+.1f}]" if comp.interval else ""
                 labels[i][j] = f"{comp.average:+.1f}{star}{ci}"
     columns = [f"{t} ({exp.metrics.get(t, '?')})" for t in exp.targets]
     samples = _samples(exp, matrix)
     title = "Gain over the baseline, mean over languages"
     caption = (
-        f"Transfer matrix: gain over the baseline with 95% CI, * p < {SIGNIFICANT} over evaluation examples pooled "
-        f"across seeds (the table gives the seed-level p). {samples}."
+        f"Transfer matrix: gain over the baseline with 95% interval ({_interval_kinds(matrix.values())}). "
+        f"{legend(matrix.values())} {samples}."
     )
     return Figure("transfer_matrix", caption, figures.heatmap(others, columns, values, labels, title))
 
@@ -161,25 +174,25 @@ def _table(
         rows.append(row)
     methods = sorted({f"{c.method}" for c in matrix.values() if c and c.method})
     notes = [
-        f"Baseline row: absolute score (mean over seeds); other rows: gain [95% CI over {' / '.join(methods) or '-'}]."
-        f" {_samples(exp, matrix)}."
+        f"Baseline row: absolute score (mean over seeds); other rows: gain [{_interval_kinds(matrix.values())}]"
+        f" p (examples) (seeds p) mark. {_samples(exp, matrix)}."
     ]
     if "examples" in methods:
         notes.append(ONE_SEED)
-    if note := seed_test_note(matrix.values()):
+    notes += [note for note in (legend(matrix.values()), seed_test_note(matrix.values())) if note]
+    if note := few_seeds_note(matrix.values()):
         notes.append(note)
-    fewest = min((len(c.seeds) for c in matrix.values() if c and c.method == "seeds"), default=None)
-    if fewest is not None and fewest < FEW_SEEDS:
-        notes.append(
-            f"Few seeds (as few as {fewest}): a percentile bootstrap can only span the per-seed values it is given, "
-            "so these intervals understate the uncertainty."
-        )
     notes += _xtreme_notes(xtreme)
     notes += sorted(
         {f"No example-level statistics for {c.a} on {c.target}: {c.note}" for c in matrix.values() if c and c.note}
     )
     caption = f"Transfer matrix: gain over the baseline per target ({_samples(exp, matrix)})"
     return Table("transfer_matrix", caption, header, rows, notes)
+
+
+def _interval_kinds(comparisons: Iterable[Comparison | None]) -> str:
+    """The intervals a table shows, e.g. "95% t interval, 3 seeds" (each kind once)."""
+    return "; ".join(sorted({c.interval_label for c in comparisons if c and c.interval})) or "no interval"
 
 
 def _xtreme_notes(xtreme: dict[str, BenchmarkScore | None]) -> list[str]:

@@ -5,11 +5,13 @@ Methods (a target's side and a condition's side are described in xstilts.similar
 
 * textemb (Vu et al. 2020): the pretrained encoder's last layer, mean-pooled over each input's tokens, averaged
   over a sample of the task's training text; cosine between the two task vectors.
-* taskemb (Vu et al. 2020): the diagonal empirical Fisher information of the task loss w.r.t. encoder parameters,
-  computed with the model fine-tuned on that task on a sample of its training data; cosine between the two Fisher
-  vectors (cosine ignores each vector's scale, so normalising a vector changes nothing). Vu et al. use a subset
-  of the parameters; here `fisher_layers` chooses the transformer layers, by default the last one (the layer that
-  fine-tuning changes most, and a vector of 1.8M numbers rather than 21M for me5-small).
+* taskemb (after Vu et al. 2020, simplified): the diagonal empirical Fisher information of the task loss w.r.t. the
+  encoder *parameters* of the chosen layers, computed with the model fine-tuned on that task on a sample of its
+  training data; cosine between the two Fisher vectors (cosine ignores each vector's scale, so normalising a vector
+  changes nothing). `fisher_layers` chooses the transformer layers, by default the last one (the layer that
+  fine-tuning changes most, and a vector of 1.8M numbers rather than 21M for me5-small), so by default it is the
+  last layer's parameters only. Vu et al.'s TaskEmb also takes Fisher information with respect to layer outputs
+  (activations) and the CLS output; that is not computed here, so these scores are not their TaskEmb.
 * semb (Poth et al. 2021): sentence embeddings of each dataset from a sentence encoder, averaged; cosine. The
   experiment's own model is the sentence encoder (multilingual-e5 is one): each input gets e5's "query: " prefix
   (`semb_prefix`), is mean-pooled and L2-normalised, as e5 embeds text.
@@ -55,7 +57,7 @@ from xstilts.similarity.represent import (
     token_rows,
     with_prefix,
 )
-from xstilts.similarity.scale import across_models, grid_label
+from xstilts.similarity.scale import across_models, grid_label, model_quality
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
@@ -286,6 +288,8 @@ class Similarity:
             if (scored := [r for r in rows if r["similarity"].get(m) is not None])
         }
         entry["quality"] = self._quality(rows)
+        # per method, intervals over the seeds the gains were measured on (the similarity scores fixed)
+        entry["quality_intervals"] = {m: model_quality([entry], m, self.st.k) for m in self.st.methods}
         return entry
 
     def _candidate(self, condition: str, target: str, baseline: str, side_t: Side) -> dict[str, Any]:

@@ -76,7 +76,8 @@ def diagonal_fisher(
 ) -> np.ndarray:
     """The diagonal of the empirical Fisher information, E_x[(d log p(y|x) / d theta)^2] with y the gold label, over
     the encoder parameters whose names start with one of `prefixes`: one backward pass per example (the square of a
-    batch's mean gradient is not the mean of the per-example squares). Dropout is off, so it is deterministic."""
+    batch's mean gradient is not the mean of the per-example squares). Dropout is off, so it is deterministic.
+    Parameters only: Vu et al. (2020)'s TaskEmb also takes the Fisher w.r.t. layer outputs and the CLS output."""
     named = [(n, p) for n, p in model.encoder.named_parameters() if n.startswith(prefixes)]
     if not named:
         raise UserError(f"--fisher-layers: no encoder parameters are named {', '.join(prefixes)}*")

@@ -1,6 +1,7 @@
 """Similarity across model scale: per model (grid point), how well each similarity method's ranking predicts the
-gains, as Spearman's rho, NDCG@k and regret@k averaged over the targets, each with a percentile bootstrap interval
-that resamples the targets and, within each target, the seeds the gains were measured on.
+gains, as Spearman's rho, NDCG@k, regret@k and regret@1 averaged over the targets, each with a percentile bootstrap
+interval that resamples the targets and, within each target, the seeds the gains were measured on, and beside it the
+measure's exact expectation under a random ranking (similarity/ranking.py), averaged over the same targets.
 
 One draw: targets are drawn with replacement from the model's targets; for each, the seeds that every candidate
 finished are drawn with replacement and each candidate's gain is the mean of its per-seed gains over the drawn seeds
@@ -20,7 +21,7 @@ import numpy as np
 from xstilts.experiment.readback import Experiment
 from xstilts.similarity.ranking import quality
 
-MEASURES = ("spearman", "ndcg", "regret")  # regret at k
+MEASURES = ("spearman", "ndcg", "regret", "regret_1")  # regret at k and at 1
 N_BOOT = 500
 LEVEL = 0.95
 
@@ -33,22 +34,27 @@ def _candidates(entry: dict[str, Any], method: str) -> list[dict[str, Any]]:
     ]
 
 
-def _values(rows: Sequence[dict[str, Any]], method: str, k: int, seeds: Sequence[str] | None) -> dict[str, float]:
-    """The ranking quality of one target with gains averaged over `seeds` (all of a row's seeds when None)."""
+def _values(
+    rows: Sequence[dict[str, Any]], method: str, k: int, seeds: Sequence[str] | None, suffix: str = ""
+) -> dict[str, float]:
+    """The ranking quality of one target with gains averaged over `seeds` (all of a row's seeds when None); with
+    suffix "_random", each measure's expectation under a random ranking instead."""
     names = [r["condition"] for r in rows]
     gains = [fmean(r["per_seed"][s] for s in (seeds or r["per_seed"])) for r in rows]
     scores = [r["score"] - r["gain"] + g for r, g in zip(rows, gains, strict=True)]
     q = quality(names, [r["similarity"][method] for r in rows], gains, scores, k)
-    return {m: getattr(q, m) for m in MEASURES if getattr(q, m) is not None}
+    return {m: getattr(q, m + suffix) for m in MEASURES if getattr(q, m + suffix) is not None}
 
 
 def model_quality(
     entries: Sequence[dict[str, Any]], method: str, k: int, n_boot: int = N_BOOT, seed: int = 0
 ) -> dict[str, dict[str, float | int | None]]:
-    """measure -> {estimate, low, high, targets} for one model's target entries and one method."""
+    """measure -> {estimate, low, high, targets, random} for one model's target entries and one method; `random`
+    is the mean over targets of the measure's exact expectation under a random ranking."""
     usable = [rows for e in entries if len(rows := _candidates(e, method)) >= 2]
     out: dict[str, dict[str, float | int | None]] = {}
     points = [_values(rows, method, k, None) for rows in usable]
+    chance = [_values(rows, method, k, None, "_random") for rows in usable]
     rng = np.random.default_rng(seed)
     common = [sorted(set.intersection(*(set(r["per_seed"]) for r in rows))) for rows in usable]
     draws: dict[str, list[float]] = defaultdict(list)
@@ -62,12 +68,14 @@ def model_quality(
             draws[m].append(fmean(values))
     for m in MEASURES:
         estimates = [p[m] for p in points if m in p]
+        random = [p[m] for p in chance if m in p]
         low, high = np.quantile(draws[m], [(1 - LEVEL) / 2, (1 + LEVEL) / 2]) if draws[m] else (None, None)
         out[m] = {
             "estimate": fmean(estimates) if estimates else None,
             "low": None if low is None else float(low),
             "high": None if high is None else float(high),
             "targets": len(estimates),
+            "random": fmean(random) if random else None,
         }
     return out
 

@@ -110,7 +110,6 @@ def _sync(device: Any) -> None:
 def _build(device: Any, shape: str, task_name: str, seed: int = SEED, start: str = "random") -> Any:
     """A TaskModel on a random encoder of `shape` (or, with start "pretrained", me5-small's pretrained weights),
     built the same way for every loop: same encoder weights, and a head drawn with `seed`."""
-    import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
     from xstilts.tasks import REGISTRY
@@ -129,8 +128,7 @@ def _build(device: Any, shape: str, task_name: str, seed: int = SEED, start: str
         vocab_size=len(tok), max_position_embeddings=514, type_vocab_size=1, pad_token_id=tok.pad_token_id,
         attn_implementation="sdpa", **SHAPES[shape],
     )  # fmt: skip
-    torch.manual_seed(0)
-    encoder = XLMRobertaModel(config, add_pooling_layer=False)
+    encoder = common.random_encoder_on(XLMRobertaModel, config, device)  # on the meta device, drawn where it runs
     return new_task_models(encoder, [(REGISTRY[task_name], {})], seed, device)[task_name]
 
 

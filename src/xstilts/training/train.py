@@ -194,9 +194,9 @@ def _train(
     per_epoch = steps_per_epoch(list(sizes.values()), config)
     one_process = isinstance(parallel, OneProcess)
     embeddings = encoder.get_input_embeddings()
-    optimizer, lazy = build_optimizer(
-        container, config.weight_decay, config.learning_rate, device, embeddings, one_process
-    )
+    # Several GPU processes all-reduce or shard the dense matrix: no lazy rows there (a CPU's DDP keeps them).
+    lazy_embeddings = embeddings if one_process or device.type == "cpu" else None
+    optimizer, lazy = build_optimizer(container, config.weight_decay, config.learning_rate, device, lazy_embeddings)
     schedule = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total), total)
     graphs = captures_graphs(device) and one_process
     fold_clip = device.type == "cuda" and one_process  # the fused step scales the gradients (clip_in_step)

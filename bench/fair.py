@@ -41,6 +41,7 @@ SHAPES = {  # encoder configs (random init); the vocabulary is the me5-small tok
     "me5-small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 1536},
     "xlmr-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
     "xlmr-large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
+    "tiny": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},  # checks
 }
 SIZES = {  # per device: shapes, tasks, training examples per timed run, repetitions, eval examples, dev steps,
     # seeds and starting weights
@@ -62,7 +63,8 @@ def run(device_name: str, sizes: dict[str, Any] | None = None) -> dict[str, Any]
 
     sizes = {**SIZES[device_name], **(sizes or {})}
     device = torch.device(device_name)
-    out: dict[str, Any] = {"device": _device_words(device), "sizes": sizes, "peak": _matmul_peak(device)}
+    peak = _matmul_peak(device) if sizes["reps"] else {}  # dev scores only (reps 0): no MFU to divide by it
+    out: dict[str, Any] = {"device": _device_words(device), "sizes": sizes, "peak": peak}
     out["runs"] = []
     for shape in sizes["shapes"]:
         for task_name in sizes["tasks"]:

@@ -254,6 +254,8 @@ def summary(work: Path, out: Path) -> dict[str, Any]:
     result = {
         "versions": _read(work / "versions.json"),
         "steps": steps,
+        "base": _read(work / "base.json"),  # bench/gpu/parts.py
+        "large": _read(work / "large.json"),
         "fair": _read(work / "fair-cuda.json"),
         "quickstart": _read(work / "quickstart.json"),
         "quickstart_eager": _read(work / "quickstart-eager.json"),  # run.sh's retry without compilation
@@ -268,7 +270,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = ["# GPU run kit (bench/gpu/run.sh)", "", f"Versions: `{json.dumps(result['versions'])}`", ""]
     lines += ["| step | exit status | seconds | limit s |", "| --- | --- | ---: | ---: |"]
     lines += [f"| {s['step']} | {s['status']} | {s['seconds']} | {s['limit_s']} |" for s in result["steps"]]
-    sections = [(_fair_lines, result["fair"]), (_lora_lines, result["lora_xxl"])]
+    sections = [(_steps_lines, result.get("base")), (_steps_lines, result.get("large"))]
+    sections += [(_fair_lines, result["fair"]), (_lora_lines, result["lora_xxl"])]
     sections[1:1] = [(_quickstart_lines, result[key]) for key in ("quickstart", "quickstart_eager")]
     for section, value in sections:
         try:  # one step's odd JSON must not cost the others their section
@@ -276,6 +279,32 @@ def markdown(result: dict[str, Any]) -> str:
         except Exception as err:
             lines += ["", f"({section.__name__}: cannot render: {type(err).__name__}: {err})"]
     return "\n".join(lines) + "\n"
+
+
+def _steps_lines(part: dict[str, Any]) -> list[str]:
+    """A parts.py result: per run, the first step and compile time apart from the steady state."""
+    lines = ["", f"## Steady-state steps, {part['shape']} (bench/gpu/parts.py), {part.get('device')}", ""]
+    lines += [f"`{part.get('command')}`", ""]
+    lines.append("| task | batch | embeddings | status | first step s | compile s | steady s/step | real tok/s | MFU | "
+                 "peak GiB | skips / re-recordings / recordings |")  # fmt: skip
+    lines.append("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for run in part.get("runs", []):
+        if run.get("status") != "done":
+            lines.append(f"| {run['task']} | {run['batch_size']} | {run['embeddings']} | {run.get('status')}: "
+                         f"{run.get('error', '')[:200]} | | | | | | | |")  # fmt: skip
+            continue
+        g = run.get("graphs") or {}
+        counts = f"{g.get('cudagraph_skips', '-')} / {g.get('cudagraph_rerecords', '-')} / {g.get('cudagraph_recordings', '-')}"
+        lines.append(
+            f"| {run['task']} | {run['batch_size']} | {run['embeddings']} | done | {_num(run['first_step_s'], 2)} | "
+            f"{_num(run['compile_s'], 1)} | {_num(run['steady_s_per_step'], 4)} | {_num(run['real_tokens_per_s'], 0)} | "
+            f"{_num(run.get('mfu'), 3)} | {_num(run.get('peak_memory_gib'), 1)} | {counts} |"
+        )
+    return lines
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
 
 
 def _fair_lines(result: dict[str, Any]) -> list[str]:
@@ -312,16 +341,17 @@ def _lora_lines(lora: dict[str, Any]) -> list[str]:
         "",
         f"Built in {lora.get('build_s', 0):.1f} s; weights {lora.get('weights_gib') or 0:.1f} GiB on the device.",
         "",
-        "| run | status | steps | first step s | steady s/step | real tok/s | peak GiB | finite loss | checks |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| run | status | steps | first step s | compile s | steady s/step | real tok/s | peak GiB | finite loss | checks |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for run in lora.get("runs", []):
         if run.get("status") != "done":
-            lines.append(f"| {run['mode']} | {run.get('status')}: {run.get('error', '')[:200]} | | | | | | | |")
+            lines.append(f"| {run['mode']} | {run.get('status')}: {run.get('error', '')[:200]} | | | | | | | | |")
             continue
         checks = all(v for k, v in run["checks"].items() if k != "changed")
         lines.append(
-            f"| {run['mode']} | done | {run['steps']} | {run['first_step_s']:.2f} | {run['steady_step_s']:.3f} | "
+            f"| {run['mode']} | done | {run['steps']} | {run['first_step_s']:.2f} | {_num(run.get('compile_s'), 1)} | "
+            f"{_num(run.get('steady_s_per_step'), 3)} | "
             f"{run['real_tokens_per_s']:,.0f} | {run['peak_memory_gib'] or 0:.1f} | {run['finite_loss']} | "
             f"{'all pass' if checks else run['checks']} |"
         )

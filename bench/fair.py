@@ -300,10 +300,12 @@ def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool | None]:
 def render(result: dict[str, Any], command: str) -> str:
     """The Markdown section of BENCHMARKS.md for one device run."""
     peak = result["peak"]
-    lines = [
-        f"Device: {result['device']}. Command: `{command}`. Matmul peak measured in this run: "
-        f"{peak['fp32']:.2f} TFLOP/s fp32, {peak['bf16']:.2f} TFLOP/s bf16.",
-    ]
+    measured = ""
+    if peak:  # a dev-scores-only run measures none
+        measured = (
+            f" Matmul peak measured in this run: {peak['fp32']:.2f} TFLOP/s fp32, {peak['bf16']:.2f} TFLOP/s bf16."
+        )
+    lines = [f"Device: {result['device']}. Command: `{command}`.{measured}"]
     timed = [r for r in result["runs"] if r.get("train")]
     if timed:
         lines += _training_table(timed, peak) + _evaluation_table(timed)

@@ -30,7 +30,7 @@ def test_the_lora_stage_trains_only_adapter_and_head_and_merges(data, me5_dir, t
     # A subprocess: the script sets XSTILTS_COMPILE and the loop's LOG_EVERY for its own process.
     out = tmp_path / "lora.json"
     argv = [sys.executable, str(KIT / "lora_xxl.py"), "--shape", "tiny", "--device", "cpu", "--steps", "3"]
-    argv += ["--batch-size", "8", "--data", str(data), "--out", str(out)]
+    argv += ["--batch-size", "8", "--warmup", "1", "--data", str(data), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -110,7 +110,7 @@ def test_the_same_quality_part_scores_dev_after_training_on_a_tiny_shape(data, m
     argv += ["--dev-seeds", "2", "--dev-start", "random", "--embeddings", "trained"]
     proc = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    (run,) = json.loads((tmp_path / "latest-fair-cpu.json").read_text())["runs"]
+    (run,) = json.loads((tmp_path / "latest-fair-cpu-quality.json").read_text())["runs"]
     dev = run["dev"]
     assert dev["steps"] == 2 and dev["seeds"] == [1, 2] and dev["start"] == "random"
     assert {loop: len(scores) for loop, scores in dev["scores"].items()} == {

@@ -134,7 +134,7 @@ for part in $PARTS_ALL; do
     same_quality)
         step same_quality "$(left)" "$PY" bench/run.py --device "$DEVICE" --no-write --threads "$THREADS" \
             --results-dir "$WORK/fair/part-1" "${SQ_ARGS[@]}"
-        parts=("$WORK"/fair/part-*/latest-fair-"$DEVICE".json)
+        parts=("$WORK"/fair/part-*/latest-fair-"$DEVICE"-quality.json)  # a dev-scores-only run
         [[ -f ${parts[0]} ]] && "$PY" bench/gpu/kit.py merge-fair "$WORK/fair-cuda.json" "${parts[@]}"
         ;;
     esac

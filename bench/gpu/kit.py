@@ -1,8 +1,8 @@
 """The pieces of the GPU run kit (bench/gpu/README.md) that are easier in Python than in bash.
 
     python bench/gpu/kit.py data-files examples/quickstart.yaml DATA   # what prepare.sh copies into .device/data
-    python bench/gpu/kit.py quickstart WORK OUT.json [--dry]           # run.sh step b: the quickstart, timed
-    python bench/gpu/kit.py merge-fair OUT.json PART.json...           # run.sh step a: the parts as one result
+    python bench/gpu/kit.py quickstart WORK OUT.json [--dry]           # run.sh quickstart: the quickstart, timed
+    python bench/gpu/kit.py merge-fair OUT.json PART.json...           # run.sh same_quality: fair results as one
     python bench/gpu/kit.py versions OUT.json                          # python, torch, CUDA, transformers, ...
     python bench/gpu/kit.py summary WORK OUT                           # summary.json and summary.md
 
@@ -59,7 +59,7 @@ def data_files(spec_path: Path, root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in read)
 
 
-# --- step b: the quickstart on a random encoder of me5-small's shape ----------------------------------------
+# --- the quickstart part: the quickstart on a random encoder of me5-small's shape ----------------------------------------
 
 
 def random_encoder(out: Path, tiny: bool) -> Path:
@@ -167,7 +167,7 @@ def quickstart(work: Path, out_json: Path, dry: bool) -> int:
     return proc.returncode
 
 
-# --- step a: the like-with-like parts as one result ---------------------------------------------------------
+# --- like-with-like results (same_quality) as one ---------------------------------------------------------
 
 
 def merge_fair(parts: list[dict[str, Any]]) -> dict[str, Any]:

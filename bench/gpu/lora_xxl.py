@@ -1,6 +1,6 @@
 """A LoRA stage on a random encoder of XLM-R XXL's shape (10.7B parameters), through xstilts' own training loop.
 
-    python bench/gpu/lora_xxl.py --out lora_xxl.json        # on one GPU (bench/gpu/run.sh, step c)
+    python bench/gpu/lora_xxl.py --out lora_xxl.json        # on one GPU (bash bench/gpu/run.sh lora_xxl)
     python bench/gpu/lora_xxl.py --shape tiny --device cpu --steps 3 --batch-size 8 --out tiny.json   # the same path
 
 The encoder has XLM-R XXL's architecture and shape as facebook/xlm-roberta-xxl's config gives them (Goyal et al.

@@ -16,7 +16,12 @@ learning rates and weight decays of the steps it missed:
   this has no closed form; it is summed over the missed steps, up to a horizon of H steps after which
   (beta1 / sqrt(beta2))^H < 2^-30 and the remaining movement is below 2^-30 of one step's (H = 199 for the
   default betas). Rows idle for less than H steps are caught up exactly; longer idle rows to within that bound.
-Groups without `lazy: True` are stepped by torch's own AdamW (fused where the device has it)."""
+Groups without `lazy: True` are stepped by torch's own AdamW (fused where the device has it).
+
+On one GPU the lookup runs inside the compiled encoder, where a hook cannot: the training loop calls
+`before_read` itself with each batch's ids (read on the host), and the gradient stays dense. A `grad_scale` set
+on the optimizer (clipping folded into the step, xstilts.training.clipping.clip_in_step) divides every gradient,
+the lazy rows' too."""
 
 from __future__ import annotations
 

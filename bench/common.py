@@ -79,6 +79,56 @@ def bf16_default() -> bool:
     return use_bf16("auto", device())
 
 
+# --- random encoders, built where they run ---------------------------------------------------------------
+
+
+def random_encoder_on(model_class: Any, config: Any, device: Any, seed: int = 0) -> Any:
+    """A random-init encoder of `config`, built on the meta device (no memory, no host-side initialisation: a
+    560M-parameter model took minutes to initialise on a CPU) and materialised on `device` only, with BERT's
+    initialisation drawn there (`initialise`)."""
+    import torch
+
+    with torch.device("meta"):
+        encoder = model_class(config, add_pooling_layer=False)
+    encoder.to_empty(device=device)
+    torch.manual_seed(seed)
+    initialise(encoder, config.initializer_range)
+    return encoder
+
+
+def initialise(encoder: Any, std: float) -> None:
+    """BERT's initialisation (normal(0, std) matrices, zero biases, unit LayerNorm) in place, on the device the
+    weights are on. Every parameter and buffer must be covered: to_empty leaves them holding whatever the memory
+    held; the only buffers (XLM-R's and BERT's) are the position ids and the token type ids."""
+    import torch
+    from torch import nn
+
+    done: set[int] = set()
+    with torch.no_grad():
+        for module in encoder.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                module.weight.normal_(0.0, std)
+                if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                    module.weight[module.padding_idx].zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.fill_(1.0)
+            else:
+                continue
+            if getattr(module, "bias", None) is not None:
+                module.bias.zero_()
+            done.update(id(p) for p in module.parameters(recurse=False))
+        missed = [name for name, p in encoder.named_parameters() if id(p) not in done]
+        buffers = dict(encoder.named_buffers())
+        known = {"embeddings.position_ids", "embeddings.token_type_ids"}
+        if missed or not set(buffers) <= known:
+            raise SystemExit(f"cannot initialise parameters {missed} / buffers {sorted(set(buffers) - known)}")
+        positions = buffers.get("embeddings.position_ids")
+        if positions is not None:
+            positions.copy_(torch.arange(positions.shape[-1], device=positions.device).expand_as(positions))
+        if "embeddings.token_type_ids" in buffers:
+            buffers["embeddings.token_type_ids"].zero_()
+
+
 # --- model FLOPs ------------------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ SHAPES = {  # encoder configs (random init); the vocabulary is the me5-small tok
     "me5-small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 1536},
     "xlmr-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
     "xlmr-large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
+    "tiny": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},  # checks
 }
 SIZES = {  # per device: shapes, tasks, training examples per timed run, repetitions, eval examples, dev steps,
     # seeds and starting weights
@@ -62,7 +63,8 @@ def run(device_name: str, sizes: dict[str, Any] | None = None) -> dict[str, Any]
 
     sizes = {**SIZES[device_name], **(sizes or {})}
     device = torch.device(device_name)
-    out: dict[str, Any] = {"device": _device_words(device), "sizes": sizes, "peak": _matmul_peak(device)}
+    peak = _matmul_peak(device) if sizes["reps"] else {}  # dev scores only (reps 0): no MFU to divide by it
+    out: dict[str, Any] = {"device": _device_words(device), "sizes": sizes, "peak": peak}
     out["runs"] = []
     for shape in sizes["shapes"]:
         for task_name in sizes["tasks"]:
@@ -110,7 +112,6 @@ def _sync(device: Any) -> None:
 def _build(device: Any, shape: str, task_name: str, seed: int = SEED, start: str = "random") -> Any:
     """A TaskModel on a random encoder of `shape` (or, with start "pretrained", me5-small's pretrained weights),
     built the same way for every loop: same encoder weights, and a head drawn with `seed`."""
-    import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
     from xstilts.tasks import REGISTRY
@@ -129,8 +130,7 @@ def _build(device: Any, shape: str, task_name: str, seed: int = SEED, start: str
         vocab_size=len(tok), max_position_embeddings=514, type_vocab_size=1, pad_token_id=tok.pad_token_id,
         attn_implementation="sdpa", **SHAPES[shape],
     )  # fmt: skip
-    torch.manual_seed(0)
-    encoder = XLMRobertaModel(config, add_pooling_layer=False)
+    encoder = common.random_encoder_on(XLMRobertaModel, config, device)  # on the meta device, drawn where it runs
     return new_task_models(encoder, [(REGISTRY[task_name], {})], seed, device)[task_name]
 
 
@@ -300,10 +300,12 @@ def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool | None]:
 def render(result: dict[str, Any], command: str) -> str:
     """The Markdown section of BENCHMARKS.md for one device run."""
     peak = result["peak"]
-    lines = [
-        f"Device: {result['device']}. Command: `{command}`. Matmul peak measured in this run: "
-        f"{peak['fp32']:.2f} TFLOP/s fp32, {peak['bf16']:.2f} TFLOP/s bf16.",
-    ]
+    measured = ""
+    if peak:  # a dev-scores-only run measures none
+        measured = (
+            f" Matmul peak measured in this run: {peak['fp32']:.2f} TFLOP/s fp32, {peak['bf16']:.2f} TFLOP/s bf16."
+        )
+    lines = [f"Device: {result['device']}. Command: `{command}`.{measured}"]
     timed = [r for r in result["runs"] if r.get("train")]
     if timed:
         lines += _training_table(timed, peak) + _evaluation_table(timed)

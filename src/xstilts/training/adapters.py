@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import torch
 from torch import nn
 
 from xstilts.errors import ModelError, UserError
@@ -37,6 +38,11 @@ def adapted(encoder: nn.Module, adapter: AdapterSpec | None) -> Iterator[nn.Modu
         lora = LoraModel(encoder, config, "default")  # replaces the target layers of `encoder` itself
     except ValueError as err:
         raise ModelError(f"adapter.target {list(adapter.target)}: {str(err).splitlines()[0]}") from None
+    for name, param in encoder.named_parameters():
+        if "lora_" in name and param.dtype in (torch.bfloat16, torch.float16):
+            # peft gives the adapters its base layer's dtype: over bf16 frozen weights (a 10.7B encoder held in
+            # bf16) they would train in bf16; they train in fp32, and autocast computes in bf16 as elsewhere.
+            param.data = param.data.float()
     try:
         yield encoder
     finally:

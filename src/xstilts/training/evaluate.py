@@ -1,7 +1,9 @@
 """The evaluation loop, one for every task format: batches sorted by length, under inference mode (no autograd
 records at all), on a GPU with the Linear layers' weights cast to bf16 once per call instead of once per batch by
-autocast (the predictions are bit-identical), and on a GPU padded to static length buckets
-(xstilts.training.buckets) so that a compiled encoder replays a few captured shapes."""
+autocast (the predictions are bit-identical). Evaluation runs the plain (uncompiled) encoder, also the best-dev
+checks inside a training stage (xstilts.training.graphs.compiled's `outside`), so its batches are padded only to
+their own longest feature: sorted by length, they need no static buckets (those padded PAN-X's dev set to about
+twice its tokens)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from xstilts.formats import Feature
 from xstilts.tasks.definition import TaskDef
 from xstilts.tasks.examples import Example
 from xstilts.training import feature_cache
-from xstilts.training.device import captures_graphs, casts_weights_once
+from xstilts.training.device import casts_weights_once
 from xstilts.training.task_model import TaskModel
 
 
@@ -30,13 +32,12 @@ def predict(
     model.eval()
     device = next(model.encoder.parameters()).device
     order = sorted(range(len(features)), key=lambda i: features[i].length)
-    limit = max((f.length for f in features), default=0) if captures_graphs(device) else None
     predictions: list[Any] = [None] * len(features)
     once = bf16 and casts_weights_once(device)
     with linear_weights_in_bf16(model) if once else contextlib.nullcontext():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            batch = model.batch([features[i] for i in chunk], pad_id, limit)
+            batch = model.batch([features[i] for i in chunk], pad_id)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(batch)
             for i, prediction in zip(chunk, model.fmt.decode(logits.float(), batch, task), strict=True):

@@ -16,7 +16,12 @@ learning rates and weight decays of the steps it missed:
   this has no closed form; it is summed over the missed steps, up to a horizon of H steps after which
   (beta1 / sqrt(beta2))^H < 2^-30 and the remaining movement is below 2^-30 of one step's (H = 199 for the
   default betas). Rows idle for less than H steps are caught up exactly; longer idle rows to within that bound.
-Groups without `lazy: True` are stepped by torch's own AdamW (fused where the device has it)."""
+Groups without `lazy: True` are stepped by torch's own AdamW (fused where the device has it).
+
+On one GPU the lookup runs inside the compiled encoder, where a hook cannot: the training loop calls
+`before_read` itself with each batch's ids (read on the host), and the gradient stays dense. A `grad_scale` set
+on the optimizer (clipping folded into the step, xstilts.training.clipping.clip_in_step) divides every gradient,
+the lazy rows' too."""
 
 from __future__ import annotations
 
@@ -63,16 +68,25 @@ class LazyAdamW(torch.optim.Optimizer):
     def step(self, closure: Any = None) -> None:  # type: ignore[override]
         if closure is not None:
             raise ValueError("LazyAdamW takes no closure")
+        # Clipping folded into the step (xstilts.training.clipping.clip_in_step): every gradient divided by it.
+        scale = getattr(self, "grad_scale", None)
         if self._dense is not None:
             # This optimizer's own groups, as they are now: load_state_dict (which accelerate's prepare calls)
             # replaces the group dicts, and a schedule sets the learning rate in the new ones.
             self._dense.param_groups = [g for g in self.param_groups if not g["lazy"]]
+            self._dense.grad_scale = scale  # type: ignore[attr-defined]
             self._dense.step()
         for group in self.param_groups:
             if group["lazy"]:
                 for param in group["params"]:
                     if param.grad is not None:
-                        self._lazy_step(param, group)
+                        self._lazy_step(param, group, scale)
+
+    @property
+    def takes_grad_scale(self) -> bool:
+        """Whether step() divides the gradients by `grad_scale`: always in the lazy rows, and in the dense groups
+        when they step fused (torch's unfused AdamW has no such argument)."""
+        return self._dense is None or bool(self._dense.defaults.get("fused"))
 
     def watch(self, embedding: torch.nn.Embedding, sparse: bool = False) -> _Watch:
         """Bring the rows that each lookup of `embedding` reads up to date before it. With `sparse`, the lookups
@@ -111,7 +125,7 @@ class LazyAdamW(torch.optim.Optimizer):
                         behind = (state["last"] < state["step"]).nonzero().squeeze(1)
                         self._catch_up(param, state, group, behind, state["step"])
 
-    def _lazy_step(self, param: torch.Tensor, group: dict) -> None:
+    def _lazy_step(self, param: torch.Tensor, group: dict, scale: torch.Tensor | None = None) -> None:
         state = self._state(param)
         state["step"] += 1
         t, lr, wd = state["step"], group["lr"], group["weight_decay"]
@@ -143,6 +157,8 @@ class LazyAdamW(torch.optim.Optimizer):
         # torch.optim.AdamW's update, in its order of operations, on the touched rows only.
         weights, m, v = param[rows], state["exp_avg"][rows], state["exp_avg_sq"][rows]
         g = grad.values() if grad.is_sparse else grad[rows]  # a coalesced sparse gradient's values follow `rows`
+        if scale is not None:
+            g = g / scale.to(g.dtype)
         weights.mul_(1 - lr * wd)
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

@@ -2,11 +2,18 @@
 
 - CPU with the word embeddings trained: the embedding matrix steps lazily (xstilts.training.lazy_adamw; the same
   weights as dense AdamW, without reading 96M weights and their moments every step); the rest fused.
-- CUDA: fused and capturable (its step counters stay on the device: no host sync, and it can be graph-captured).
+- CUDA in one process with the word embeddings trained: the same lazy rows (XLM-R Large: 256M of its 560M weights
+  are embedding rows, and their dense AdamW step alone reads and writes ~7 GB a step), the rest fused. The training
+  loop tells it the rows each batch reads (the lookup runs inside the compiled encoder, where a hook cannot).
+  XSTILTS_LAZY_ROWS=0 steps them densely, to measure one against the other.
+- CUDA otherwise: fused and capturable (its step counters stay on the device: no host sync, and it can be
+  graph-captured); several processes (DDP, FSDP) shard or all-reduce the dense matrix, which lazy rows cannot.
 - Otherwise: fused where the device has the kernel (on CPU it made a step with the 96M-row embeddings trained 6x
   faster than the default per-tensor loop; BENCHMARKS.md, "One optimizer step")."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 from torch import nn
@@ -26,12 +33,21 @@ def param_groups(model: nn.Module, weight_decay: float, lazy: nn.Parameter | Non
     return groups
 
 
+def lazy_rows(device: torch.device) -> bool:
+    """Whether trained word embeddings step lazily on `device` (see the module's docstring); the loop passes no
+    embedding to step lazily where several GPU processes share the matrix."""
+    if device.type == "cpu":
+        return True
+    return device.type == "cuda" and os.environ.get("XSTILTS_LAZY_ROWS", "1") != "0"
+
+
 def build_optimizer(
     model: nn.Module, weight_decay: float, lr: float, device: torch.device, embedding: nn.Module | None
 ) -> tuple[torch.optim.Optimizer, LazyAdamW | None]:
     """The optimizer, and the lazy one when it is used (it must be flushed before the weights are read)."""
     weight = getattr(embedding, "weight", None)
-    if device.type == "cpu" and isinstance(embedding, nn.Embedding) and weight is not None and weight.requires_grad:
+    trained = isinstance(embedding, nn.Embedding) and weight is not None and weight.requires_grad
+    if trained and lazy_rows(device):
         lazy = LazyAdamW(param_groups(model, weight_decay, weight), lr=lr, fused=True)
         return lazy, lazy
     fused = device.type in ("cpu", "cuda")

@@ -10,7 +10,10 @@ Features, and the TrainConfig options that control them:
 - gradient clipping (max_grad_norm); a NaN or infinite loss stops the stage (checked on the device, read every
   LOG_EVERY steps: the host never waits for the device within a step)
 - on a GPU: static length buckets and the encoder compiled once into CUDA graphs (xstilts.training.buckets,
-  xstilts.training.graphs)
+  xstilts.training.graphs), with gradient buffers the parameters own (zeroed in place, never dropped: what makes
+  gradient accumulation correct under graphs), the graphs' skips and re-recordings counted per stage
+  (TrainReport.graphs) and warned of, evaluation outside the compiled region, clipping folded into the fused
+  optimizer step (xstilts.training.clipping.clip_in_step) and the word embeddings' rows stepped lazily
 - LoRA adapters merged into the encoder at the end (adapter; xstilts.training.adapters)
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
@@ -23,10 +26,10 @@ Features, and the TrainConfig options that control them:
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -38,9 +41,17 @@ from xstilts.errors import UserError
 from xstilts.formats import Feature
 from xstilts.spec import TrainConfig
 from xstilts.training.adapters import adapted
+from xstilts.training.clipping import clip_in_step
 from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
-from xstilts.training.graphs import begin_step, compiled
+from xstilts.training.graphs import (
+    begin_step,
+    compiled,
+    counted_since,
+    graph_counters,
+    silent_fallbacks,
+    stable_gradients,
+)
 from xstilts.training.optimizer import build_optimizer
 from xstilts.training.task_model import TaskModel
 
@@ -70,6 +81,9 @@ class TrainReport:
     # The mean loss over each of up to LOSS_CURVE_POINTS equal windows of steps, in order: the stage's learning
     # curve, from which the report's task-complexity section takes its area (report/complexity.py).
     loss_curve: list[float] = field(default_factory=list)
+    # On the compiled path: what torch counted during the stage (xstilts.training.graphs.graph_counters): graphs
+    # compiled, graph breaks, CUDA graphs skipped, recorded and re-recorded. Empty on the eager path.
+    graphs: dict[str, int] = field(default_factory=dict)
 
 
 def length_grouped_batches(
@@ -178,11 +192,14 @@ def _train(
     device = next(encoder.parameters()).device
     total = optimizer_steps(list(sizes.values()), config)
     per_epoch = steps_per_epoch(list(sizes.values()), config)
-    optimizer, lazy = build_optimizer(
-        container, config.weight_decay, config.learning_rate, device, encoder.get_input_embeddings()
-    )
+    one_process = isinstance(parallel, OneProcess)
+    embeddings = encoder.get_input_embeddings()
+    # Several GPU processes all-reduce or shard the dense matrix: no lazy rows there (a CPU's DDP keeps them).
+    lazy_embeddings = embeddings if one_process or device.type == "cpu" else None
+    optimizer, lazy = build_optimizer(container, config.weight_decay, config.learning_rate, device, lazy_embeddings)
     schedule = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total), total)
-    graphs = captures_graphs(device) and isinstance(parallel, OneProcess)
+    graphs = captures_graphs(device) and one_process
+    fold_clip = device.type == "cuda" and one_process  # the fused step scales the gradients (clip_in_step)
     forward, optimizer = parallel.prepare(container, optimizer)  # the schedule keeps the inner optimizer
     bucket_limit = config.max_length if graphs else None
     groups = groups or {}
@@ -193,17 +210,22 @@ def _train(
     to_log: list[tuple[int, float, float]] = []  # (step, learning rate, examples/s) whose loss is not read yet
     started = time.perf_counter()
     container.train()
+    outside: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+    counts_before = graph_counters(device) if graphs else {}
 
     with contextlib.ExitStack() as stack:
         progress = stack.enter_context(_progress())
         report.attention = stack.enter_context(_training_attention(encoder, device))
-        if lazy is not None:
+        if lazy is not None and not graphs:
             # One process: the embeddings' gradient is sparse, the rows the batch read (DDP would need sparse
             # all-reduces, so processes under accelerate keep the dense one).
-            sparse = isinstance(parallel, OneProcess)
-            stack.callback(lazy.watch(encoder.get_input_embeddings(), sparse=sparse).remove)
+            stack.callback(lazy.watch(embeddings, sparse=one_process).remove)
         if graphs:
-            stack.enter_context(compiled(encoder))
+            # Compiled, the lookup's hook cannot run: the loop tells the lazy rows what each batch reads (below),
+            # and the gradient stays dense, in a buffer the parameter owns.
+            outside = stack.enter_context(compiled(encoder))
+            stable_gradients(container)
+            stack.callback(optimizer.zero_grad, set_to_none=True)  # the buffers' memory back after the stage
         bar = progress.add_task(label, total=total, loss=float("nan"))
         while report.steps < total:
             step_loss = torch.zeros((), device=device)
@@ -221,6 +243,9 @@ def _train(
                     host = model.collate([features[name][i] for i in indices], pad_id, bucket_limit)
                     report.tokens += int(host["attention_mask"].sum())  # counted on the host: no device wait
                     batch = model.to_device(host)
+                    if graphs and lazy is not None:  # the rows this batch's lookup reads, up to date before it
+                        rows = host["input_ids"].reshape(-1).unique()  # on the host: no wait for the device
+                        lazy.before_read(embeddings.weight, rows.to(device, non_blocking=True))
                     if graphs:
                         begin_step(batch)
                     loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
@@ -229,11 +254,14 @@ def _train(
                     step_loss += loss.detach().float()
                     report.batches[name] += 1
                     report.examples += len(batch_indices)
-            parallel.clip(forward, config.max_grad_norm)
+            if fold_clip:
+                clip_in_step(optimizer, container.parameters(), config.max_grad_norm)
+            else:
+                parallel.clip(forward, config.max_grad_norm)
             learning_rate = schedule.get_last_lr()[0]  # the rate this step uses; schedule.step() moves it on
             optimizer.step()
             schedule.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=not graphs)  # under graphs the buffers stay (stable_gradients)
             report.steps += 1
             health.add(step_loss, report.steps, last=report.steps == total)
             if log is not None:  # sent with the loss once it is read
@@ -247,14 +275,20 @@ def _train(
             if selecting:
                 if lazy is not None:
                     lazy.flush()
-                best = _keep_best(best, dev_score(), container, report)
+                with outside():  # evaluation runs the plain forward: no compile or graphs for inference
+                    score = dev_score()
+                best = _keep_best(best, score, container, report)
                 if log is not None:
                     log({"dev/score": report.dev_scores[-1]}, report.steps)
         if lazy is not None:
             lazy.flush()
+        if graphs:
+            report.graphs = counted_since(counts_before, device)
+            if warning := silent_fallbacks(report.graphs):
+                warnings.warn(f"{label}: {warning}", RuntimeWarning, stacklevel=2)
 
     if best is not None:
-        container.load_state_dict(best[1])
+        _restore(container, best[1])
         epoch = report.dev_scores.index(best[0]) + 1
         report.selected = f"best_dev (epoch {epoch} of {len(report.dev_scores)})"
     report.loss_curve = health.curve
@@ -340,8 +374,26 @@ def _training_attention(encoder: nn.Module, device: torch.device) -> Iterator[st
 def _keep_best(best: tuple[float, dict] | None, score: float, model: nn.Module, report: TrainReport):  # noqa: ANN202
     report.dev_scores.append(score)
     if math.isfinite(score) and (best is None or score > best[0]):  # a NaN score is never the best
-        return score, copy.deepcopy(model.state_dict())
+        return score, trained_tensors(model)
     return best
+
+
+def trained_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy, in host memory, of what training changes: the parameters that train (with LoRA the adapters and
+    the heads, not the frozen encoder) and the floating-point buffers (running statistics). Nothing else can
+    differ between epochs, so the best epoch's weights need no copy of the whole model on the device (a 10.7B
+    encoder's state is 43 GB)."""
+    kept = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    kept.update({name: b for name, b in model.named_buffers() if b.is_floating_point()})
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in kept.items()}
+
+
+@torch.no_grad()
+def _restore(model: nn.Module, kept: Mapping[str, torch.Tensor]) -> None:
+    """Copy `kept` (trained_tensors) back into the model's own tensors, in place."""
+    own = dict(model.named_parameters()) | dict(model.named_buffers())
+    for name, tensor in kept.items():
+        own[name].copy_(tensor)
 
 
 def _progress() -> Progress:

@@ -16,7 +16,7 @@ LAYERS = (
     "xstilts.similarity",
     "xstilts.analysis",  # the statistics both analyses use (bootstrap, permutation and sign-flip tests, comparisons)
     "xstilts.scores",
-    "xstilts.scale",
+    "xstilts.launch",
     "xstilts.experiment",
     "xstilts.training",
     "xstilts.encoders",

@@ -16,8 +16,8 @@ from xstilts import __version__
 from xstilts.data.cli import add_data_parser
 from xstilts.errors import UserError, did_you_mean, exit_code, one_line
 from xstilts.formats.scoring import shapes_text
+from xstilts.launch.executors import run_on_ray, start_local_runners
 from xstilts.report.cli import cmd_report
-from xstilts.scale.executors import run_on_ray, start_local_runners
 from xstilts.similarity_command import add_similarity_parser
 from xstilts.spec import DATA_HELP
 
@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from xstilts.experiment.plan import build_plan
     from xstilts.experiment.preflight import check_out
     from xstilts.experiment.runner import Runner
-    from xstilts.scale.launcher import stage_launcher
+    from xstilts.launch.launcher import stage_launcher
     from xstilts.scores.tables import results_tables
 
     # spec.resolved.yaml records where the data was, so status, report and similarity find it without flags.

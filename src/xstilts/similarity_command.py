@@ -148,7 +148,7 @@ def tables(entry: dict[str, Any], methods: tuple[str, ...], k: int) -> list[Tabl
 
 def scale_table(scale: dict[str, Any]) -> Table:
     """Per grid point (model) and method: Spearman, NDCG@k and regret@k over the targets, with their intervals."""
-    from xstilts.report.similarity_scale import scale_cells, scale_header
+    from xstilts.report.similarity_by_size import scale_cells, scale_header
 
     table = Table(title="Similarity across model scale: how well each method predicts the gains, per grid point")
     for i, column in enumerate(scale_header(scale["k"])):

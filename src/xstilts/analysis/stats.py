@@ -48,7 +48,7 @@ def t_interval_seeds(values: Sequence[float], level: float = 0.95) -> Interval:
     """Student t interval of the mean of per-seed values: mean +- t(n - 1, (1 + level) / 2) s / sqrt(n)
     (scipy.stats.t). It holds its nominal coverage at any n >= 2 when per-seed values are roughly normal; a
     percentile bootstrap of 3 seeds cannot reach beyond their [min, max] and covers the mean about 75% of the time
-    (tests/test_seed_intervals.py). Constant values give a point; one value gives the point with n = 1.
+    (tests/analysis/test_seed_intervals.py). Constant values give a point; one value gives the point with n = 1.
 
     >>> interval = t_interval_seeds([1.0, 2.0, 3.0])  # 2 +- 4.303 x 1 / sqrt(3)
     >>> round(interval.low, 3), round(interval.high, 3)

@@ -1,7 +1,7 @@
 """Stage execution: what one training or one evaluation stage does, given the stage and a StageContext.
 
 The runner (orchestration: pending stages, locks, store), the launched worker processes of an `accelerate
-launch` (scale/worker.py) and the launcher all execute stages through these functions; what differs between
+launch` (launch/worker.py) and the launcher all execute stages through these functions; what differs between
 them is only the context: a worker trains on its shard of each batch (`parallel`) and gathers sharded weights
 before process 0 saves them (`save`)."""
 

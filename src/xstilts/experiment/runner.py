@@ -37,7 +37,7 @@ POLL_SECONDS = 5.0  # how often a runner looks again when every remaining stage 
 
 
 class StageLauncher(Protocol):
-    """Trains a stage in other processes (scale/launcher.py: `accelerate launch`), which write its checkpoint;
+    """Trains a stage in other processes (launch/launcher.py: `accelerate launch`), which write its checkpoint;
     the runner records the stage once the launch has succeeded."""
 
     def check(self) -> None: ...
@@ -57,7 +57,7 @@ class Runner:
         launcher: StageLauncher | None = None,
     ):
         if spec.launcher is not None and launcher is None:
-            raise ValueError("a spec with a launcher needs a StageLauncher (xstilts.scale.launcher.stage_launcher)")
+            raise ValueError("a spec with a launcher needs a StageLauncher (xstilts.launch.launcher.stage_launcher)")
         self.spec, self.plan, self.dir, self.console = spec, plan, experiment_dir, console
         self.launcher = launcher
         tracking = Tracking(spec.track, experiment_dir, spec.name) if spec.track else None

@@ -1,7 +1,7 @@
 """Metrics by name, as task declarations refer to them. Each returns {metric name: value in percent}.
 
 Every metric is written from its official definition, cited in its docstring and pinned by hand-computed tests
-(tests/test_metrics.py); docs/metric-facts.md records what the official scorers really do.
+(tests/metrics/test_metrics.py); docs/metric-facts.md records what the official scorers really do.
 
     classification  accuracy                      XNLI, PAWS-X, XCOPA, ...
     tagging         seqeval_f1, udpos_f1          PAN-X (seqeval 1.2.x), UD-POS (seqeval 0.0.12, as XTREME)

@@ -17,7 +17,7 @@ from xstilts.report.effects import order_section, scale_section, size_section
 from xstilts.report.leakage_note import with_overlaps
 from xstilts.report.similarity import descriptor_section, similarity_section
 from xstilts.report.similarity import read as read_similarity
-from xstilts.report.similarity_scale import similarity_scale_section
+from xstilts.report.similarity_by_size import similarity_scale_section
 from xstilts.report.transfer import coverage_section, transfer_section
 
 

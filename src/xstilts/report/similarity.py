@@ -127,7 +127,7 @@ def _with_baseline(value: float | None, spread: dict[str, Any], random: float | 
 
 def quality_cells(q: dict[str, Any] | None, spread: dict[str, Any] | None = None) -> list[str]:
     """A method's ranking quality as table cells after the method's name (see quality_header), each measure with
-    its interval (`spread`: measure -> {low, high}, from similarity/scale.py) and random-ranking expectation."""
+    its interval (`spread`: measure -> {low, high}, from similarity/model_size.py) and random-ranking expectation."""
     if q is None:
         return ["0", "-", "-", "-", "-", "-", "-"]
     spread = spread or {}

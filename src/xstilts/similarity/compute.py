@@ -47,6 +47,7 @@ from xstilts.experiment.readback import Experiment, Unavailable, model_label
 from xstilts.experiment.store import AVERAGE
 from xstilts.formats import make_format
 from xstilts.similarity.cka import linear_cka
+from xstilts.similarity.model_size import across_models, grid_label, model_quality
 from xstilts.similarity.ranking import quality, ranked
 from xstilts.similarity.represent import (
     cosine,
@@ -57,7 +58,6 @@ from xstilts.similarity.represent import (
     token_rows,
     with_prefix,
 )
-from xstilts.similarity.scale import across_models, grid_label, model_quality
 from xstilts.similarity.settings import Settings
 from xstilts.similarity.sources import Sample, Side, Sources, Trained
 from xstilts.spec import ModelSpec
@@ -298,7 +298,7 @@ class Similarity:
         if comp is not None:
             own = [self.exp.value(condition, target, s, lang) for s in comp.seeds for lang in comp.languages]
             row.update(gain=comp.average, score=fmean(own), seeds=list(comp.seeds))
-            # the gain of each seed, which the cross-scale bootstrap resamples (similarity/scale.py)
+            # the gain of each seed, which the cross-scale bootstrap resamples (similarity/model_size.py)
             row["per_seed"] = {str(s): g for s, g in zip(comp.seeds, comp.per_seed, strict=True)}
         side = self.sources.condition(condition, target, prefer=side_t.seed)
         if side is None:

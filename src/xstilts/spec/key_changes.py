@@ -5,7 +5,7 @@ ModelSpec, TaskParts and sampler. A field added to any of them would change ever
 results would never be found again) unless it is left out of the record while it has its old behaviour. This table
 is the memory of that: the fields each part had when keys started to be kept (KEYED_SINCE), and every field added
 after (ADDED), each either left out of keys at its default or recorded as a deliberate key change.
-tests/test_stage_keys.py fails for a field found in neither."""
+tests/experiment/test_stage_keys.py fails for a field found in neither."""
 
 from __future__ import annotations
 

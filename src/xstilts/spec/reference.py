@@ -3,7 +3,7 @@ default and the comment beside it in spec/model.py, so the reference cannot drif
 
     python -m xstilts.spec.reference > docs/spec.md
 
-tests/test_spec_reference.py fails when docs/spec.md is not what this prints."""
+tests/spec/test_spec_reference.py fails when docs/spec.md is not what this prints."""
 
 from __future__ import annotations
 

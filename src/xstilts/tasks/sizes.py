@@ -6,7 +6,7 @@ those give only for English or as a range) a count of the files in the curated c
 records. A count that is the top of a published range is marked `at_most`: the plan then holds an upper bound.
 Counts are of the official splits (SocialIQA's, CosmosQA's and CommonsenseQA's as `train_official`): the offline
 copy's stand-ins (those three train on their dev sets there as `train`, PAWS-X on 2,000 pairs) are counted from
-their files, which are there wherever they are used. tests/test_paper_plan.py checks every count against the
+their files, which are there wherever they are used. tests/experiment/test_paper_plan.py checks every count against the
 curated files it can."""
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ a function re-recorded more than `cudagraph_unexpected_rerecord_limit` times (12
 `graph_counters` reads those counts, so that each stage records its own (TrainReport.graphs) and warns in one line.
 
 Tested on CPU with the compiler's backend swapped for "aot_eager" (the same tracing, guards and autograd, no
-code generation; tests/test_buckets_and_lora.py, tests/test_graph_path.py), which is how COMPILE_OPTIONS is meant
-to be changed."""
+code generation; tests/training/test_buckets_and_lora.py, tests/training/test_graph_path.py), which is how
+COMPILE_OPTIONS is meant to be changed."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ Features, and the TrainConfig options that control them:
 - LoRA adapters merged into the encoder at the end (adapter; xstilts.training.adapters)
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
+- on CPU, a batch whose activations would exceed a memory budget recomputes its layers in backward, with the
+  same gradients (xstilts.training.recompute)
 - several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.training.sampling)
 - one language per batch when a task trains on several (language_batches: per_language); mixed by default
 - data parallel over processes (DDP, FSDP, DeepSpeed) under accelerate: each takes a shard of every batch
@@ -42,6 +44,7 @@ from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
 from xstilts.training.graphs import begin_step, compiled
 from xstilts.training.optimizer import build_optimizer
+from xstilts.training.recompute import recomputed
 from xstilts.training.task_model import TaskModel
 
 # Batches are sorted by length inside windows of this many batches: long enough to group similar
@@ -223,7 +226,8 @@ def _train(
                     batch = model.to_device(host)
                     if graphs:
                         begin_step(batch)
-                    loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
+                    with contextlib.nullcontext() if graphs else recomputed(encoder, batch.get("input_ids")):
+                        loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
                     with torch.autocast(device.type, enabled=False):
                         parallel.backward(loss)
                     step_loss += loss.detach().float()

@@ -3,6 +3,7 @@ resident optimizer moments are zeros, and a training stage takes its parent's en
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from xstilts.spec import TrainConfig
@@ -15,7 +16,7 @@ from tests.test_training import synthetic_pairs, tiny
 CONFIG = TrainConfig(learning_rate=3e-3, batch_size=16, max_steps=4, freeze_embeddings=False)
 
 
-def _trained(tiny_model_dir, monkeypatch, budget: int) -> tuple[dict[str, torch.Tensor], list[bool]]:
+def _trained(tiny_model_dir, monkeypatch, budget: int, bf16: bool) -> tuple[dict[str, torch.Tensor], list[bool]]:
     model, tokenizer, task = tiny(tiny_model_dir)
     features = model.fmt.encode(synthetic_pairs(64, 1), tokenizer, task, 64)
     used: list[bool] = []
@@ -35,13 +36,14 @@ def _trained(tiny_model_dir, monkeypatch, budget: int) -> tuple[dict[str, torch.
         return Recorded()
 
     monkeypatch.setattr("xstilts.training.train.recomputed", spy)
-    train(model, features, CONFIG, 0, tokenizer.pad_token_id, bf16=False)
+    train(model, features, CONFIG, 0, tokenizer.pad_token_id, bf16=bf16)
     return {k: v.clone() for k, v in model.state_dict().items()}, used
 
 
-def test_recomputed_layers_train_bit_identical_weights(tiny_model_dir, monkeypatch):
-    plain, used_plain = _trained(tiny_model_dir, monkeypatch, budget=2**62)
-    again, used_again = _trained(tiny_model_dir, monkeypatch, budget=0)
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
+def test_recomputed_layers_train_bit_identical_weights(tiny_model_dir, monkeypatch, bf16):
+    plain, used_plain = _trained(tiny_model_dir, monkeypatch, 2**62, bf16)
+    again, used_again = _trained(tiny_model_dir, monkeypatch, 0, bf16)
     assert used_plain == [False] * 4 and used_again == [True] * 4
     assert plain.keys() == again.keys()
     changed = [k for k in plain if not torch.equal(plain[k], again[k])]

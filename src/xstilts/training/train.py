@@ -40,6 +40,7 @@ from xstilts.errors import UserError
 from xstilts.formats import Feature
 from xstilts.spec import TrainConfig
 from xstilts.training.adapters import adapted
+from xstilts.training.allocator import release_free_memory
 from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
 from xstilts.training.graphs import begin_step, compiled
@@ -246,6 +247,7 @@ def _train(
             selecting = dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total)
             if report.steps % LOG_EVERY == 0 or report.steps == total or selecting:
                 report.final_loss = health.read(parallel, label)  # the one wait for the device
+                release_free_memory()  # long batches' freed activations: not resident until the next long one
                 _send(log, to_log, health.step_losses)
             progress.update(bar, advance=1, loss=report.final_loss)
             if selecting:

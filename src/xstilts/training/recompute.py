@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-ACTIVATION_BUDGET = 512 * 2**20  # bytes of saved activations above which a CPU batch recomputes its layers
+ACTIVATION_BUDGET = 256 * 2**20  # bytes of saved activations above which a CPU batch recomputes its layers
 
 
 def activation_bytes(config: Any, sequences: int, length: int) -> int:

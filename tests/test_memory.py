@@ -1,17 +1,16 @@
 """What keeps a CPU run's memory small changes no result: recomputed layers give the same weights, lazily
-resident optimizer moments are zeros, and a training stage takes its parent's encoder instead of a copy."""
+resident optimizer moments are zeros."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from tests.test_training import synthetic_pairs, tiny
 from xstilts.spec import TrainConfig
 from xstilts.training import recompute
 from xstilts.training.lazy_adamw import untouched_zeros
 from xstilts.training.train import train
-
-from tests.test_training import synthetic_pairs, tiny
 
 CONFIG = TrainConfig(learning_rate=3e-3, batch_size=16, max_steps=4, freeze_embeddings=False)
 

@@ -32,6 +32,7 @@ TOPICS = (
     Topic("Same quality: English dev scores after the same batches (CPU)", "same-quality", "latest-fair-cpu-quality"),
     Topic("Where a CPU training step's time goes", note="training-step"),
     Topic("Evaluation casts and loading a stage's encoder", note="evaluation-and-loading"),
+    Topic("CPU memory: where the quickstart's peak resident memory goes", note="memory"),
     Topic("The whole harness on the CPU (`python bench/run.py --quick`)", results="latest-quick"),
     Topic("Does `xstilts plan` hold? (bench/plan_estimate.py)", note="planning"),
     Topic("GPU", "gpu", "latest-fair-cuda"),

@@ -7,7 +7,6 @@ before process 0 saves them (`save`)."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import math
@@ -126,16 +125,21 @@ def _reuses_encoder(ctx: StageContext) -> bool:
 
 
 def _starting_encoder(ctx: StageContext, stage: Stage) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The stage's starting weights: pretrained; its parent's from memory when this process just trained it (a
-    copy for a training stage, which changes it in place); else its parent's checkpoint, built from the config:
-    of the pretrained weights, only the tensors the checkpoint points at (frozen ones) are read."""
+    """The stage's starting weights: pretrained; its parent's from memory when this process just trained it;
+    else its parent's checkpoint, built from the config: of the pretrained weights, only the tensors the
+    checkpoint points at (frozen ones) are read. A training stage takes the encoder in memory itself, not a
+    copy, and the process forgets it (it would hold the stage's own encoder after the stage anyway): one encoder
+    in memory while a stage trains, not two; a later reader of that parent reads its checkpoint. (On the
+    compiled path the weights are copied into the working encoder: xstilts.training.reuse.)"""
+    held = ctx.trained
+    if isinstance(stage, TrainStage):
+        ctx.trained = None
     if stage.parent is None:
         return load_encoder(stage.model), {"encoder": f"pretrained {stage.model.name}", "heads": {}}
     parent = f"stage {stage.parent} ({ctx.plan.stages[stage.parent].task})"
-    if ctx.trained is not None and ctx.trained[0] == stage.parent and ctx.parallel is None:
-        encoder = ctx.trained[1]
-        if isinstance(stage, TrainStage) and not _reuses_encoder(ctx):  # reused: copied into the working one
-            encoder = copy.deepcopy(encoder)
+    if held is not None and held[0] == stage.parent and ctx.parallel is None:
+        encoder = held[1]
+        if isinstance(stage, TrainStage):
             for param in encoder.parameters():
                 param.requires_grad_(True)  # as a loaded encoder comes; the parent may have frozen some
         n = len(encoder.state_dict())

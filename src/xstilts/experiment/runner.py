@@ -32,6 +32,7 @@ from xstilts.experiment.store import Store
 from xstilts.experiment.tracking import Tracking
 from xstilts.spec import ModelSpec, Spec
 from xstilts.tasks.loading import Source
+from xstilts.training.allocator import release_free_memory
 
 POLL_SECONDS = 5.0  # how often a runner looks again when every remaining stage is held by another runner
 
@@ -195,6 +196,8 @@ class Runner:
             else:
                 err.add_note(f"stage {stage.key} ({stage.task}) is marked {status}; finished stages are kept")
             raise
+        finally:
+            release_free_memory()  # what the stage freed goes back to the system before the next one starts
         if stage.key in self.data_files:
             log = {**log, "data_files": self.data_files[stage.key]}
         store.finish_stage(stage.key, stage.kind, stage.task, config, time.perf_counter() - started, log, rows)

@@ -26,6 +26,7 @@ the lazy rows' too."""
 from __future__ import annotations
 
 import math
+import mmap
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,8 +176,8 @@ class LazyAdamW(torch.optim.Optimizer):
         if not state:
             state.update(
                 step=0,
-                exp_avg=torch.zeros_like(param),
-                exp_avg_sq=torch.zeros_like(param),
+                exp_avg=untouched_zeros(param),
+                exp_avg_sq=untouched_zeros(param),
                 last=torch.zeros(param.shape[0], dtype=torch.long, device=param.device),  # step each row is at
                 live=torch.zeros(param.shape[0], dtype=torch.bool, device=param.device),  # has nonzero moments
                 lrs=[0.0],  # per step, from step 1
@@ -282,6 +283,19 @@ class _Watch:
     def remove(self) -> None:
         self.hook.remove()
         self.embedding.sparse = self.was_sparse
+
+
+def untouched_zeros(param: torch.Tensor) -> torch.Tensor:
+    """Zeros like `param` whose memory becomes resident only where it is written, on CPU: an anonymous memory
+    map starts as zero pages the kernel provides when first written (small pages: a huge page would make a
+    whole 2 MB resident for one row), while torch.zeros writes every page at once. A lazy matrix's moments are
+    written only in the rows that steps touch, and the rows never touched are never read (their moments are
+    zero: `live`), so of me5-small's 2 x 384 MB of moments only the pages of touched rows become resident."""
+    if param.device.type != "cpu" or not hasattr(mmap, "MADV_NOHUGEPAGE"):
+        return torch.zeros_like(param)
+    pages = mmap.mmap(-1, max(1, param.numel() * param.element_size()))
+    pages.madvise(mmap.MADV_NOHUGEPAGE)
+    return torch.frombuffer(pages, dtype=param.dtype, count=param.numel()).view(param.shape)
 
 
 def _as_tensor(state: dict, name: str, device: torch.device) -> torch.Tensor:

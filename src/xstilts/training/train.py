@@ -17,6 +17,8 @@ Features, and the TrainConfig options that control them:
 - LoRA adapters merged into the encoder at the end (adapter; xstilts.training.adapters)
 - model selection: the last weights, or the best English dev score checked after each epoch (selection)
 - frozen word embeddings (freeze_embeddings)
+- on CPU, a batch whose activations would exceed a memory budget recomputes its layers in backward, with the
+  same gradients (xstilts.training.recompute)
 - several tasks on one shared encoder, each batch drawn from one task by a sampler (xstilts.training.sampling)
 - one language per batch when a task trains on several (language_batches: per_language); mixed by default
 - data parallel over processes (DDP, FSDP, DeepSpeed) under accelerate: each takes a shard of every batch
@@ -41,6 +43,7 @@ from xstilts.errors import UserError
 from xstilts.formats import Feature
 from xstilts.spec import TrainConfig
 from xstilts.training.adapters import adapted
+from xstilts.training.allocator import release_free_memory
 from xstilts.training.clipping import clip_in_step
 from xstilts.training.device import captures_graphs
 from xstilts.training.distributed import OneProcess, Parallel, TaskModels
@@ -53,6 +56,7 @@ from xstilts.training.graphs import (
     stable_gradients,
 )
 from xstilts.training.optimizer import build_optimizer
+from xstilts.training.recompute import recomputed
 from xstilts.training.task_model import TaskModel
 
 # Batches are sorted by length inside windows of this many batches: long enough to group similar
@@ -248,7 +252,8 @@ def _train(
                         lazy.before_read(embeddings.weight, rows.to(device, non_blocking=True))
                     if graphs:
                         begin_step(batch)
-                    loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
+                    with contextlib.nullcontext() if graphs else recomputed(encoder, batch.get("input_ids")):
+                        loss = model.fmt.loss(forward(name, batch), batch) * weight / config.grad_accum_steps
                     with torch.autocast(device.type, enabled=False):
                         parallel.backward(loss)
                     step_loss += loss.detach().float()
@@ -270,6 +275,7 @@ def _train(
             selecting = dev_score is not None and (report.steps % per_epoch == 0 or report.steps == total)
             if report.steps % LOG_EVERY == 0 or report.steps == total or selecting:
                 report.final_loss = health.read(parallel, label)  # the one wait for the device
+                release_free_memory()  # long batches' freed activations: not resident until the next long one
                 _send(log, to_log, health.step_losses)
             progress.update(bar, advance=1, loss=report.final_loss)
             if selecting:

@@ -164,7 +164,7 @@ def slug(label: str) -> str:
 
 @dataclass(frozen=True)
 class Case:
-    """One entry of the registry: its name on the command line, the BENCHMARKS.md topic its figures go to, the
+    """One entry of the registry: its name on the command line, the PERFORMANCE.md topic its figures go to, the
     function that asks the runner for its measurements, and the modes it runs in without --only."""
 
     name: str

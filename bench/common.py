@@ -30,13 +30,13 @@ def setup_env(threads: int) -> None:
 
 def data_root() -> Path:
     env = os.environ.get("XSTILTS_DATA")
-    for candidate in (Path(env) if env else None, REPO.parent / "shared" / "data", Path("/work/shared/data")):
+    for candidate in (Path(env) if env else None, REPO.parent / "shared" / "data"):
         if candidate is not None and candidate.is_dir():
             return candidate
     raise SystemExit("no data directory: set XSTILTS_DATA")
 
 
-# The two training tasks the issue asks for: a sentence-pair task and a tagging task.
+# The two training tasks measured: a sentence-pair task and a tagging task.
 TASKS = {"pair": "sick", "tagging": "panx"}
 DEV_SPLIT = {"sick": "dev", "panx": "dev"}  # SICK: SemEval TRIAL (495 pairs); PAN-X: dev-en
 

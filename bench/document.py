@@ -1,6 +1,6 @@
-"""BENCHMARKS.md, by topic: the dated notes in bench/notes/ and the tables rendered from the latest results.
+"""PERFORMANCE.md, by topic: the dated notes in bench/notes/ and the tables rendered from the latest results.
 
-    python bench/run.py --document     # rewrite BENCHMARKS.md from bench/results/latest-*.json and bench/notes/
+    python bench/run.py --document     # rewrite PERFORMANCE.md from bench/results/latest-*.json and bench/notes/
 
 `document()` only builds text (no side effects); run.py writes it. A topic's generated table comes from its
 results file when that exists; every generated table states the command, date, device and versions it was
@@ -38,7 +38,7 @@ TOPICS = (
     Topic("GPU", "gpu", "latest-fair-cuda"),
 )
 
-HEADER = """# Benchmarks
+HEADER = """# Performance
 
 Speed of xstilts' training and evaluation loops against Hugging Face's Trainer on the same model and batches, the
 harness's other measurements, and how well `xstilts plan` estimates a run. Reproduce on a fresh clone (after the

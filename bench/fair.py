@@ -298,7 +298,7 @@ def dev_verdict(dev: dict[str, Any]) -> tuple[float, float, float, bool | None]:
 
 
 def render(result: dict[str, Any], command: str) -> str:
-    """The Markdown section of BENCHMARKS.md for one device run."""
+    """The Markdown section of PERFORMANCE.md for one device run."""
     peak = result["peak"]
     measured = ""
     if peak:  # a dev-scores-only run measures none

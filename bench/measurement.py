@@ -16,7 +16,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Measurement:
     case: str  # registry name and configuration, e.g. "fair/me5-small/sick/trained/Trainer tuned"
-    topic: str  # the BENCHMARKS.md topic: training, evaluation, ...
+    topic: str  # the PERFORMANCE.md topic: training, evaluation, ...
     device: str
     versions: dict[str, str]  # python, torch, transformers
     command: str

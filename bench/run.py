@@ -6,8 +6,8 @@
     python bench/run.py --device cpu   # like with like: xstilts vs Trainer on identical batches (bench/fair.py)
     python bench/run.py --device cuda  # the same on a GPU: random-init XLM-R Base and Large shapes
     python bench/run.py --device cuda --shapes xlmr-large --tasks sick --reps 3   # one part of it
-    python bench/run.py --render bench/results/latest-fair-cuda.json   # a saved run's table, BENCHMARKS.md again
-    python bench/run.py --document     # BENCHMARKS.md by topic from bench/results/latest-*.json and bench/notes/
+    python bench/run.py --render bench/results/latest-fair-cuda.json   # a saved run's table, PERFORMANCE.md again
+    python bench/run.py --document     # PERFORMANCE.md by topic from bench/results/latest-*.json and bench/notes/
 
 The cases are bench/cases.py's registry; bench/runner.py runs each configuration in its own subprocess
 (bench/measure.py), one after another, so peak resident memory
@@ -17,7 +17,7 @@ only comparable when that column is near 0.
 
 Statistics (bench/verdicts.py) are computed before the renderer (bench/report_cpu.py, bench/fair.py) reads them.
 Writes bench/results/<mode>-<time>.json (everything, raw, with its typed `measurements`: bench/measurement.py),
-copies it to latest-<mode>.json and rewrites BENCHMARKS.md (bench/document.py). Nothing under src/ or tests/ is touched.
+copies it to latest-<mode>.json and rewrites PERFORMANCE.md (bench/document.py). Nothing under src/ or tests/ is touched.
 """
 
 from __future__ import annotations
@@ -46,20 +46,20 @@ from runner import Harness, machine  # noqa: E402
 from verdicts import add_statistics  # noqa: E402
 
 RESULTS = HERE / "results"
-BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+PERFORMANCE_MD = REPO / "PERFORMANCE.md"
 
 
 def write_document() -> None:
-    """BENCHMARKS.md again, by topic, from the latest results and bench/notes/ (bench/document.py)."""
+    """PERFORMANCE.md again, by topic, from the latest results and bench/notes/ (bench/document.py)."""
     from document import document
 
-    BENCHMARKS_MD.write_text(document())
+    PERFORMANCE_MD.write_text(document())
 
 
 def run_fair(
     device: str, threads: int, write: bool, sizes: dict[str, Any] | None = None, results: Path = RESULTS
 ) -> None:
-    """One in-process run of a like-with-like case (DEVICE_CASES); then BENCHMARKS.md is rewritten (unless not write).
+    """One in-process run of a like-with-like case (DEVICE_CASES); then PERFORMANCE.md is rewritten (unless not write).
     `sizes` overrides fair.SIZES[device] (training examples per run, repetitions, dev steps, shapes, tasks); the
     results JSON goes to `results` (bench/gpu/run.sh gives each of its parts a folder of its own)."""
     common.setup_env(threads)
@@ -84,7 +84,7 @@ def run_fair(
 
 
 def fair_section(result: dict[str, Any], device: str) -> str:
-    """BENCHMARKS.md's generated section for a like-with-like result: a run of dev scores alone (--reps 0) has its
+    """PERFORMANCE.md's generated section for a like-with-like result: a run of dev scores alone (--reps 0) has its
     own, so that it does not replace the timed run's."""
     timed = any(run.get("train") for run in result["runs"])
     return f"fair-{device}" if timed else f"fair-{device}-quality"
@@ -134,11 +134,11 @@ def main() -> None:
     ap.add_argument("--shapes", help="with --device: comma-separated encoder shapes (bench/fair.py SHAPES)")
     ap.add_argument("--tasks", help="with --device: comma-separated tasks (default: sick,panx)")
     ap.add_argument("--results-dir", type=Path, default=RESULTS, help="with --device: where the JSON goes")
-    ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    ap.add_argument("--no-write", action="store_true", help="do not touch PERFORMANCE.md")
     ap.add_argument(
-        "--render", type=Path, help="print a saved results JSON's table (any mode), then rewrite BENCHMARKS.md"
+        "--render", type=Path, help="print a saved results JSON's table (any mode), then rewrite PERFORMANCE.md"
     )
-    ap.add_argument("--document", action="store_true", help="only rewrite BENCHMARKS.md (bench/document.py)")
+    ap.add_argument("--document", action="store_true", help="only rewrite PERFORMANCE.md (bench/document.py)")
     ap.add_argument("--list", action="store_true", help="the registry's cases, their topics and modes")
     args = ap.parse_args()
 

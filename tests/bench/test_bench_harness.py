@@ -1,5 +1,5 @@
 """The benchmark harness's structure (bench/): one registry of cases, typed measurements, statistics before a
-renderer without side effects, one Trainer engine, only public xstilts names, BENCHMARKS.md as the renderer's
+renderer without side effects, one Trainer engine, only public xstilts names, PERFORMANCE.md as the renderer's
 output. Nothing here measures: the saved results in bench/results/ are rendered again."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_statistics_come_before_a_renderer_that_changes_nothing(bench) -> None:
 
 def test_benchmarks_md_is_the_renderers_output_by_topic(bench) -> None:
     text = bench["document"].document()
-    assert (REPO / "BENCHMARKS.md").read_text() == text, "BENCHMARKS.md is stale: python bench/run.py --document"
+    assert (REPO / "PERFORMANCE.md").read_text() == text, "PERFORMANCE.md is stale: python bench/run.py --document"
     headings = re.findall(r"^## (.+)$", text, flags=re.M)
     assert headings == [topic.title for topic in bench["document"].TOPICS]
     assert not any(re.search(r"issue \d", h, flags=re.I) for h in headings)

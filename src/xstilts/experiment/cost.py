@@ -49,10 +49,10 @@ FLOPS_PER_TOKEN = {"train": 6.0, "evaluate": 2.0}  # x N non-embedding parameter
 # store is used instead).
 DEFAULT_RATES = {"cpu": {"train": 2.9e11, "evaluate": 2.3e11}, "cuda": {"train": 1e14, "evaluate": 1e14}}
 # Seconds of a stage that do not grow with its work, and of a run before its first stage; cpu: measured by
-# `python bench/plan_estimate.py` (2-layer me5-small grid, see BENCHMARKS.md); cuda: assumed equal.
+# `python bench/plan_estimate.py` (2-layer me5-small grid, see PERFORMANCE.md); cuda: assumed equal.
 # bench/plan_estimate.py on 2026-12-04 measured a 2-layer grid at load 8.8 on 2 cores: 30-53 s per small training
 # stage, 8-13 s per evaluation, 37 s before the first stage; divided by that load's slowdown (4.4) these are the
-# idle figures below (BENCHMARKS.md's idle run of a tiny spec: 6.9 s before and after its stages).
+# idle figures below (PERFORMANCE.md's idle run of a tiny spec: 6.9 s before and after its stages).
 DEFAULT_STARTUP = {"cpu": {"train": 9.0, "evaluate": 2.3}}
 PROCESS_STARTUP = 8.0
 

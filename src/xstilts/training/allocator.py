@@ -3,7 +3,7 @@
 glibc's malloc keeps freed blocks below its mmap threshold (which grows to 32 MB as large blocks are freed) in
 its heaps for reuse, so after a training stage the process stayed at its peak: the quickstart's first PAN-X stage
 freed its optimizer state and activations, yet its resident memory stayed 1.7 GB above where it started, and the
-next stage's peak came on top (`python bench/memory.py`, BENCHMARKS.md, "CPU memory"). malloc_trim returns the
+next stage's peak came on top (`python bench/memory.py`, PERFORMANCE.md, "CPU memory"). malloc_trim returns the
 free pages of every heap; it costs milliseconds and is called between stages and every LOG_EVERY optimizer steps
 (xstilts.training.train), never within a step."""
 

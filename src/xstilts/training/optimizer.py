@@ -9,7 +9,7 @@
 - CUDA otherwise: fused and capturable (its step counters stay on the device: no host sync, and it can be
   graph-captured); several processes (DDP, FSDP) shard or all-reduce the dense matrix, which lazy rows cannot.
 - Otherwise: fused where the device has the kernel (on CPU it made a step with the 96M-row embeddings trained 6x
-  faster than the default per-tensor loop; BENCHMARKS.md, "One optimizer step")."""
+  faster than the default per-tensor loop; PERFORMANCE.md, "One optimizer step")."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A training step keeps every layer's activations for the backward pass: for me5-small under bf16 autocast about
 45 kB per token and layer at 128 tokens, so PAN-X's longest batch (32 x 128 tokens) held 1.9 GB, more than the
-model, its optimizer and the tokenizer together (`python bench/memory.py`, BENCHMARKS.md, "CPU memory"). Such a
+model, its optimizer and the tokenizer together (`python bench/memory.py`, PERFORMANCE.md, "CPU memory"). Such a
 batch runs its encoder layers under torch.utils.checkpoint instead: each layer keeps only its input and runs
 again during backward. The random state of the first run (dropout) is restored for the second and the ops are
 the same, so gradients, and the trained weights, are bit-identical to a step without it (tests/training/test_memory.py);

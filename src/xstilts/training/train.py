@@ -364,7 +364,7 @@ def _send(
 def _training_attention(encoder: nn.Module, device: torch.device) -> Iterator[str]:
     """On CPU, train with the plain matmul-softmax attention: with PyTorch's fused CPU kernel (and its dropout)
     whole training steps of me5-small on real batches were 1.05x (SICK), 1.06x (PAN-X) and 1.17x (SocialIQA)
-    slower (`python bench/attention.py`, BENCHMARKS.md). Evaluation (no dropout) keeps the fused kernel, where
+    slower (`python bench/attention.py`, PERFORMANCE.md). Evaluation (no dropout) keeps the fused kernel, where
     the two were level; GPUs keep their fused kernels throughout."""
     before = getattr(getattr(encoder, "config", None), "_attn_implementation", None)
     if device.type != "cpu" or before is None or not hasattr(encoder, "set_attn_implementation"):
